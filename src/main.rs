@@ -1,8 +1,30 @@
 //! inetd: the Internet super-server.
 
+mod check;
+mod cli;
 mod config;
 mod resolve;
 
+use std::env;
+use std::process::exit;
+
+use cli::Mode;
+
 fn main() {
-    std::process::exit(0);
+    let opts = match cli::parse(env::args_os().skip(1)) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("inetd: {e}\n{}", cli::USAGE);
+            exit(2);
+        }
+    };
+    match opts.mode {
+        Mode::Help => print!("{}", cli::USAGE),
+        Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
+        Mode::Check { dump } => exit(check::run(&opts.config, dump)),
+        Mode::Daemon => {
+            eprintln!("inetd: the daemon is not built yet");
+            exit(1);
+        }
+    }
 }

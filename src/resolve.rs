@@ -24,3 +24,98 @@ pub trait Resolver {
 
 /// The real system databases.
 pub struct SystemResolver;
+
+/// Ports of the builtin services, for systems without /etc/services.
+const BUILTIN_PORTS: [(&str, u16); 5] = [
+    ("echo", 7),
+    ("discard", 9),
+    ("daytime", 13),
+    ("chargen", 19),
+    ("time", 37),
+];
+
+impl Resolver for SystemResolver {
+    fn port(&self, service: &str, proto: &str) -> Option<u16> {
+        let text = std::fs::read_to_string("/etc/services").unwrap_or_default();
+        services_port(&text, service, proto).or_else(|| {
+            BUILTIN_PORTS
+                .iter()
+                .find(|(name, _)| *name == service)
+                .map(|&(_, port)| port)
+        })
+    }
+
+    fn user(&self, name: &str) -> Option<User> {
+        let user = nix::unistd::User::from_name(name).ok()??;
+        Some(User {
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        })
+    }
+
+    fn group(&self, name: &str) -> Option<u32> {
+        let group = nix::unistd::Group::from_name(name).ok()??;
+        Some(group.gid.as_raw())
+    }
+
+    fn groups(&self, user: &str, gid: u32) -> Vec<u32> {
+        let Ok(name) = std::ffi::CString::new(user) else {
+            return vec![gid];
+        };
+        nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
+            .map(|groups| groups.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_else(|_| vec![gid])
+    }
+
+    fn host(&self, name: &str) -> Vec<IpAddr> {
+        let text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        hosts_addrs(&text, name)
+    }
+}
+
+/// Looks `service` (a name or alias) up in the text of /etc/services.
+fn services_port(text: &str, service: &str, proto: &str) -> Option<u16> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let name = fields.next()?;
+        let (port, p) = fields.next()?.split_once('/')?;
+        let matches = name == service || fields.any(|alias| alias == service);
+        (matches && p == proto).then(|| port.parse().ok())?
+    })
+}
+
+/// Addresses of `name` (a name or alias) in the text of /etc/hosts.
+fn hosts_addrs(text: &str, name: &str) -> Vec<IpAddr> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.split('#').next().unwrap_or("");
+            let mut fields = line.split_whitespace();
+            let addr: IpAddr = fields.next()?.parse().ok()?;
+            fields.any(|n| n.eq_ignore_ascii_case(name)).then_some(addr)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_lookup() {
+        let text = "# comment\nftp\t\t21/tcp\nsunrpc\t111/udp\tportmapper rpcbind # x\n";
+        assert_eq!(services_port(text, "ftp", "tcp"), Some(21));
+        assert_eq!(services_port(text, "ftp", "udp"), None);
+        assert_eq!(services_port(text, "rpcbind", "udp"), Some(111));
+        assert_eq!(services_port(text, "x", "udp"), None);
+    }
+
+    #[test]
+    fn hosts_lookup() {
+        let text = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n10.0.0.1 box # localhost\n";
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(hosts_addrs(text, "LOCALHOST"), vec![v4, v6]);
+        assert!(hosts_addrs(text, "nowhere").is_empty());
+    }
+}
