@@ -1,9 +1,16 @@
 //! inetd: the Internet super-server.
 
+mod builtins;
 mod check;
 mod cli;
 mod config;
+mod daemon;
+mod listener;
+mod log;
+mod pidfile;
 mod resolve;
+mod signals;
+mod spawn;
 
 use std::env;
 use std::process::exit;
@@ -22,9 +29,6 @@ fn main() {
         Mode::Help => print!("{}", cli::USAGE),
         Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
         Mode::Check { dump } => exit(check::run(&opts.config, dump)),
-        Mode::Daemon => {
-            eprintln!("inetd: the daemon is not built yet");
-            exit(1);
-        }
+        Mode::Daemon => exit(daemon::run(opts)),
     }
 }

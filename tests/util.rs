@@ -3,9 +3,12 @@
 
 use std::env;
 use std::fs;
+use std::io::Read;
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// A fresh directory under the target dir, removed on drop.
 pub struct Dir {
@@ -68,4 +71,171 @@ fn find_in_path(tool: &str) -> Option<PathBuf> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A running `inetd -d` on a config in its own directory; killed on drop.
+pub struct Daemon {
+    pub dir: Dir,
+    pub child: std::process::Child,
+    pub config: PathBuf,
+    pub pidfile: PathBuf,
+    pub log: PathBuf,
+}
+
+/// How long any test waits for the daemon to do something.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Daemon {
+    /// Starts inetd on `config` and waits until it has bound its sockets
+    /// (it writes the pid file then).
+    pub fn start(name: &str, config: &str) -> Daemon {
+        Daemon::start_with(name, config, &[])
+    }
+
+    pub fn start_with(name: &str, config: &str, args: &[&str]) -> Daemon {
+        let dir = Dir::new(name);
+        let config_path = dir.create("inetd.conf", config);
+        let pidfile = dir.join("inetd.pid");
+        let log = dir.join("stderr.log");
+        let child = inetd()
+            .arg("-d")
+            .arg("-p")
+            .arg(&pidfile)
+            .args(args)
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).expect("create log"))
+            .spawn()
+            .expect("start inetd");
+        let mut daemon = Daemon {
+            dir,
+            child,
+            config: config_path,
+            pidfile,
+            log,
+        };
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn wait_ready(&mut self) {
+        let pid = self.child.id().to_string();
+        wait_until("inetd to write its pid file", || {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("inetd exited early ({status}):\n{}", self.log_text());
+            }
+            fs::read_to_string(&self.pidfile).is_ok_and(|s| s.trim() == pid)
+        });
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the daemon's log contains `text`.
+    pub fn wait_for_log(&self, text: &str) {
+        wait_until(&format!("log line {text:?}"), || self.log_text().contains(text));
+    }
+
+    /// Rewrites the configuration and sends SIGHUP; waits for the reload to be logged.
+    pub fn reload(&self, config: &str) {
+        let before = self.log_text().matches("SIGHUP: reloading").count();
+        fs::write(&self.config, config).expect("rewrite config");
+        self.signal(libc::SIGHUP);
+        wait_until("reload", || {
+            let log = self.log_text();
+            let tail = log.split("SIGHUP: reloading").nth(before + 1);
+            tail.is_some_and(|t| t.contains("reloaded:") || t.contains("not reloaded"))
+        });
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- inetd log ---\n{}", self.log_text());
+        }
+    }
+}
+
+/// Polls `condition` every few milliseconds; panics after [`TIMEOUT`].
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !condition() {
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A port that is free for both TCP and UDP on `ip` right now.
+pub fn free_port(ip: &str) -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind((ip, 0)).expect("bind probe port");
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind((ip, port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The name of the user running the tests (services run as it when not root).
+pub fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("run id");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// An example program built by cargo next to the inetd binary.
+pub fn example(name: &str) -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_inetd"));
+    bin.parent().unwrap().join("examples").join(name)
+}
+
+/// Connects over TCP with the suite's timeouts.
+pub fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+    stream
+}
+
+/// Reads everything until the peer closes.
+pub fn read_all(mut stream: impl Read) -> Vec<u8> {
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).expect("read until EOF");
+    out
+}
+
+/// Sends one datagram to `addr` and returns the reply.
+pub fn udp_request(addr: &str, payload: &[u8]) -> Vec<u8> {
+    let local = if addr.starts_with('[') { "[::1]:0" } else { "127.0.0.1:0" };
+    let socket = UdpSocket::bind(local).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    socket.send_to(payload, addr).unwrap();
+    let mut buf = vec![0; 65536];
+    let (n, _) = socket.recv_from(&mut buf).unwrap_or_else(|e| panic!("no reply from {addr}: {e}"));
+    buf.truncate(n);
+    buf
 }

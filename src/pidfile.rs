@@ -1,0 +1,54 @@
+//! The pid file: locked at startup so a second inetd refuses to run, and
+//! written once the sockets are bound.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub struct Pidfile {
+    path: PathBuf,
+    file: File,
+}
+
+impl Pidfile {
+    /// Opens and locks `path`. Fails with a clear message when another
+    /// process holds the lock.
+    pub fn lock(path: &Path) -> io::Result<Pidfile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)?;
+        // SAFETY: flock on a descriptor we own. The lock belongs to the open
+        // file description, so it survives the fork of daemonizing.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::WouldBlock {
+                let pid = std::fs::read_to_string(path).unwrap_or_default();
+                return Err(io::Error::other(format!(
+                    "another inetd is running (pid {}) with pid file {}",
+                    pid.trim(),
+                    path.display()
+                )));
+            }
+            return Err(err);
+        }
+        Ok(Pidfile {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn write_pid(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.write_all(format!("{}\n", std::process::id()).as_bytes())
+    }
+
+    pub fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,91 @@
+//! Signals reach the event loop through a self-pipe: the handler only writes
+//! the signal number to a non-blocking pipe, the loop does the work.
+
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use libc::c_int;
+use mio::unix::pipe;
+
+/// The pipe's write end, for the handler.
+static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+
+const CAUGHT: [c_int; 4] = [libc::SIGCHLD, libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
+
+extern "C" fn on_signal(sig: c_int) {
+    // SAFETY: write(2) and errno access are async-signal-safe; errno is
+    // restored so the interrupted code does not see our write's result.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let byte = sig as u8;
+        libc::write(WRITE_FD.load(Ordering::Relaxed), (&byte as *const u8).cast(), 1);
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// Which signals arrived since the last [`SignalPipe::take`].
+#[derive(Default, Debug)]
+pub struct Pending {
+    pub child: bool,
+    pub reload: bool,
+    pub terminate: bool,
+}
+
+pub struct SignalPipe {
+    // Kept open for the handler.
+    _sender: pipe::Sender,
+    pub receiver: pipe::Receiver,
+}
+
+impl SignalPipe {
+    /// Installs the handlers for SIGCHLD, SIGHUP, SIGTERM and SIGINT, and
+    /// ignores SIGPIPE (writes to a closed peer fail with EPIPE instead).
+    pub fn install() -> io::Result<SignalPipe> {
+        let (sender, receiver) = pipe::new()?;
+        use std::os::fd::AsRawFd;
+        WRITE_FD.store(sender.as_raw_fd(), Ordering::Relaxed);
+        for sig in CAUGHT {
+            // SAFETY: the handler is async-signal-safe (see on_signal).
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as *const () as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                if libc::sigaction(sig, &action, std::ptr::null_mut()) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
+        // SAFETY: ignoring a signal has no memory-safety conditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        Ok(SignalPipe {
+            _sender: sender,
+            receiver,
+        })
+    }
+
+    /// Drains the pipe and reports what arrived.
+    pub fn take(&mut self) -> Pending {
+        let mut pending = Pending::default();
+        let mut buf = [0u8; 64];
+        loop {
+            match self.receiver.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    for &sig in &buf[..n] {
+                        match c_int::from(sig) {
+                            libc::SIGCHLD => pending.child = true,
+                            libc::SIGHUP => pending.reload = true,
+                            _ => pending.terminate = true,
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        pending
+    }
+}

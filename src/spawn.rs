@@ -1,0 +1,251 @@
+//! Starting a service program: the only module with `unsafe` process code.
+//!
+//! Everything the child needs (path, argv, envp, groups) is prepared in an
+//! [`Exec`] when the configuration is loaded. Spawning is then a single
+//! `clone(CLONE_VM | CLONE_VFORK)`: the child shares the parent's memory, runs
+//! on its own small stack, makes only syscalls, and either execs or `_exit`s
+//! with 127. Nothing allocates in between. Because the parent is suspended
+//! until then, an exec failure is known before `spawn` returns.
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::ptr;
+
+use libc::{c_char, c_int, c_void, gid_t, pid_t, uid_t};
+
+/// Signals whose disposition the daemon changes (caught or ignored); the
+/// child puts them back to the default before unblocking signals. Every other
+/// signal is already at its default (see [`reset_inherited_signals`]).
+const DAEMON_SIGNALS: [c_int; 5] = [
+    libc::SIGPIPE,
+    libc::SIGCHLD,
+    libc::SIGHUP,
+    libc::SIGTERM,
+    libc::SIGINT,
+];
+
+/// The child runs only a few syscalls before exec: 64 KiB is ample.
+const CHILD_STACK_SIZE: usize = 64 * 1024;
+
+/// A program ready to be started: C strings and pointer arrays built once.
+pub struct Exec {
+    path: CString,
+    // The pointer arrays point into these strings; they are never mutated.
+    _argv: Vec<CString>,
+    argv_ptrs: Vec<*const c_char>,
+    _envp: Vec<CString>,
+    envp_ptrs: Vec<*const c_char>,
+    /// `None`: run as the daemon's own user (inetd not running as root).
+    credentials: Option<(uid_t, gid_t, Vec<gid_t>)>,
+}
+
+impl Exec {
+    /// Prepares `path` with `argv` and `env` (`NAME=value` strings). The
+    /// child switches to `uid`/`gid`/`groups` only when the daemon is root.
+    pub fn new(
+        path: &Path,
+        argv: &[String],
+        env: &[CString],
+        uid: u32,
+        gid: u32,
+        groups: &[u32],
+    ) -> io::Result<Exec> {
+        let path = cstring(path.as_os_str())?;
+        let argv: Vec<CString> = argv
+            .iter()
+            .map(|a| cstring(OsStr::new(a)))
+            .collect::<io::Result<_>>()?;
+        let envp = env.to_vec();
+        let argv_ptrs = null_terminated(&argv);
+        let envp_ptrs = null_terminated(&envp);
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let credentials = root.then(|| (uid, gid, groups.to_vec()));
+        Ok(Exec {
+            path,
+            _argv: argv,
+            argv_ptrs,
+            _envp: envp,
+            envp_ptrs,
+            credentials,
+        })
+    }
+}
+
+fn cstring(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"))
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(ptr::null()))
+        .collect()
+}
+
+/// What the child reports back through shared memory when it fails.
+struct ChildContext<'a> {
+    exec: &'a Exec,
+    socket: RawFd,
+    /// Consume one datagram on failure, so a failing `wait` dgram service
+    /// does not leave it to re-trigger the listener forever.
+    drain_datagram: bool,
+    failed_step: &'static str,
+    errno: c_int,
+}
+
+/// The reusable child stack and the spawning entry point.
+pub struct Spawner {
+    stack: Vec<u8>,
+}
+
+/// A child that could not exec; it has already exited with status 127.
+#[derive(Debug)]
+pub struct SpawnError {
+    /// The child to reap, when one was created.
+    pub pid: Option<pid_t>,
+    pub step: &'static str,
+    pub error: io::Error,
+}
+
+impl Spawner {
+    pub fn new() -> Spawner {
+        Spawner {
+            stack: vec![0; CHILD_STACK_SIZE],
+        }
+    }
+
+    /// Starts `exec` with `socket` on fds 0, 1 and 2 (in blocking mode), in
+    /// a new session, as the configured user, with default signal handling
+    /// and an empty signal mask. Returns the child's pid.
+    pub fn spawn(
+        &mut self,
+        exec: &Exec,
+        socket: RawFd,
+        drain_datagram: bool,
+    ) -> Result<pid_t, SpawnError> {
+        let mut ctx = ChildContext {
+            exec,
+            socket,
+            drain_datagram,
+            failed_step: "",
+            errno: 0,
+        };
+        // The stack grows down; keep the top 16-byte aligned.
+        let top = self.stack.as_mut_ptr_range().end as usize & !15;
+        let pid;
+        // SAFETY: all signals are blocked so no handler of ours runs in the
+        // child while it shares our memory. The child only reads `ctx` and
+        // writes its two error fields, and we are suspended (CLONE_VFORK)
+        // until it has exec'd or exited, so nothing else touches them.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            pid = libc::clone(
+                child_main,
+                top as *mut c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                &mut ctx as *mut ChildContext as *mut c_void,
+            );
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        }
+        if pid < 0 {
+            return Err(SpawnError {
+                pid: None,
+                step: "clone",
+                error: io::Error::last_os_error(),
+            });
+        }
+        if ctx.errno != 0 {
+            return Err(SpawnError {
+                pid: Some(pid),
+                step: ctx.failed_step,
+                error: io::Error::from_raw_os_error(ctx.errno),
+            });
+        }
+        Ok(pid)
+    }
+}
+
+/// The child, between clone and exec: syscalls only, no allocation.
+extern "C" fn child_main(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `ChildContext` the parent passed to clone; the
+    // parent is suspended until we exec or exit.
+    let ctx = unsafe { &mut *(arg as *mut ChildContext) };
+    let step = unsafe { child_setup(ctx) };
+    ctx.failed_step = step;
+    ctx.errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+    // SAFETY: plain syscalls; the socket stays open until exec succeeds.
+    unsafe {
+        if ctx.drain_datagram {
+            let mut byte = 0u8;
+            libc::recv(ctx.socket, (&mut byte as *mut u8).cast(), 1, libc::MSG_DONTWAIT);
+        }
+        libc::_exit(127)
+    }
+}
+
+/// Returns the name of the step that failed (errno tells why); on success
+/// it does not return at all.
+unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
+    let sock = ctx.socket;
+    // The daemon keeps 0-2 open, so the socket is never one of them; dup2
+    // clears close-on-exec on the copies, every other fd is close-on-exec.
+    for fd in 0..3 {
+        if libc::dup2(sock, fd) < 0 {
+            return "dup2";
+        }
+    }
+    // O_NONBLOCK lives on the shared open file description: services expect blocking I/O.
+    let flags = libc::fcntl(0, libc::F_GETFL);
+    if flags < 0 || libc::fcntl(0, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+        return "fcntl";
+    }
+    if libc::setsid() < 0 {
+        return "setsid";
+    }
+    if let Some((uid, gid, groups)) = &ctx.exec.credentials {
+        if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+            return "setgroups";
+        }
+        if libc::setgid(*gid) < 0 {
+            return "setgid";
+        }
+        if libc::setuid(*uid) < 0 {
+            return "setuid";
+        }
+    }
+    for sig in DAEMON_SIGNALS {
+        libc::signal(sig, libc::SIG_DFL);
+    }
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    libc::pthread_sigmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+    libc::execve(
+        ctx.exec.path.as_ptr(),
+        ctx.exec.argv_ptrs.as_ptr(),
+        ctx.exec.envp_ptrs.as_ptr(),
+    );
+    "execve"
+}
+
+/// Puts every signal the daemon did not choose back to its default, so that
+/// dispositions inherited from whoever started inetd (an ignored SIGHUP from
+/// nohup, say) do not leak into services. Called once at startup.
+pub fn reset_inherited_signals() {
+    for sig in 1..libc::SIGRTMIN() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: setting a default disposition has no memory-safety conditions.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}

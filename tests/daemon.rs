@@ -1,0 +1,357 @@
+//! The daemon around external programs: spawning, wait services, reload,
+//! signals, the pid file.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+
+use crate::util::*;
+
+/// `key: value` lines of the probe's report.
+fn report_field(report: &str, key: &str) -> String {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no {key} in report:\n{report}"))
+        .to_string()
+}
+
+fn probe_report(addr: &str) -> String {
+    String::from_utf8(read_all(connect(addr))).unwrap()
+}
+
+#[test]
+fn external_service_gets_a_clean_process() {
+    let port = free_port("127.0.0.1");
+    let probe = example("probe");
+    let user = current_user();
+    let d = Daemon::start(
+        "probe",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} {} my-argv0 one two\n", probe.display()),
+    );
+    let report = probe_report(&format!("127.0.0.1:{port}"));
+    assert_eq!(report_field(&report, "argv"), "my-argv0 one two");
+    assert_eq!(report_field(&report, "fds"), "0 1 2");
+    assert_eq!(report_field(&report, "nonblocking"), "[false, false, false]");
+    assert_eq!(report_field(&report, "sigblk"), "0000000000000000");
+    assert_eq!(report_field(&report, "sigign"), "0000000000000000");
+    // A new session: the probe leads it.
+    assert_eq!(report_field(&report, "sid"), report_field(&report, "pid"));
+    assert_eq!(
+        report_field(&report, "env"),
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    );
+    let uid = unsafe { libc::getuid() }.to_string();
+    assert!(report_field(&report, "uid").starts_with(&uid));
+    drop(d);
+}
+
+#[test]
+fn argv0_defaults_to_the_program_basename() {
+    let port = free_port("127.0.0.1");
+    let probe = example("probe");
+    let user = current_user();
+    let _d = Daemon::start(
+        "argv0",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} {}\n", probe.display()),
+    );
+    let report = probe_report(&format!("127.0.0.1:{port}"));
+    assert_eq!(report_field(&report, "argv"), "probe");
+}
+
+#[test]
+fn keep_environment_with_dash_e() {
+    let port = free_port("127.0.0.1");
+    let probe = example("probe");
+    let user = current_user();
+    let _d = Daemon::start_with(
+        "keepenv",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} {} probe\n", probe.display()),
+        &["-E"],
+    );
+    let report = probe_report(&format!("127.0.0.1:{port}"));
+    assert!(report_field(&report, "env").contains("CARGO_PKG_NAME=inetd"));
+}
+
+#[test]
+fn services_run_as_the_configured_user() {
+    if !is_root() {
+        eprintln!("skipping: switching users needs root");
+        return;
+    }
+    let port = free_port("127.0.0.1");
+    let probe = example("probe");
+    let _d = Daemon::start(
+        "nobody",
+        &format!("127.0.0.1:{port} stream tcp nowait nobody {} probe\n", probe.display()),
+    );
+    let report = probe_report(&format!("127.0.0.1:{port}"));
+    let nobody = |flag: &str| {
+        let out = std::process::Command::new("id").args([flag, "nobody"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let uid = nobody("-u");
+    let gid = nobody("-g");
+    assert_eq!(report_field(&report, "uid"), format!("{uid} {uid} {uid} {uid}"));
+    assert_eq!(report_field(&report, "gid"), format!("{gid} {gid} {gid} {gid}"));
+    let mut groups: Vec<String> = report_field(&report, "groups")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let mut expected: Vec<String> = nobody("-G").split_whitespace().map(String::from).collect();
+    groups.sort();
+    expected.sort();
+    assert_eq!(groups, expected);
+}
+
+/// A `wait` stream service gets the listening socket and accepts itself.
+#[test]
+fn wait_stream_service() {
+    if !require("python3") {
+        return;
+    }
+    let port = free_port("127.0.0.1");
+    let script = "import socket\n\
+                  s = socket.socket(fileno=0)\n\
+                  for _ in range(2):\n    c, _ = s.accept()\n    c.sendall(b'accepted by the service\\n')\n    c.close()\n";
+    let dir = Dir::new("waitstream-script");
+    let path = dir.create("serve.py", script);
+    let python = std::process::Command::new("sh")
+        .args(["-c", "command -v python3"])
+        .output()
+        .unwrap();
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_string();
+    let user = current_user();
+    let d = Daemon::start(
+        "waitstream",
+        &format!("127.0.0.1:{port} stream tcp wait {user} {python} python3 {}\n", path.display()),
+    );
+    // The service serves two clients, exits, and inetd takes the socket back.
+    for _ in 0..3 {
+        assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))), b"accepted by the service\n");
+    }
+    drop(d);
+}
+
+/// A `wait` dgram service: in.tftpd behind inetd, fetched with tftp.
+#[test]
+fn wait_dgram_service_tftp() {
+    if !require("tftp") || !require("in.tftpd") {
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipping: in.tftpd needs root to drop privileges");
+        return;
+    }
+    let port = free_port("127.0.0.1");
+    let root = Dir::new("tftproot");
+    fs::set_permissions(&root.path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let content: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    let file = root.create("hello.txt", &content);
+    fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let tftpd = std::process::Command::new("sh")
+        .args(["-c", "command -v in.tftpd"])
+        .output()
+        .unwrap();
+    let tftpd = String::from_utf8_lossy(&tftpd.stdout).trim().to_string();
+    let _d = Daemon::start(
+        "tftp",
+        &format!("127.0.0.1:{port} dgram udp wait root {tftpd} in.tftpd -s {}\n", root.path.display()),
+    );
+    let out_dir = Dir::new("tftpout");
+    // Twice: the second transfer needs inetd to have taken the socket back.
+    for round in 0..2 {
+        let target = out_dir.join(&format!("got{round}.txt"));
+        let status = std::process::Command::new("tftp")
+            .args(["-m", "binary", "127.0.0.1", &port.to_string(), "-c", "get", "hello.txt"])
+            .arg(&target)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(fs::read_to_string(&target).unwrap(), content);
+    }
+}
+
+#[test]
+fn unix_socket_service() {
+    let dir = Dir::new("unixsvc");
+    let path = dir.join("echo.sock");
+    let user = current_user();
+    let d = Daemon::start(
+        "unix",
+        &format!("{} stream unix nowait {user} /bin/cat cat\n", path.display()),
+    );
+    let mut s = UnixStream::connect(&path).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    s.write_all(b"through a unix socket\n").unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_all(&mut s), b"through a unix socket\n");
+    // SIGTERM removes the socket path and the pid file.
+    d.signal(libc::SIGTERM);
+    let mut d = d;
+    let status = d.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!path.exists(), "unix socket path left behind");
+    assert!(!d.pidfile.exists(), "pid file left behind");
+}
+
+#[test]
+fn socat_unix_client() {
+    if !require("socat") {
+        return;
+    }
+    let dir = Dir::new("unixsocat");
+    let path = dir.join("svc.sock");
+    let user = current_user();
+    let _d = Daemon::start(
+        "unixsocat",
+        &format!("{} stream unix nowait {user} internal echo\n", path.display()),
+    );
+    let mut child = std::process::Command::new("socat")
+        .args(["-T5", "-", &format!("UNIX-CONNECT:{}", path.display())])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"socat says hi\n").unwrap();
+    assert_eq!(child.wait_with_output().unwrap().stdout, b"socat says hi\n");
+}
+
+/// The inode of the listening TCP socket on `port` (from /proc/net/tcp).
+fn listening_inode(pid: i32, port: u16) -> Option<String> {
+    let table = fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+        (local_port == port && f.get(3) == Some(&"0A")).then(|| f[9].to_string())
+    })?;
+    // It must be inetd's own socket.
+    let owned = fs::read_dir(format!("/proc/{pid}/fd")).ok()?.any(|e| {
+        e.ok()
+            .and_then(|e| fs::read_link(e.path()).ok())
+            .is_some_and(|t| t.to_string_lossy() == format!("socket:[{inode}]"))
+    });
+    owned.then_some(inode)
+}
+
+#[test]
+fn sighup_adds_removes_and_changes_services() {
+    let user = current_user();
+    let probe = example("probe");
+    let [kept, removed, added] = [0; 3].map(|_| free_port("127.0.0.1"));
+    let before = format!(
+        "127.0.0.1:{kept} stream tcp nowait {user} {p} before\n\
+         127.0.0.1:{removed} stream tcp nowait {user} internal daytime\n",
+        p = probe.display()
+    );
+    let d = Daemon::start("reload", &before);
+    let kept_addr = format!("127.0.0.1:{kept}");
+    assert_eq!(report_field(&probe_report(&kept_addr), "argv"), "before");
+    let inode = listening_inode(d.pid(), kept).expect("listening socket");
+
+    // A connection held open across the reload.
+    let echo_port = free_port("127.0.0.1");
+    let with_echo = format!("{before}127.0.0.1:{echo_port} stream tcp nowait {user} internal echo\n");
+    d.reload(&with_echo);
+    let mut held = connect(&format!("127.0.0.1:{echo_port}"));
+    held.write_all(b"before reload\n").unwrap();
+    let mut buf = [0; 14];
+    held.read_exact(&mut buf).unwrap();
+
+    let after = format!(
+        "127.0.0.1:{kept} stream tcp nowait {user} {p} after\n\
+         127.0.0.1:{added} stream tcp nowait {user} internal time\n\
+         127.0.0.1:{echo_port} stream tcp nowait {user} internal echo\n",
+        p = probe.display()
+    );
+    d.reload(&after);
+    assert_eq!(report_field(&probe_report(&kept_addr), "argv"), "after");
+    assert_eq!(listening_inode(d.pid(), kept), Some(inode), "socket was reopened");
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{added}"))).len(), 4);
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{removed}")).is_err(),
+        "removed service still answers"
+    );
+    held.write_all(b"after reload!\n").unwrap();
+    held.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"after reload!\n");
+}
+
+#[test]
+fn broken_config_on_reload_keeps_serving() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start("broken", &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"));
+    d.reload(&format!(
+        "127.0.0.1:{port} stream tcp nowait {user} internal time\nthis line is broken\n"
+    ));
+    assert!(d.log_text().contains("not reloaded"));
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))).len(), 4);
+    fs::remove_file(&d.config).unwrap();
+    d.signal(libc::SIGHUP);
+    d.wait_for_log("No such file");
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))).len(), 4);
+}
+
+/// Children of `pid` that are zombies.
+fn zombies(pid: i32) -> usize {
+    let Ok(dir) = fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(|e| fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.first() == Some(&"Z") && f.get(1) == Some(&pid.to_string().as_str())
+        })
+        .count()
+}
+
+#[test]
+fn many_short_connections_leave_no_zombies() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start("zombies", &format!("127.0.0.1:{port} stream tcp nowait {user} /bin/true true\n"));
+    for _ in 0..500 {
+        let _ = read_all(connect(&format!("127.0.0.1:{port}")));
+    }
+    wait_until("every child reaped", || zombies(d.pid()) == 0);
+    // Still serving afterwards.
+    let _ = read_all(connect(&format!("127.0.0.1:{port}")));
+}
+
+#[test]
+fn second_instance_is_refused() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start("second", &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"));
+    let out = inetd()
+        .arg("-d")
+        .arg("-p")
+        .arg(&d.pidfile)
+        .arg(&d.config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another inetd is running"), "{err}");
+    assert!(err.contains(&d.pid().to_string()), "{err}");
+}
+
+#[test]
+fn missing_program_is_logged_and_others_keep_serving() {
+    let [bad, good] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    let d = Daemon::start(
+        "missing",
+        &format!(
+            "127.0.0.1:{bad} stream tcp nowait {user} /nonexistent/program program\n\
+             127.0.0.1:{good} stream tcp nowait {user} internal time\n"
+        ),
+    );
+    let mut s = connect(&format!("127.0.0.1:{bad}"));
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(buf.is_empty());
+    d.wait_for_log("/nonexistent/program: execve: No such file or directory");
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{good}"))).len(), 4);
+}
