@@ -26,7 +26,9 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [config]
 pub enum Mode {
     Daemon,
     /// `-t`: check the configuration; `dump` also prints every service.
-    Check { dump: bool },
+    Check {
+        dump: bool,
+    },
     Help,
     Version,
 }
@@ -159,10 +161,22 @@ mod tests {
 
     #[test]
     fn check_modes() {
-        assert_eq!(parse_str(&["-t"]).unwrap().mode, Mode::Check { dump: false });
-        assert_eq!(parse_str(&["-tt"]).unwrap().mode, Mode::Check { dump: true });
-        assert_eq!(parse_str(&["-t", "-t"]).unwrap().mode, Mode::Check { dump: true });
-        assert_eq!(parse_str(&["--dump"]).unwrap().mode, Mode::Check { dump: true });
+        assert_eq!(
+            parse_str(&["-t"]).unwrap().mode,
+            Mode::Check { dump: false }
+        );
+        assert_eq!(
+            parse_str(&["-tt"]).unwrap().mode,
+            Mode::Check { dump: true }
+        );
+        assert_eq!(
+            parse_str(&["-t", "-t"]).unwrap().mode,
+            Mode::Check { dump: true }
+        );
+        assert_eq!(
+            parse_str(&["--dump"]).unwrap().mode,
+            Mode::Check { dump: true }
+        );
     }
 
     #[test]

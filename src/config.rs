@@ -33,7 +33,10 @@ pub struct Service {
 pub enum Listen {
     /// `v6only` is meaningful for IPv6 addresses only: true for `tcp6`/`udp6`,
     /// false for the dual-stack `tcp46`/`udp46`.
-    Inet { addr: SocketAddr, v6only: bool },
+    Inet {
+        addr: SocketAddr,
+        v6only: bool,
+    },
     Unix(PathBuf),
 }
 
@@ -73,7 +76,10 @@ pub struct Credentials {
 pub enum Program {
     Builtin(Builtin),
     /// `argv[0]` exactly as written, or the program's basename when the line has no arguments.
-    External { path: PathBuf, argv: Vec<String> },
+    External {
+        path: PathBuf,
+        argv: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

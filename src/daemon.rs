@@ -238,7 +238,8 @@ impl Daemon {
         let mut events = Events::with_capacity(256);
         while !self.terminate {
             let timeout = if self.ready.is_empty() {
-                self.next_retry().map(|at| at.saturating_duration_since(Instant::now()))
+                self.next_retry()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
@@ -411,7 +412,11 @@ impl Daemon {
         let Some(listener) = self.listeners[slot].as_mut() else {
             return;
         };
-        match listener::open(&listener.service.listen, listener.service.socket_type, backlog) {
+        match listener::open(
+            &listener.service.listen,
+            listener.service.socket_type,
+            backlog,
+        ) {
             Ok(mut socket) => {
                 if let Err(e) = socket.register(self.poll.registry(), listener_token(slot)) {
                     self.log.err(format!("{}: register: {e}", listener.label));
@@ -472,9 +477,7 @@ impl Daemon {
         }
         match (&listener.service.program, listener.service.socket_type) {
             (Program::Builtin(service), SocketType::Stream) => self.accept_builtin(slot, *service),
-            (Program::Builtin(service), SocketType::Dgram) => {
-                self.serve_datagrams(slot, *service)
-            }
+            (Program::Builtin(service), SocketType::Dgram) => self.serve_datagrams(slot, *service),
             (Program::External { .. }, _) if listener.hands_over_socket() => {
                 self.spawn_waiting(slot)
             }
@@ -551,7 +554,8 @@ impl Daemon {
         match self.spawner.spawn(exec, fd, drain) {
             Ok(pid) => {
                 self.children.insert(pid, child(false));
-                self.log.debug(format!("{}: started pid {pid}", listener.label));
+                self.log
+                    .debug(format!("{}: started pid {pid}", listener.label));
                 Some(pid)
             }
             Err(e) => {
@@ -584,7 +588,8 @@ impl Daemon {
             Ok(()) => listener.state = State::Listening,
             Err(e) => {
                 let label = listener.label.clone();
-                self.log.err(format!("{label}: cannot resume listening: {e}"));
+                self.log
+                    .err(format!("{label}: cannot resume listening: {e}"));
             }
         }
     }
@@ -653,7 +658,10 @@ impl Daemon {
     }
 
     fn serve_datagrams(&mut self, slot: usize, service: Builtin) {
-        let Some(socket) = self.listeners[slot].as_ref().and_then(|l| l.socket.as_ref()) else {
+        let Some(socket) = self.listeners[slot]
+            .as_ref()
+            .and_then(|l| l.socket.as_ref())
+        else {
             return;
         };
         for _ in 0..ACCEPT_BATCH {
@@ -668,7 +676,8 @@ impl Daemon {
                 // WouldBlock, or an error queued by an earlier reply (ICMP).
                 Err(_) => return,
             };
-            let reply = builtins::datagram_reply(service, &self.scratch[..n], self.chargen_requests);
+            let reply =
+                builtins::datagram_reply(service, &self.scratch[..n], self.chargen_requests);
             if service == Builtin::Chargen {
                 self.chargen_requests = self.chargen_requests.wrapping_add(1);
             }
@@ -709,9 +718,11 @@ impl Daemon {
                 }
             }
             let (slot, id) = child.listener;
-            let waiting = self.listeners.get(slot).and_then(Option::as_ref).is_some_and(|l| {
-                l.id == id && l.state == State::Waiting(pid)
-            });
+            let waiting = self
+                .listeners
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|l| l.id == id && l.state == State::Waiting(pid));
             if waiting {
                 self.resume(slot);
             }

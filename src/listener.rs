@@ -103,7 +103,10 @@ pub fn open(listen: &Listen, socket_type: SocketType, backlog: i32) -> io::Resul
         }
     };
     if socket_type == SocketType::Stream {
-        socket::listen(&fd, socket::Backlog::new(backlog).unwrap_or(socket::Backlog::MAXCONN))?;
+        socket::listen(
+            &fd,
+            socket::Backlog::new(backlog).unwrap_or(socket::Backlog::MAXCONN),
+        )?;
     }
     Ok(wrap(fd, listen, socket_type))
 }

@@ -98,7 +98,11 @@ fn connect() -> Option<Logger<LoggerBackend, Formatter3164>> {
 }
 
 /// Whether the message went out (a full socket buffer counts: the message is dropped).
-fn send(logger: &mut Logger<LoggerBackend, Formatter3164>, level: Level, msg: &impl Display) -> bool {
+fn send(
+    logger: &mut Logger<LoggerBackend, Formatter3164>,
+    level: Level,
+    msg: &impl Display,
+) -> bool {
     let result = match level {
         Level::Err => logger.err(msg),
         Level::Warning => logger.warning(msg),

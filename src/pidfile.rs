@@ -45,7 +45,8 @@ impl Pidfile {
 
     pub fn write_pid(&mut self) -> io::Result<()> {
         self.file.set_len(0)?;
-        self.file.write_all(format!("{}\n", std::process::id()).as_bytes())
+        self.file
+            .write_all(format!("{}\n", std::process::id()).as_bytes())
     }
 
     pub fn remove(self) {

@@ -18,7 +18,11 @@ extern "C" fn on_signal(sig: c_int) {
     unsafe {
         let errno = *libc::__errno_location();
         let byte = sig as u8;
-        libc::write(WRITE_FD.load(Ordering::Relaxed), (&byte as *const u8).cast(), 1);
+        libc::write(
+            WRITE_FD.load(Ordering::Relaxed),
+            (&byte as *const u8).cast(),
+            1,
+        );
         *libc::__errno_location() = errno;
     }
 }

@@ -180,12 +180,19 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     let ctx = unsafe { &mut *(arg as *mut ChildContext) };
     let step = unsafe { child_setup(ctx) };
     ctx.failed_step = step;
-    ctx.errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+    ctx.errno = io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO);
     // SAFETY: plain syscalls; the socket stays open until exec succeeds.
     unsafe {
         if ctx.drain_datagram {
             let mut byte = 0u8;
-            libc::recv(ctx.socket, (&mut byte as *mut u8).cast(), 1, libc::MSG_DONTWAIT);
+            libc::recv(
+                ctx.socket,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_DONTWAIT,
+            );
         }
         libc::_exit(127)
     }

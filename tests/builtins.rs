@@ -62,7 +62,10 @@ fn daytime_candidates() -> Vec<String> {
 
 fn assert_daytime(reply: &[u8]) {
     let text = String::from_utf8_lossy(reply).to_string();
-    assert!(daytime_candidates().contains(&text), "daytime reply {text:?}");
+    assert!(
+        daytime_candidates().contains(&text),
+        "daytime reply {text:?}"
+    );
 }
 
 fn assert_time(reply: &[u8]) {
@@ -119,16 +122,26 @@ fn check_udp(host: &str, ports: &[u16; 5]) {
     assert_daytime(&udp_request(&addr(3), b""));
     assert_time(&udp_request(&addr(4), b""));
     // discard answers nothing; echo still answers afterwards.
-    let socket = std::net::UdpSocket::bind(if host.starts_with('[') { "[::1]:0" } else { "127.0.0.1:0" }).unwrap();
+    let socket = std::net::UdpSocket::bind(if host.starts_with('[') {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    })
+    .unwrap();
     socket.send_to(b"dropped", addr(1)).unwrap();
-    socket.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
     assert!(socket.recv_from(&mut [0; 16]).is_err(), "discard replied");
 }
 
 #[test]
 fn tcp_builtins_ipv4() {
     let ports = ports("127.0.0.1");
-    let _d = Daemon::start("tcp4", &builtins_config("127.0.0.1", "127.0.0.1", "tcp", &ports));
+    let _d = Daemon::start(
+        "tcp4",
+        &builtins_config("127.0.0.1", "127.0.0.1", "tcp", &ports),
+    );
     check_tcp("127.0.0.1", &ports);
 }
 
@@ -142,7 +155,10 @@ fn tcp_builtins_ipv6() {
 #[test]
 fn udp_builtins_ipv4() {
     let ports = ports("127.0.0.1");
-    let _d = Daemon::start("udp4", &builtins_config("127.0.0.1", "127.0.0.1", "udp", &ports));
+    let _d = Daemon::start(
+        "udp4",
+        &builtins_config("127.0.0.1", "127.0.0.1", "udp", &ports),
+    );
     check_udp("127.0.0.1", &ports);
 }
 
@@ -193,7 +209,11 @@ fn real_clients() {
         let out = rdate.arg("127.0.0.1").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "rdate failed: {out:?}");
-        let year = daytime_candidates()[2].split_whitespace().last().unwrap().to_string();
+        let year = daytime_candidates()[2]
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string();
         assert!(text.contains(&year), "rdate printed {text:?}");
     }
     let out = std::process::Command::new("sh")

@@ -23,19 +23,29 @@ fn probe_report(addr: &str) -> String {
 
 #[test]
 fn external_service_gets_a_clean_process() {
-    let port = free_port("127.0.0.1");
+    let [port, status_port] = [0; 2].map(|_| free_port("127.0.0.1"));
     let probe = example("probe");
     let user = current_user();
     let d = Daemon::start(
         "probe",
-        &format!("127.0.0.1:{port} stream tcp nowait {user} {} my-argv0 one two\n", probe.display()),
+        &format!(
+            "127.0.0.1:{port} stream tcp nowait {user} {} my-argv0 one two\n\
+             127.0.0.1:{status_port} stream tcp nowait {user} /bin/cat cat /proc/self/status\n",
+            probe.display()
+        ),
     );
+    // Signals: nothing blocked, nothing ignored (SIGPIPE included).
+    let status = String::from_utf8(read_all(connect(&format!("127.0.0.1:{status_port}")))).unwrap();
+    assert!(status.contains("SigBlk:\t0000000000000000\n"), "{status}");
+    assert!(status.contains("SigIgn:\t0000000000000000\n"), "{status}");
+
     let report = probe_report(&format!("127.0.0.1:{port}"));
     assert_eq!(report_field(&report, "argv"), "my-argv0 one two");
     assert_eq!(report_field(&report, "fds"), "0 1 2");
-    assert_eq!(report_field(&report, "nonblocking"), "[false, false, false]");
-    assert_eq!(report_field(&report, "sigblk"), "0000000000000000");
-    assert_eq!(report_field(&report, "sigign"), "0000000000000000");
+    assert_eq!(
+        report_field(&report, "nonblocking"),
+        "[false, false, false]"
+    );
     // A new session: the probe leads it.
     assert_eq!(report_field(&report, "sid"), report_field(&report, "pid"));
     assert_eq!(
@@ -54,7 +64,10 @@ fn argv0_defaults_to_the_program_basename() {
     let user = current_user();
     let _d = Daemon::start(
         "argv0",
-        &format!("127.0.0.1:{port} stream tcp nowait {user} {}\n", probe.display()),
+        &format!(
+            "127.0.0.1:{port} stream tcp nowait {user} {}\n",
+            probe.display()
+        ),
     );
     let report = probe_report(&format!("127.0.0.1:{port}"));
     assert_eq!(report_field(&report, "argv"), "probe");
@@ -67,7 +80,10 @@ fn keep_environment_with_dash_e() {
     let user = current_user();
     let _d = Daemon::start_with(
         "keepenv",
-        &format!("127.0.0.1:{port} stream tcp nowait {user} {} probe\n", probe.display()),
+        &format!(
+            "127.0.0.1:{port} stream tcp nowait {user} {} probe\n",
+            probe.display()
+        ),
         &["-E"],
     );
     let report = probe_report(&format!("127.0.0.1:{port}"));
@@ -84,17 +100,29 @@ fn services_run_as_the_configured_user() {
     let probe = example("probe");
     let _d = Daemon::start(
         "nobody",
-        &format!("127.0.0.1:{port} stream tcp nowait nobody {} probe\n", probe.display()),
+        &format!(
+            "127.0.0.1:{port} stream tcp nowait nobody {} probe\n",
+            probe.display()
+        ),
     );
     let report = probe_report(&format!("127.0.0.1:{port}"));
     let nobody = |flag: &str| {
-        let out = std::process::Command::new("id").args([flag, "nobody"]).output().unwrap();
+        let out = std::process::Command::new("id")
+            .args([flag, "nobody"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let uid = nobody("-u");
     let gid = nobody("-g");
-    assert_eq!(report_field(&report, "uid"), format!("{uid} {uid} {uid} {uid}"));
-    assert_eq!(report_field(&report, "gid"), format!("{gid} {gid} {gid} {gid}"));
+    assert_eq!(
+        report_field(&report, "uid"),
+        format!("{uid} {uid} {uid} {uid}")
+    );
+    assert_eq!(
+        report_field(&report, "gid"),
+        format!("{gid} {gid} {gid} {gid}")
+    );
     let mut groups: Vec<String> = report_field(&report, "groups")
         .split_whitespace()
         .map(String::from)
@@ -125,11 +153,17 @@ fn wait_stream_service() {
     let user = current_user();
     let d = Daemon::start(
         "waitstream",
-        &format!("127.0.0.1:{port} stream tcp wait {user} {python} python3 {}\n", path.display()),
+        &format!(
+            "127.0.0.1:{port} stream tcp wait {user} {python} python3 {}\n",
+            path.display()
+        ),
     );
     // The service serves two clients, exits, and inetd takes the socket back.
     for _ in 0..3 {
-        assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))), b"accepted by the service\n");
+        assert_eq!(
+            read_all(connect(&format!("127.0.0.1:{port}"))),
+            b"accepted by the service\n"
+        );
     }
     drop(d);
 }
@@ -146,7 +180,11 @@ fn wait_dgram_service_tftp() {
     }
     let port = free_port("127.0.0.1");
     let root = Dir::new("tftproot");
-    fs::set_permissions(&root.path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        &root.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let content: String = (0..2000).map(|i| format!("line {i}\n")).collect();
     let file = root.create("hello.txt", &content);
     fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
@@ -157,14 +195,25 @@ fn wait_dgram_service_tftp() {
     let tftpd = String::from_utf8_lossy(&tftpd.stdout).trim().to_string();
     let _d = Daemon::start(
         "tftp",
-        &format!("127.0.0.1:{port} dgram udp wait root {tftpd} in.tftpd -s {}\n", root.path.display()),
+        &format!(
+            "127.0.0.1:{port} dgram udp wait root {tftpd} in.tftpd -s {}\n",
+            root.path.display()
+        ),
     );
     let out_dir = Dir::new("tftpout");
     // Twice: the second transfer needs inetd to have taken the socket back.
     for round in 0..2 {
         let target = out_dir.join(&format!("got{round}.txt"));
         let status = std::process::Command::new("tftp")
-            .args(["-m", "binary", "127.0.0.1", &port.to_string(), "-c", "get", "hello.txt"])
+            .args([
+                "-m",
+                "binary",
+                "127.0.0.1",
+                &port.to_string(),
+                "-c",
+                "get",
+                "hello.txt",
+            ])
             .arg(&target)
             .status()
             .unwrap();
@@ -180,7 +229,10 @@ fn unix_socket_service() {
     let user = current_user();
     let d = Daemon::start(
         "unix",
-        &format!("{} stream unix nowait {user} /bin/cat cat\n", path.display()),
+        &format!(
+            "{} stream unix nowait {user} /bin/cat cat\n",
+            path.display()
+        ),
     );
     let mut s = UnixStream::connect(&path).unwrap();
     s.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -206,7 +258,10 @@ fn socat_unix_client() {
     let user = current_user();
     let _d = Daemon::start(
         "unixsocat",
-        &format!("{} stream unix nowait {user} internal echo\n", path.display()),
+        &format!(
+            "{} stream unix nowait {user} internal echo\n",
+            path.display()
+        ),
     );
     let mut child = std::process::Command::new("socat")
         .args(["-T5", "-", &format!("UNIX-CONNECT:{}", path.display())])
@@ -214,7 +269,12 @@ fn socat_unix_client() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"socat says hi\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"socat says hi\n")
+        .unwrap();
     assert_eq!(child.wait_with_output().unwrap().stdout, b"socat says hi\n");
 }
 
@@ -252,7 +312,8 @@ fn sighup_adds_removes_and_changes_services() {
 
     // A connection held open across the reload.
     let echo_port = free_port("127.0.0.1");
-    let with_echo = format!("{before}127.0.0.1:{echo_port} stream tcp nowait {user} internal echo\n");
+    let with_echo =
+        format!("{before}127.0.0.1:{echo_port} stream tcp nowait {user} internal echo\n");
     d.reload(&with_echo);
     let mut held = connect(&format!("127.0.0.1:{echo_port}"));
     held.write_all(b"before reload\n").unwrap();
@@ -267,7 +328,11 @@ fn sighup_adds_removes_and_changes_services() {
     );
     d.reload(&after);
     assert_eq!(report_field(&probe_report(&kept_addr), "argv"), "after");
-    assert_eq!(listening_inode(d.pid(), kept), Some(inode), "socket was reopened");
+    assert_eq!(
+        listening_inode(d.pid(), kept),
+        Some(inode),
+        "socket was reopened"
+    );
     assert_eq!(read_all(connect(&format!("127.0.0.1:{added}"))).len(), 4);
     assert!(
         std::net::TcpStream::connect(format!("127.0.0.1:{removed}")).is_err(),
@@ -282,7 +347,10 @@ fn sighup_adds_removes_and_changes_services() {
 fn broken_config_on_reload_keeps_serving() {
     let port = free_port("127.0.0.1");
     let user = current_user();
-    let d = Daemon::start("broken", &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"));
+    let d = Daemon::start(
+        "broken",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+    );
     d.reload(&format!(
         "127.0.0.1:{port} stream tcp nowait {user} internal time\nthis line is broken\n"
     ));
@@ -296,10 +364,14 @@ fn broken_config_on_reload_keeps_serving() {
 
 /// Children of `pid` that are zombies.
 fn zombies(pid: i32) -> usize {
-    let Ok(dir) = fs::read_dir("/proc") else { return 0 };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return 0;
+    };
     dir.filter_map(|e| fs::read_to_string(e.ok()?.path().join("stat")).ok())
         .filter(|stat| {
-            let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
             let f: Vec<&str> = rest.split_whitespace().collect();
             f.first() == Some(&"Z") && f.get(1) == Some(&pid.to_string().as_str())
         })
@@ -310,7 +382,10 @@ fn zombies(pid: i32) -> usize {
 fn many_short_connections_leave_no_zombies() {
     let port = free_port("127.0.0.1");
     let user = current_user();
-    let d = Daemon::start("zombies", &format!("127.0.0.1:{port} stream tcp nowait {user} /bin/true true\n"));
+    let d = Daemon::start(
+        "zombies",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} /bin/true true\n"),
+    );
     for _ in 0..500 {
         let _ = read_all(connect(&format!("127.0.0.1:{port}")));
     }
@@ -323,7 +398,10 @@ fn many_short_connections_leave_no_zombies() {
 fn second_instance_is_refused() {
     let port = free_port("127.0.0.1");
     let user = current_user();
-    let d = Daemon::start("second", &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"));
+    let d = Daemon::start(
+        "second",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+    );
     let out = inetd()
         .arg("-d")
         .arg("-p")

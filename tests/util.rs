@@ -19,7 +19,8 @@ impl Dir {
     pub fn new(name: &str) -> Dir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = env::temp_dir().join(format!("inetd-test-{}-{}-{}", std::process::id(), name, n));
+        let path =
+            env::temp_dir().join(format!("inetd-test-{}-{}-{}", std::process::id(), name, n));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).expect("create test dir");
         Dir { path }
@@ -75,7 +76,8 @@ fn is_executable(path: &Path) -> bool {
 
 /// A running `inetd -d` on a config in its own directory; killed on drop.
 pub struct Daemon {
-    pub dir: Dir,
+    /// Holds the config, pid file and log; removed on drop.
+    _dir: Dir,
     pub child: std::process::Child,
     pub config: PathBuf,
     pub pidfile: PathBuf,
@@ -109,7 +111,7 @@ impl Daemon {
             .spawn()
             .expect("start inetd");
         let mut daemon = Daemon {
-            dir,
+            _dir: dir,
             child,
             config: config_path,
             pidfile,
@@ -146,7 +148,9 @@ impl Daemon {
 
     /// Waits until the daemon's log contains `text`.
     pub fn wait_for_log(&self, text: &str) {
-        wait_until(&format!("log line {text:?}"), || self.log_text().contains(text));
+        wait_until(&format!("log line {text:?}"), || {
+            self.log_text().contains(text)
+        });
     }
 
     /// Rewrites the configuration and sends SIGHUP; waits for the reload to be logged.
@@ -230,12 +234,18 @@ pub fn read_all(mut stream: impl Read) -> Vec<u8> {
 
 /// Sends one datagram to `addr` and returns the reply.
 pub fn udp_request(addr: &str, payload: &[u8]) -> Vec<u8> {
-    let local = if addr.starts_with('[') { "[::1]:0" } else { "127.0.0.1:0" };
+    let local = if addr.starts_with('[') {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
     let socket = UdpSocket::bind(local).unwrap();
     socket.set_read_timeout(Some(TIMEOUT)).unwrap();
     socket.send_to(payload, addr).unwrap();
     let mut buf = vec![0; 65536];
-    let (n, _) = socket.recv_from(&mut buf).unwrap_or_else(|e| panic!("no reply from {addr}: {e}"));
+    let (n, _) = socket
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("no reply from {addr}: {e}"));
     buf.truncate(n);
     buf
 }
