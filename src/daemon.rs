@@ -157,7 +157,7 @@ impl Listener {
     /// External stream `nowait` services get a fresh connection per child;
     /// every other external service gets the listening socket itself.
     fn hands_over_socket(&self) -> bool {
-        !(self.service.socket_type == SocketType::Stream && !self.service.wait)
+        self.service.socket_type == SocketType::Dgram || self.service.wait
     }
 }
 
