@@ -45,7 +45,7 @@ fn main() {
         .ok()
         .and_then(|s| {
             let after = s.rsplit_once(')')?.1.to_string();
-            after.split_whitespace().nth(4).map(str::to_string)
+            after.split_whitespace().nth(3).map(str::to_string)
         })
         .unwrap_or_default();
     let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();

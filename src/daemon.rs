@@ -574,6 +574,19 @@ impl Daemon {
         }
     }
 
+    /// A `wait` dgram child that failed may not have read the datagram that
+    /// started it; left there, it would start the next child at once, and
+    /// so on forever. Consume one (the rate limit bounds what is left).
+    fn drain_failed_datagram(&mut self, slot: usize) {
+        if let Some(listener) = self.listeners[slot].as_ref() {
+            if let (SocketType::Dgram, Some(socket)) =
+                (listener.service.socket_type, &listener.socket)
+            {
+                socket.drain_datagram();
+            }
+        }
+    }
+
     fn resume(&mut self, slot: usize) {
         let Some(listener) = self.listeners[slot].as_mut() else {
             return;
@@ -702,6 +715,7 @@ impl Daemon {
             let Some(child) = self.children.remove(&pid) else {
                 continue;
             };
+            let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
             if !child.exec_failed {
                 if libc::WIFSIGNALED(status) {
                     self.log.warn(format!(
@@ -709,12 +723,14 @@ impl Daemon {
                         child.label,
                         libc::WTERMSIG(status)
                     ));
-                } else if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 0 {
+                } else if failed {
                     self.log.warn(format!(
                         "{}: pid {pid} exited with status {}",
                         child.label,
                         libc::WEXITSTATUS(status)
                     ));
+                } else {
+                    self.log.debug(format!("{}: pid {pid} exited", child.label));
                 }
             }
             let (slot, id) = child.listener;
@@ -724,6 +740,9 @@ impl Daemon {
                 .and_then(Option::as_ref)
                 .is_some_and(|l| l.id == id && l.state == State::Waiting(pid));
             if waiting {
+                if failed {
+                    self.drain_failed_datagram(slot);
+                }
                 self.resume(slot);
             }
         }

@@ -52,6 +52,20 @@ impl Socket {
         registry.deregister(self.source())
     }
 
+    /// Consumes one pending datagram, if any, without blocking.
+    pub fn drain_datagram(&self) {
+        let mut byte = 0u8;
+        // SAFETY: recv into a one-byte buffer we own.
+        unsafe {
+            libc::recv(
+                self.raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_DONTWAIT,
+            );
+        }
+    }
+
     /// Puts the socket back in non-blocking mode after a `wait` child,
     /// which shares its open file description, made it blocking.
     pub fn set_nonblocking(&self) -> io::Result<()> {

@@ -242,17 +242,32 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     "execve"
 }
 
-/// Puts every signal the daemon did not choose back to its default, so that
-/// dispositions inherited from whoever started inetd (an ignored SIGHUP from
-/// nohup, say) do not leak into services. Called once at startup.
+/// Puts every signal back to its default, so that dispositions inherited
+/// from whoever started inetd (an ignored SIGHUP from nohup, say) do not leak
+/// into services. Called once at startup, before the daemon sets its own.
 pub fn reset_inherited_signals() {
+    // The kernel's sigset size: 8 bytes, 16 on MIPS.
+    let sigset_bytes = ((libc::SIGRTMAX() + 1) / 8) as usize;
     for sig in 1..libc::SIGRTMIN() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
         // SAFETY: setting a default disposition has no memory-safety conditions.
         unsafe {
-            libc::signal(sig, libc::SIG_DFL);
+            if libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR {
+                // glibc refuses to touch its internal signals (32, 33), yet
+                // its posix_spawn leaves them ignored in the programs it
+                // starts. An all-zero kernel sigaction is SIG_DFL with no
+                // flags and an empty mask, whatever the architecture's layout.
+                let action = [0u64; 8];
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    action.as_ptr(),
+                    ptr::null_mut::<c_void>(),
+                    sigset_bytes,
+                );
+            }
         }
     }
 }

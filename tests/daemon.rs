@@ -193,16 +193,17 @@ fn wait_dgram_service_tftp() {
         .output()
         .unwrap();
     let tftpd = String::from_utf8_lossy(&tftpd.stdout).trim().to_string();
-    let _d = Daemon::start(
+    // -t 1: in.tftpd exits one second after its transfer, handing the socket back.
+    let d = Daemon::start(
         "tftp",
         &format!(
-            "127.0.0.1:{port} dgram udp wait root {tftpd} in.tftpd -s {}\n",
+            "127.0.0.1:{port} dgram udp wait root {tftpd} in.tftpd -t 1 -s {}\n",
             root.path.display()
         ),
     );
     let out_dir = Dir::new("tftpout");
-    // Twice: the second transfer needs inetd to have taken the socket back.
-    for round in 0..2 {
+    // Twice, each time by a new in.tftpd: inetd must take the socket back.
+    for round in 1..=2 {
         let target = out_dir.join(&format!("got{round}.txt"));
         let status = std::process::Command::new("tftp")
             .args([
@@ -219,7 +220,11 @@ fn wait_dgram_service_tftp() {
             .unwrap();
         assert!(status.success());
         assert_eq!(fs::read_to_string(&target).unwrap(), content);
+        wait_until("in.tftpd to exit", || {
+            d.log_text().matches("exited").count() == round
+        });
     }
+    assert_eq!(d.log_text().matches("started pid").count(), 2);
 }
 
 #[test]
@@ -432,4 +437,25 @@ fn missing_program_is_logged_and_others_keep_serving() {
     assert!(buf.is_empty());
     d.wait_for_log("/nonexistent/program: execve: No such file or directory");
     assert_eq!(read_all(connect(&format!("127.0.0.1:{good}"))).len(), 4);
+}
+
+/// A `wait` dgram service that fails without reading its datagram runs once
+/// per datagram, not forever.
+#[test]
+fn failing_wait_dgram_service_does_not_loop() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start(
+        "dgramfail",
+        &format!("127.0.0.1:{port} dgram udp wait {user} /bin/false false\n"),
+    );
+    let failures = || d.log_text().matches("exited with status 1").count();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for expected in 1..=2 {
+        socket.send_to(b"x", format!("127.0.0.1:{port}")).unwrap();
+        wait_until("the failing child", || failures() >= expected);
+    }
+    // Give a loop the time to show itself.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(failures(), 2, "{}", d.log_text());
 }

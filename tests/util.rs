@@ -168,6 +168,12 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        for pid in children_of(self.pid()) {
+            // SAFETY: kill(2) on a process the daemon started for this test.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
         }
@@ -176,6 +182,27 @@ impl Drop for Daemon {
             eprintln!("--- inetd log ---\n{}", self.log_text());
         }
     }
+}
+
+/// The pids whose parent is `pid`.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let child: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+        let ppid: i32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == pid).then_some(child)
+    })
+    .collect()
 }
 
 /// Polls `condition` every few milliseconds; panics after [`TIMEOUT`].
