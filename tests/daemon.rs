@@ -459,3 +459,54 @@ fn failing_wait_dgram_service_does_not_loop() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(failures(), 2, "{}", d.log_text());
 }
+
+/// Without -d or -f inetd detaches: the command returns, the daemon serves.
+#[test]
+fn detaches_into_the_background() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let dir = Dir::new("detach");
+    let config = dir.create(
+        "inetd.conf",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+    );
+    let pidfile = dir.join("inetd.pid");
+    let status = inetd()
+        .arg("-p")
+        .arg(&pidfile)
+        .arg(&config)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut pid = 0;
+    wait_until("the pid file", || {
+        pid = fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        pid > 0
+    });
+    let reply = read_all(connect(&format!("127.0.0.1:{port}")));
+    // SAFETY: kill(2) on the daemon this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    wait_until("the detached daemon to exit", || !pidfile.exists());
+    assert_eq!(reply.len(), 4);
+}
+
+/// A port that is taken at startup is bound as soon as it is free.
+#[test]
+fn bind_failure_is_retried() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let d = Daemon::start(
+        "rebind",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+    );
+    d.wait_for_log("cannot bind 127.0.0.1");
+    drop(squatter);
+    d.wait_for_log(&format!("listening on 127.0.0.1:{port}"));
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))).len(), 4);
+}
