@@ -10,6 +10,8 @@
 
 mod entries;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet};
