@@ -112,7 +112,7 @@ fn random_line(rng: &mut XorShift, port: usize) -> String {
         }
         _ => rng.pick(&["", "", "[::1]:", "localhost:", "v6box,[::1]:", "::1:", "*:"]),
     };
-    let mut fields = vec![
+    let mut fields = [
         format!("{host}{service}"),
         socket_type.to_string(),
         protocol.to_string(),
