@@ -218,19 +218,19 @@ impl Service {
     }
 
     /// The protocol in normalized form: `tcp4`, `udp6`, `tcp46`, `unix`...
-    pub fn family_name(&self) -> String {
-        let base = match self.socket_type {
-            SocketType::Stream => "tcp",
-            SocketType::Dgram => "udp",
-        };
-        match &self.listen {
-            Listen::Unix(_) => "unix".to_string(),
+    pub fn family_name(&self) -> &'static str {
+        let (tcp, udp) = match &self.listen {
+            Listen::Unix(_) => return "unix",
             Listen::Inet {
                 addr: SocketAddr::V4(_),
                 ..
-            } => format!("{base}4"),
-            Listen::Inet { v6only: true, .. } => format!("{base}6"),
-            Listen::Inet { .. } => format!("{base}46"),
+            } => ("tcp4", "udp4"),
+            Listen::Inet { v6only: true, .. } => ("tcp6", "udp6"),
+            Listen::Inet { .. } => ("tcp46", "udp46"),
+        };
+        match self.socket_type {
+            SocketType::Stream => tcp,
+            SocketType::Dgram => udp,
         }
     }
 }
