@@ -5,23 +5,24 @@ use std::path::Path;
 use crate::config;
 use crate::resolve::SystemResolver;
 
-/// Prints every rejected line (and with `dump` every service); returns the exit status.
+/// Prints every rejected line and warning on stderr (and with `dump` every
+/// service on stdout, see [`config::Service::dump_line`]); returns the exit
+/// status: 1 when a line was rejected or the file is unreadable, warnings aside.
 pub fn run(path: &Path, dump: bool) -> i32 {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let (services, errors) = match config::load(path, &SystemResolver) {
+        Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("inetd: {}: {e}", path.display());
             return 1;
         }
     };
-    let (services, errors) = config::parse(&text, &path.to_string_lossy(), &SystemResolver);
     for e in &errors {
         eprintln!("{e}");
     }
     if dump {
-        for s in &services {
-            println!("{s:?}");
+        for service in &services {
+            println!("{}", service.dump_line());
         }
     }
-    i32::from(!errors.is_empty())
+    i32::from(errors.iter().any(|e| !e.is_warning()))
 }

@@ -4,6 +4,9 @@
 
 use std::net::IpAddr;
 
+#[cfg(test)]
+pub mod table;
+
 /// A user as the password database knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {

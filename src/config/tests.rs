@@ -1,0 +1,883 @@
+//! Parser tests: every form of the language, malformed input, and
+//! configuration files in the styles of the inetds we replace.
+
+use super::*;
+use crate::resolve::table::TableResolver;
+
+fn parse_with_table(text: &str) -> (Vec<Service>, Vec<ConfigError>) {
+    parse(text, "inetd.conf", &TableResolver::debian())
+}
+
+/// The services of `text`, which must parse without errors or warnings.
+fn services(text: &str) -> Vec<Service> {
+    let (services, errors) = parse_with_table(text);
+    assert!(errors.is_empty(), "unexpected errors: {errors:?}");
+    services
+}
+
+fn service(line: &str) -> Service {
+    let mut all = services(line);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
+}
+
+/// The dump lines of `text`, which must parse without errors.
+fn dump(text: &str) -> Vec<String> {
+    services(text).iter().map(Service::dump_line).collect()
+}
+
+/// The `line: reason` of every error and warning.
+fn errors(text: &str) -> Vec<(usize, String)> {
+    let (_, errors) = parse_with_table(text);
+    errors.into_iter().map(|e| (e.line, e.reason)).collect()
+}
+
+/// The reason `line` is rejected; it must be the only message.
+fn rejected(line: &str) -> String {
+    let (services, errors) = parse_with_table(line);
+    assert!(services.is_empty(), "accepted: {services:?}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(!errors[0].is_warning());
+    errors[0].reason.clone()
+}
+
+fn assert_rejected(line: &str, reason_part: &str) {
+    let reason = rejected(line);
+    assert!(
+        reason.contains(reason_part),
+        "{line:?}: {reason:?} lacks {reason_part:?}"
+    );
+}
+
+fn inet(addr: &str, v6only: bool) -> Listen {
+    Listen::Inet {
+        addr: addr.parse().unwrap(),
+        v6only,
+    }
+}
+
+// ---- the fields, one by one ----
+
+#[test]
+fn builtin_service() {
+    let s = service("echo stream tcp nowait root internal");
+    assert_eq!(
+        s,
+        Service {
+            file: "inetd.conf".into(),
+            line: 1,
+            name: "echo".into(),
+            protocol: "tcp".into(),
+            listen: inet("0.0.0.0:7", false),
+            socket_type: SocketType::Stream,
+            wait: false,
+            limits: Limits::default(),
+            user: Credentials {
+                user: "root".into(),
+                uid: 0,
+                gid: 0,
+                group: None,
+                groups: vec![0],
+            },
+            program: Program::Builtin(Builtin::Echo),
+        }
+    );
+}
+
+#[test]
+fn every_builtin_on_stream_and_dgram() {
+    for builtin in Builtin::ALL {
+        let name = builtin.name();
+        let stream = service(&format!("{name} stream tcp nowait root internal"));
+        let dgram = service(&format!("{name} dgram udp wait root internal"));
+        assert_eq!(stream.program, Program::Builtin(builtin));
+        assert_eq!(dgram.program, Program::Builtin(builtin));
+    }
+}
+
+#[test]
+fn builtins_accept_either_wait_mode() {
+    assert!(service("echo stream tcp wait root internal").wait);
+    assert!(!service("echo dgram udp nowait root internal").wait);
+}
+
+#[test]
+fn unknown_builtins_are_rejected() {
+    assert_rejected(
+        "ftp stream tcp nowait root internal",
+        "no builtin service \"ftp\"",
+    );
+    assert_rejected(
+        "7 stream tcp nowait root internal",
+        "no builtin service \"7\"",
+    );
+    assert_rejected(
+        "/run/echo stream unix nowait root internal",
+        "not available on unix sockets",
+    );
+}
+
+#[test]
+fn arguments_after_internal_are_a_warning() {
+    let (services, errors) = parse_with_table("echo stream tcp nowait root internal echo -x\n");
+    assert_eq!(services.len(), 1);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].is_warning());
+    assert_eq!(
+        errors[0].to_string(),
+        "inetd.conf:1: warning: arguments after internal are ignored"
+    );
+}
+
+#[test]
+fn external_program_and_argv() {
+    let s = service("ftp stream tcp nowait root /usr/sbin/tcpd /usr/sbin/in.ftpd -l -a");
+    assert_eq!(
+        s.program,
+        Program::External {
+            path: "/usr/sbin/tcpd".into(),
+            argv: vec!["/usr/sbin/in.ftpd".into(), "-l".into(), "-a".into()],
+        }
+    );
+    // Without arguments, argv[0] is the program's name.
+    let s = service("ftp stream tcp nowait root /usr/sbin/in.ftpd");
+    assert_eq!(
+        s.program,
+        Program::External {
+            path: "/usr/sbin/in.ftpd".into(),
+            argv: vec!["in.ftpd".into()],
+        }
+    );
+}
+
+#[test]
+fn argv_has_no_fixed_limit() {
+    let args: Vec<String> = (0..5000).map(|i| format!("arg{i}")).collect();
+    let s = service(&format!(
+        "ftp stream tcp nowait root /bin/x {}",
+        args.join(" ")
+    ));
+    let Program::External { argv, .. } = s.program else {
+        panic!("not external");
+    };
+    assert_eq!(argv, args);
+}
+
+#[test]
+fn relative_programs_are_rejected() {
+    assert_rejected(
+        "ftp stream tcp nowait root in.ftpd",
+        "server program \"in.ftpd\" is not an absolute path",
+    );
+}
+
+#[test]
+fn service_names_and_ports() {
+    assert_eq!(
+        service("ftp stream tcp nowait root /x").listen,
+        inet("0.0.0.0:21", false)
+    );
+    assert_eq!(
+        service("tftp dgram udp wait root /x").listen,
+        inet("0.0.0.0:69", false)
+    );
+    assert_eq!(
+        service("8080 stream tcp nowait root /x").listen,
+        inet("0.0.0.0:8080", false)
+    );
+    assert_eq!(
+        service("00065535 dgram udp wait root /x").listen,
+        inet("0.0.0.0:65535", false)
+    );
+    // The protocol chooses which port a name has: tftp is udp only.
+    assert_rejected(
+        "tftp stream tcp nowait root /x",
+        "unknown service \"tftp\" for tcp",
+    );
+    assert_rejected(
+        "nosuch dgram udp wait root /x",
+        "unknown service \"nosuch\" for udp",
+    );
+    for bad in ["0", "65536", "99999999999999999999"] {
+        assert_rejected(
+            &format!("{bad} stream tcp nowait root /x"),
+            "bad port number",
+        );
+    }
+    for bad in ["+7", "-7", "7a"] {
+        assert_rejected(
+            &format!("{bad} stream tcp nowait root /x"),
+            "unknown service",
+        );
+    }
+}
+
+#[test]
+fn protocols() {
+    let cases = [
+        ("stream tcp", "0.0.0.0:7", false),
+        ("stream tcp4", "0.0.0.0:7", false),
+        ("dgram udp", "0.0.0.0:7", false),
+        ("dgram udp4", "0.0.0.0:7", false),
+        ("stream tcp6", "[::]:7", true),
+        ("dgram udp6", "[::]:7", true),
+        ("stream tcp46", "[::]:7", false),
+        ("dgram udp46", "[::]:7", false),
+    ];
+    for (types, addr, v6only) in cases {
+        let s = service(&format!("echo {types} wait root internal"));
+        assert_eq!(s.listen, inet(addr, v6only), "{types}");
+        assert_eq!(s.protocol, types.split(' ').nth(1).unwrap());
+    }
+}
+
+#[test]
+fn protocol_must_fit_socket_type() {
+    assert_rejected(
+        "echo stream udp nowait root internal",
+        "protocol udp does not fit socket type stream",
+    );
+    assert_rejected(
+        "echo dgram tcp6 wait root internal",
+        "protocol tcp6 does not fit socket type dgram",
+    );
+}
+
+#[test]
+fn unsupported_socket_types_and_protocols() {
+    for kind in ["raw", "rdm", "seqpacket"] {
+        assert_rejected(
+            &format!("echo {kind} tcp nowait root internal"),
+            &format!("socket type {kind} is not supported"),
+        );
+    }
+    assert_rejected(
+        "echo datagram udp wait root internal",
+        "unknown socket type \"datagram\"",
+    );
+    assert_rejected(
+        "rstatd/1-3 dgram rpc/udp wait root /x",
+        "RPC services (\"rpc/udp\") are not supported",
+    );
+    assert_rejected(
+        "echo stream sctp nowait root internal",
+        "unknown protocol \"sctp\"",
+    );
+    assert_rejected(
+        "echo stream TCP nowait root internal",
+        "unknown protocol \"TCP\"",
+    );
+}
+
+#[test]
+fn unix_sockets() {
+    let s = service("/run/inetd/echo.sock stream unix nowait root /bin/cat");
+    assert_eq!(s.listen, Listen::Unix("/run/inetd/echo.sock".into()));
+    assert_eq!(s.name, "/run/inetd/echo.sock");
+    let s = service("/run/a:b dgram unix wait nobody /bin/cat");
+    assert_eq!(s.listen, Listen::Unix("/run/a:b".into()));
+    assert_eq!(s.socket_type, SocketType::Dgram);
+    // The default host does not apply to unix sockets.
+    assert_eq!(
+        services("127.0.0.1:\n/run/x stream unix nowait root /bin/cat\n").len(),
+        1
+    );
+
+    assert_rejected(
+        "echo stream unix nowait root /bin/cat",
+        "must be an absolute path, not \"echo\"",
+    );
+    assert_rejected(
+        "127.0.0.1:/run/x stream unix nowait root /bin/cat",
+        "takes no host address",
+    );
+    let long = format!("/{}", "x".repeat(200));
+    assert_rejected(
+        &format!("{long} stream unix nowait root /bin/cat"),
+        "is too long",
+    );
+    assert_rejected(
+        "/run/x stream tcp nowait root /bin/cat",
+        "needs protocol unix",
+    );
+}
+
+#[test]
+fn host_prefixes() {
+    let s = service("127.0.0.1:echo stream tcp nowait root internal");
+    assert_eq!(s.listen, inet("127.0.0.1:7", false));
+    assert_eq!(s.name, "echo");
+    let s = service("[::1]:echo stream tcp6 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", true));
+    let s = service("[::1]:echo stream tcp46 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", false));
+    // Unbracketed IPv6 works too: the service follows the last colon.
+    let s = service("::1:echo stream tcp6 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", true));
+    let s = service("*:echo dgram udp6 wait root internal");
+    assert_eq!(s.listen, inet("[::]:7", true));
+    // Host names come from the resolver, in the protocol's family.
+    let s = service("localhost:echo stream tcp nowait root internal");
+    assert_eq!(s.listen, inet("127.0.0.1:7", false));
+    let s = service("LocalHost:echo stream tcp6 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", true));
+    let s = service("box:8080 stream tcp nowait root /x");
+    assert_eq!(s.listen, inet("192.168.1.10:8080", false));
+}
+
+#[test]
+fn host_lists_give_one_service_each() {
+    let all = services("127.0.0.1,box,*:echo dgram udp wait root internal\n");
+    let listens: Vec<_> = all.iter().map(|s| s.listen.clone()).collect();
+    assert_eq!(
+        listens,
+        [
+            inet("127.0.0.1:7", false),
+            inet("192.168.1.10:7", false),
+            inet("0.0.0.0:7", false)
+        ]
+    );
+    assert!(all.iter().all(|s| s.line == 1 && s.name == "echo"));
+    let all = services("[::1],v6box:echo stream tcp6 nowait root internal\n");
+    assert_eq!(all[1].listen, inet("[2001:db8::10]:7", true));
+}
+
+#[test]
+fn bad_hosts() {
+    assert_rejected(
+        "127.0.0.1:echo stream tcp6 nowait root internal",
+        "host \"127.0.0.1\" has no IPv6 address for tcp6",
+    );
+    assert_rejected(
+        "[::1]:echo stream tcp nowait root internal",
+        "has no IPv4 address for tcp",
+    );
+    assert_rejected(
+        "127.0.0.1:echo stream tcp46 nowait root internal",
+        "no IPv6 address",
+    );
+    assert_rejected(
+        "v6box:echo stream tcp nowait root internal",
+        "host \"v6box\" has no IPv4 address",
+    );
+    assert_rejected(
+        "nowhere:echo stream tcp nowait root internal",
+        "unknown host \"nowhere\"",
+    );
+    assert_rejected(
+        "[127.0.0.1]:echo stream tcp nowait root internal",
+        "bad IPv6 address",
+    );
+    assert_rejected(
+        "[::1:echo stream tcp6 nowait root internal",
+        "bad address \"[::1\"",
+    );
+    assert_rejected(
+        "127.0.0.1,:echo stream tcp nowait root internal",
+        "empty host address",
+    );
+    assert_rejected(
+        ":echo stream tcp nowait root internal",
+        "empty host address",
+    );
+    assert_rejected(
+        "127.0.0.1: stream tcp nowait root internal",
+        "missing service name",
+    );
+}
+
+#[test]
+fn default_host_lines() {
+    let text = "\
+127.0.0.1:
+echo stream tcp nowait root internal
+[::1]:echo stream tcp6 nowait root internal
+box,localhost:
+discard stream tcp nowait root internal
+*:
+daytime stream tcp nowait root internal
+daytime stream tcp6 nowait root internal
+";
+    let listens: Vec<_> = services(text).into_iter().map(|s| s.listen).collect();
+    assert_eq!(
+        listens,
+        [
+            inet("127.0.0.1:7", false),
+            inet("[::1]:7", true),
+            inet("192.168.1.10:9", false),
+            inet("127.0.0.1:9", false),
+            inet("0.0.0.0:13", false),
+            inet("[::]:13", true),
+        ]
+    );
+}
+
+#[test]
+fn default_host_of_the_wrong_family() {
+    let text = "127.0.0.1:\necho stream tcp6 nowait root internal\n";
+    assert_eq!(
+        errors(text),
+        [(
+            2,
+            "host \"127.0.0.1\" has no IPv6 address for tcp6 (default host set at line 1)".into()
+        )]
+    );
+}
+
+#[test]
+fn bad_default_host_fails_the_lines_after_it() {
+    // Never fall back to listening everywhere because of a typo.
+    let text = "nowhere:\necho stream tcp nowait root internal\n*:\ntime stream tcp nowait root internal\n";
+    let (services, errors) = parse_with_table(text);
+    assert_eq!(services.len(), 1);
+    assert_eq!(services[0].line, 4);
+    let lines: Vec<_> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [1, 2]);
+    assert!(errors[0]
+        .reason
+        .starts_with("default host: unknown host \"nowhere\""));
+}
+
+#[test]
+fn wait_modes_and_limits() {
+    let limits = |field: &str| {
+        let s = service(&format!("ftp stream tcp {field} root /x"));
+        (s.wait, s.limits)
+    };
+    let l = |rate, child, conn, child_ip| Limits {
+        max_per_minute: rate,
+        max_child: child,
+        max_conn_per_ip_per_minute: conn,
+        max_child_per_ip: child_ip,
+    };
+    assert_eq!(limits("wait"), (true, Limits::default()));
+    assert_eq!(limits("nowait"), (false, Limits::default()));
+    assert_eq!(
+        limits("nowait.400"),
+        (false, l(Some(400), None, None, None))
+    );
+    assert_eq!(limits("wait.0"), (true, l(Some(0), None, None, None)));
+    assert_eq!(limits("nowait/5"), (false, l(None, Some(5), None, None)));
+    assert_eq!(
+        limits("nowait/3/10"),
+        (false, l(None, Some(3), Some(10), None))
+    );
+    assert_eq!(
+        limits("nowait/3/10/2"),
+        (false, l(None, Some(3), Some(10), Some(2)))
+    );
+    assert_eq!(
+        limits("nowait.40/3/10/2"),
+        (false, l(Some(40), Some(3), Some(10), Some(2)))
+    );
+    assert_eq!(
+        limits("wait/4294967295"),
+        (true, l(None, Some(u32::MAX), None, None))
+    );
+}
+
+#[test]
+fn bad_wait_fields() {
+    for bad in ["waiting", "NOWAIT", "", ".5", "no-wait"] {
+        let reason = rejected(&format!("ftp stream tcp {bad} root /x"));
+        // An empty field is not a field: the line is one short.
+        let expected = if bad.is_empty() {
+            "too few fields"
+        } else {
+            "expected wait or nowait"
+        };
+        assert!(reason.contains(expected), "{bad}: {reason}");
+    }
+    for bad in [
+        "nowait.",
+        "nowait/",
+        "nowait.-1",
+        "nowait.+5",
+        "nowait.5.6",
+        "nowait.x",
+        "nowait/1//2",
+        "nowait/4294967296",
+        "nowait.99999999999999999999",
+        "wait/1/2/",
+    ] {
+        assert_rejected(&format!("ftp stream tcp {bad} root /x"), "bad limit");
+    }
+    assert_rejected("ftp stream tcp nowait/1/2/3/4 root /x", "too many limits");
+    assert_rejected("ftp stream tcp nowait/1/2/3/ root /x", "too many limits");
+}
+
+#[test]
+fn users_and_groups() {
+    let user = |field: &str| service(&format!("ftp stream tcp nowait {field} /x")).user;
+    assert_eq!(
+        user("nobody"),
+        Credentials {
+            user: "nobody".into(),
+            uid: 65534,
+            gid: 65534,
+            group: None,
+            groups: vec![65534],
+        }
+    );
+    let expected = Credentials {
+        user: "nobody".into(),
+        uid: 65534,
+        gid: 5,
+        group: Some("tty".into()),
+        groups: vec![5],
+    };
+    assert_eq!(user("nobody:tty"), expected);
+    assert_eq!(user("nobody.tty"), expected);
+    // A user whose name has a dot, with its supplementary groups.
+    let dotted = user("first.last");
+    assert_eq!(
+        (dotted.uid, dotted.gid, dotted.groups),
+        (1000, 1000, vec![1000, 27, 100])
+    );
+    let dotted = user("first.last:staff");
+    assert_eq!((dotted.gid, dotted.groups), (50, vec![50, 27, 100]));
+}
+
+#[test]
+fn login_class_is_ignored_with_a_warning() {
+    let (services, errors) = parse_with_table("ftp stream tcp nowait root:daemon/staff /x\n");
+    assert_eq!(services.len(), 1);
+    assert_eq!(services[0].user.gid, 1);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].is_warning());
+    assert_eq!(
+        errors[0].reason,
+        "warning: login class \"staff\" is ignored"
+    );
+}
+
+#[test]
+fn bad_users_and_groups() {
+    assert_rejected("ftp stream tcp nowait nosuch /x", "unknown user \"nosuch\"");
+    assert_rejected(
+        "ftp stream tcp nowait root:nosuch /x",
+        "unknown group \"nosuch\"",
+    );
+    assert_rejected(
+        "ftp stream tcp nowait root.nosuch /x",
+        "unknown group \"nosuch\"",
+    );
+    assert_rejected(
+        "ftp stream tcp nowait nosuch.tty /x",
+        "unknown user \"nosuch\"",
+    );
+    assert_rejected("ftp stream tcp nowait :tty /x", "missing user name");
+    assert_rejected("ftp stream tcp nowait /class /x", "missing user name");
+    assert_rejected("ftp stream tcp nowait root: /x", "missing group name");
+    assert_rejected("ftp stream tcp nowait root. /x", "missing group name");
+    // A rejected line's warnings are not reported.
+    assert_eq!(errors("ftp stream tcp nowait nosuch/class /x").len(), 1);
+}
+
+#[test]
+fn too_few_fields() {
+    for line in ["echo", "echo stream", "echo stream tcp nowait root"] {
+        assert_rejected(line, "too few fields");
+    }
+}
+
+// ---- lines, comments, continuations ----
+
+#[test]
+fn errors_name_the_line_where_the_entry_starts() {
+    let text = "\
+# comment
+
+echo stream tcp nowait root internal   # trailing comment
+ftp stream tcp
+    nowait nosuch
+    /usr/sbin/in.ftpd
+time stream tcp nowait \\
+    nosuch /x \\
+more args
+discard stream tcp nowait root internal
+";
+    assert_eq!(
+        errors(text),
+        [
+            (4, "unknown user \"nosuch\"".into()),
+            (7, "unknown user \"nosuch\"".into())
+        ]
+    );
+    let lines: Vec<_> = parse_with_table(text).0.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [3, 10]);
+}
+
+#[test]
+fn continued_entries() {
+    let text = "\
+ftp stream tcp nowait root /usr/sbin/tcpd
+\t/usr/sbin/in.ftpd -l
+tftp dgram udp wait nobody /usr/sbin/in.tftpd \\
+in.tftpd /srv/tftp
+";
+    let all = services(text);
+    let argv: Vec<_> = all
+        .iter()
+        .map(|s| match &s.program {
+            Program::External { argv, .. } => (s.line, argv.join(" ")),
+            Program::Builtin(_) => panic!("builtin"),
+        })
+        .collect();
+    assert_eq!(
+        argv,
+        [
+            (1, "/usr/sbin/in.ftpd -l".into()),
+            (3, "in.tftpd /srv/tftp".into())
+        ]
+    );
+}
+
+#[test]
+fn hash_inside_a_field_is_not_a_comment() {
+    let s = service("ftp stream tcp nowait root /x x#1 #2 3");
+    let Program::External { argv, .. } = s.program else {
+        panic!("builtin");
+    };
+    assert_eq!(argv, ["x#1"]);
+}
+
+#[test]
+fn duplicate_listeners() {
+    let text = "\
+echo stream tcp nowait root internal
+echo dgram udp wait root internal
+7 stream tcp nowait root /bin/cat
+echo stream tcp6 nowait root internal
+echo stream tcp46 nowait root internal
+127.0.0.1:echo stream tcp nowait root internal
+127.0.0.1,localhost:echo dgram udp wait root internal
+/run/x stream unix nowait root /bin/cat
+/run/x dgram unix wait root /bin/cat
+";
+    assert_eq!(
+        errors(text),
+        [
+            (
+                3,
+                "duplicate listener 0.0.0.0:7 stream: first defined at line 1".into()
+            ),
+            (
+                5,
+                "duplicate listener [::]:7 stream: first defined at line 4".into()
+            ),
+            (
+                7,
+                "duplicate listener 127.0.0.1:7 dgram on this line".into()
+            ),
+            (
+                9,
+                "duplicate listener /run/x dgram: first defined at line 8".into()
+            ),
+        ]
+    );
+    // A rejected line claims nothing: the same listener is fine later.
+    let text = "echo stream tcp nowait nosuch internal\necho stream tcp nowait root internal\n";
+    assert_eq!(errors(text).len(), 1);
+}
+
+#[test]
+fn nul_bytes_and_invalid_utf8() {
+    assert_rejected(
+        "echo stream tcp nowait root internal\0",
+        "NUL byte in \"internal\\0\"",
+    );
+    assert_rejected("ftp stream tcp nowait root /x \u{FFFD}", "not valid UTF-8");
+    // In comments, anything goes.
+    assert_eq!(
+        services("echo stream tcp nowait root internal # \0 \u{FFFD}").len(),
+        1
+    );
+}
+
+#[test]
+fn long_fields_are_cut_short_in_messages() {
+    let long = "y".repeat(1000);
+    let reason = rejected(&format!("{long} stream tcp nowait root /x"));
+    assert_eq!(
+        reason,
+        format!("unknown service \"{}\"... for tcp", "y".repeat(40))
+    );
+    let reason = rejected("echo stream tcp nowait root\u{1b}[31m internal");
+    assert!(reason.contains("\\u{1b}"), "{reason}");
+}
+
+#[test]
+fn error_display() {
+    let (_, errors) = parse(
+        "ftp stream tcp nowait nosuch /x",
+        "/etc/inetd.conf",
+        &TableResolver::debian(),
+    );
+    assert_eq!(
+        errors[0].to_string(),
+        "/etc/inetd.conf:1: unknown user \"nosuch\""
+    );
+}
+
+// ---- the dump format ----
+
+#[test]
+fn dump_lines() {
+    let text = "\
+echo stream tcp nowait root internal
+[::1]:daytime dgram udp6 wait.10 nobody:tty internal
+ftp stream tcp46 nowait/3/10/2 first.last /usr/sbin/tcpd in.ftpd -l
+/run/x.sock stream unix nowait root /bin/cat
+";
+    assert_eq!(
+        dump(text),
+        [
+            "0.0.0.0:7 tcp4 stream nowait rate=- child=- ip-rate=- ip-child=- \
+             user=root uid=0 gid=0 group=- groups=0 internal=echo",
+            "[::1]:13 udp6 dgram wait rate=10 child=- ip-rate=- ip-child=- \
+             user=nobody uid=65534 gid=5 group=tty groups=5 internal=daytime",
+            "[::]:21 tcp46 stream nowait rate=- child=3 ip-rate=10 ip-child=2 \
+             user=first.last uid=1000 gid=1000 group=- groups=1000,27,100 \
+             exec=/usr/sbin/tcpd argv=in.ftpd -l",
+            "/run/x.sock unix stream nowait rate=- child=- ip-rate=- ip-child=- \
+             user=root uid=0 gid=0 group=- groups=0 exec=/bin/cat argv=cat",
+        ]
+    );
+}
+
+// ---- configuration files as the distributions write them ----
+
+/// The listeners and programs of a fixture, short: `ADDRESS FAMILY PROGRAM`.
+fn summary(services: &[Service]) -> Vec<String> {
+    services
+        .iter()
+        .map(|s| {
+            let program = match &s.program {
+                Program::Builtin(b) => b.name().to_string(),
+                Program::External { path, argv } => {
+                    format!("{} {}", path.display(), argv.join(" "))
+                }
+            };
+            format!("{} {} {}", s.listen, s.family_name(), program)
+        })
+        .collect()
+}
+
+#[test]
+fn debian_openbsd_inetd() {
+    let all = services(include_str!("../../tests/data/openbsd-inetd.conf"));
+    assert_eq!(
+        summary(&all),
+        [
+            "0.0.0.0:7 tcp4 echo",
+            "0.0.0.0:7 udp4 echo",
+            "0.0.0.0:9 tcp4 discard",
+            "0.0.0.0:9 udp4 discard",
+            "[::]:13 tcp6 daytime",
+            "0.0.0.0:37 tcp4 time",
+            "0.0.0.0:21 tcp4 /usr/sbin/tcpd /usr/sbin/in.ftpd",
+            "0.0.0.0:514 tcp4 /usr/sbin/tcpd /usr/sbin/in.rshd",
+            "0.0.0.0:517 udp4 /usr/sbin/in.talkd in.talkd",
+            "127.0.0.1:79 tcp4 /usr/sbin/tcpd /usr/sbin/in.fingerd",
+            "127.0.0.1:113 tcp4 /usr/sbin/identd identd",
+            "0.0.0.0:69 udp4 /usr/sbin/tcpd /usr/sbin/in.tftpd /srv/tftp",
+            "[::]:69 udp6 /usr/sbin/tcpd /usr/sbin/in.tftpd /srv/tftp",
+            "[::1]:2222 tcp6 /usr/sbin/sshd sshd -i",
+        ]
+    );
+    let ftp = &all[6];
+    assert_eq!((ftp.line, ftp.limits.max_per_minute), (18, Some(400)));
+    let talk = &all[8];
+    assert_eq!(
+        (talk.user.uid, talk.user.gid, talk.limits.max_per_minute),
+        (65534, 5, Some(100))
+    );
+}
+
+#[test]
+fn debian_inetutils_inetd() {
+    let all = services(include_str!("../../tests/data/inetutils-inetd.conf"));
+    assert_eq!(
+        summary(&all),
+        [
+            "0.0.0.0:7 tcp4 echo",
+            "0.0.0.0:19 tcp4 chargen",
+            "0.0.0.0:19 udp4 chargen",
+            "0.0.0.0:13 udp4 daytime",
+            "0.0.0.0:37 udp4 time",
+            "0.0.0.0:21 tcp4 /usr/sbin/tcpd /usr/sbin/ftpd",
+            "0.0.0.0:23 tcp4 /usr/sbin/tcpd /usr/sbin/telnetd",
+            "0.0.0.0:514 tcp4 /usr/sbin/tcpd /usr/sbin/rshd",
+            "0.0.0.0:513 tcp4 /usr/sbin/tcpd /usr/sbin/rlogind",
+            "0.0.0.0:518 udp4 /usr/sbin/tcpd /usr/sbin/talkd",
+            "0.0.0.0:69 udp4 /usr/sbin/tcpd /usr/sbin/tftpd -s /srv/tftp",
+            "0.0.0.0:113 tcp4 /usr/sbin/tcpd /usr/sbin/identd -l -e -o",
+        ]
+    );
+    assert_eq!(all[9].user.gid, 5);
+    assert_eq!((all[10].line, all[11].line), (21, 26));
+}
+
+#[test]
+fn busybox_inetd() {
+    let all = services(include_str!("../../tests/data/busybox-inetd.conf"));
+    assert_eq!(
+        summary(&all),
+        [
+            "0.0.0.0:7 tcp4 echo",
+            "0.0.0.0:9 tcp4 discard",
+            "0.0.0.0:9 udp4 discard",
+            "0.0.0.0:13 tcp4 daytime",
+            "0.0.0.0:37 udp4 time",
+            "[::]:19 tcp46 chargen",
+            "0.0.0.0:21 tcp4 /usr/sbin/ftpd ftpd -w /srv/ftp",
+            "0.0.0.0:23 tcp4 /usr/sbin/telnetd telnetd -i",
+            "0.0.0.0:69 udp4 /usr/sbin/tftpd tftpd -c /srv/tftp",
+            "0.0.0.0:8080 tcp4 /usr/sbin/httpd httpd -i -h /srv/www",
+            "127.0.0.1:8081 tcp4 /usr/sbin/httpd httpd -i -h /srv/private",
+        ]
+    );
+    assert_eq!(all[6].limits.max_per_minute, Some(40));
+    assert_eq!(all[9].user.group.as_deref(), Some("nogroup"));
+}
+
+#[test]
+fn freebsd_inetd() {
+    let (all, errors) = parse_with_table(include_str!("../../tests/data/freebsd-inetd.conf"));
+    assert_eq!(
+        summary(&all),
+        [
+            "0.0.0.0:21 tcp4 /usr/libexec/ftpd ftpd -l",
+            "[::]:21 tcp6 /usr/libexec/ftpd ftpd -l",
+            "0.0.0.0:22 tcp4 /usr/sbin/sshd sshd -i -4",
+            "0.0.0.0:23 tcp4 /usr/libexec/telnetd telnetd",
+            "0.0.0.0:79 tcp4 /usr/libexec/fingerd fingerd -k -s",
+            "0.0.0.0:512 udp4 /usr/libexec/comsat comsat",
+            "0.0.0.0:518 udp4 /usr/libexec/ntalkd ntalkd",
+            "0.0.0.0:69 udp4 /usr/libexec/tftpd tftpd -l -s /tftpboot",
+            "0.0.0.0:7 tcp4 echo",
+            "0.0.0.0:37 udp4 time",
+            "/var/run/echo.sock unix /bin/cat cat",
+        ]
+    );
+    let limits = |i: usize| {
+        let l: Limits = all[i].limits;
+        (
+            l.max_child,
+            l.max_conn_per_ip_per_minute,
+            l.max_child_per_ip,
+        )
+    };
+    assert_eq!(limits(2), (Some(3), Some(10), None));
+    assert_eq!(limits(3), (Some(5), Some(20), Some(2)));
+    let messages: Vec<_> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [
+            "inetd.conf:12: no builtin service \"auth\" (there are echo, discard, chargen, daytime and time)",
+            "inetd.conf:13: warning: login class \"daemon\" is ignored",
+            "inetd.conf:17: RPC services (\"rpc/udp\") are not supported",
+        ]
+    );
+}

@@ -1,0 +1,192 @@
+//! `inetd -t` and `inetd -tt` on good and bad files. The binary uses the
+//! real system databases, so the files use only root, builtin service names
+//! and numeric ports.
+
+use std::process::Output;
+
+use crate::util::{inetd, Dir};
+
+fn check(args: &[&str]) -> Output {
+    inetd().args(args).output().expect("run inetd")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The value of `key=` in a dump line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let prefix = format!("{key}=");
+    line.split(' ')
+        .find_map(|word| word.strip_prefix(prefix.as_str()))
+}
+
+const GOOD: &str = "\
+# builtins, local only
+127.0.0.1:
+echo    stream  tcp     nowait  root    internal
+echo    dgram   udp     wait    root    internal
+*:
+[::1]:daytime stream tcp6 nowait.50 root:root internal
+time    dgram   udp46   wait    root.root internal
+7007    stream  tcp     nowait/4/20/2 root /bin/cat
+7008    stream  tcp     nowait  root    /bin/sh sh -c
+        \"exec cat\"
+";
+
+#[test]
+fn a_good_file_passes_silently() {
+    let dir = Dir::new("check-good");
+    let conf = dir.create("inetd.conf", GOOD);
+    let output = check(&["-t", conf.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn dump_prints_one_line_per_service() {
+    let dir = Dir::new("check-dump");
+    let conf = dir.create("inetd.conf", GOOD);
+    let conf = conf.to_str().unwrap();
+    let output = check(&["-tt", conf]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let dump = stdout(&output);
+    let lines: Vec<&str> = dump.lines().collect();
+    let heads: Vec<String> = lines
+        .iter()
+        .map(|l| l.split(' ').take(4).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            "127.0.0.1:7 tcp4 stream nowait",
+            "127.0.0.1:7 udp4 dgram wait",
+            "[::1]:13 tcp6 stream nowait",
+            "[::]:37 udp46 dgram wait",
+            "0.0.0.0:7007 tcp4 stream nowait",
+            "0.0.0.0:7008 tcp4 stream nowait",
+        ]
+    );
+    for line in &lines {
+        assert_eq!(field(line, "user"), Some("root"), "{line}");
+        assert_eq!(field(line, "uid"), Some("0"), "{line}");
+        assert_eq!(field(line, "gid"), Some("0"), "{line}");
+        assert!(field(line, "groups").is_some(), "{line}");
+    }
+    assert!(lines[0].ends_with(" internal=echo"));
+    assert_eq!(field(lines[2], "rate"), Some("50"));
+    assert_eq!(field(lines[2], "group"), Some("root"));
+    assert_eq!(field(lines[3], "group"), Some("root"));
+    assert_eq!(field(lines[0], "group"), Some("-"));
+    let limits: Vec<_> = ["rate", "child", "ip-rate", "ip-child"]
+        .iter()
+        .map(|key| field(lines[4], key).unwrap())
+        .collect();
+    assert_eq!(limits, ["-", "4", "20", "2"]);
+    assert!(lines[4].ends_with(" exec=/bin/cat argv=cat"));
+    assert!(lines[5].ends_with(" exec=/bin/sh argv=sh -c \"exec cat\""));
+
+    // -t -t and --dump are the same as -tt.
+    assert_eq!(stdout(&check(&["-t", "-t", conf])), dump);
+    assert_eq!(stdout(&check(&["--dump", conf])), dump);
+}
+
+#[test]
+fn bad_lines_are_reported_with_file_and_line() {
+    let dir = Dir::new("check-bad");
+    let conf = dir.create(
+        "inetd.conf",
+        "\
+echo stream tcp nowait root internal
+echo stream udp nowait root internal
+7010 stream tcp nowait root
+  cat
+ftp-or-not stream tcp nowait root internal
+echo stream tcp nowait root internal
+7011 stream tcp nowait root /bin/cat
+",
+    );
+    let path = conf.to_str().unwrap();
+    let output = check(&["-tt", path]);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = [
+        "2: protocol udp does not fit socket type stream",
+        "3: server program \"cat\" is not an absolute path",
+        "5: unknown service \"ftp-or-not\" for tcp",
+        "6: duplicate listener 0.0.0.0:7 stream: first defined at line 1",
+    ]
+    .map(|e| format!("{path}:{e}\n"))
+    .concat();
+    assert_eq!(stderr(&output), expected);
+    // The good lines survive.
+    let ports: Vec<String> = stdout(&output)
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(ports, ["0.0.0.0:7", "0.0.0.0:7011"]);
+    // Without the dump, the same errors and no output.
+    let output = check(&["-t", path]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr(&output), expected);
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn warnings_do_not_fail_the_check() {
+    let dir = Dir::new("check-warn");
+    let conf = dir.create(
+        "inetd.conf",
+        "echo stream tcp nowait root/daemon internal\n",
+    );
+    let path = conf.to_str().unwrap();
+    let output = check(&["-tt", path]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stderr(&output),
+        format!("{path}:1: warning: login class \"daemon\" is ignored\n")
+    );
+    assert_eq!(stdout(&output).lines().count(), 1);
+}
+
+#[test]
+fn unreadable_file() {
+    let dir = Dir::new("check-missing");
+    let missing = dir.join("nope.conf");
+    let output = check(&["-t", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).starts_with(&format!("inetd: {}: ", missing.display())));
+}
+
+#[test]
+fn bytes_that_are_not_utf8() {
+    let dir = Dir::new("check-latin1");
+    let conf = dir.join("inetd.conf");
+    // Latin-1 in a comment is fine; in a field it rejects the entry.
+    let text = b"# caf\xe9\necho stream tcp nowait root internal\n7012 stream tcp nowait root /bin/caf\xe9\n";
+    std::fs::write(&conf, text).unwrap();
+    let path = conf.to_str().unwrap();
+    let output = check(&["-tt", path]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr(&output), format!("{path}:3: not valid UTF-8\n"));
+    assert_eq!(stdout(&output).lines().count(), 1);
+}
+
+#[test]
+fn unix_sockets_in_the_dump() {
+    let dir = Dir::new("check-unix");
+    let socket = dir.join("echo.sock");
+    let conf = dir.create(
+        "inetd.conf",
+        &format!("{} stream unix nowait root /bin/cat\n", socket.display()),
+    );
+    let output = check(&["-tt", conf.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let dump = stdout(&output);
+    assert!(dump.starts_with(&format!("{} unix stream nowait ", socket.display())));
+    assert!(dump.ends_with(" exec=/bin/cat argv=cat\n"));
+}
