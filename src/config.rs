@@ -734,24 +734,30 @@ fn parse_wait(field: &str) -> Result<(bool, Limits), String> {
     Ok((wait, limits))
 }
 
-/// `internal` (a builtin chosen by the service name) or an absolute path and its argv.
+/// `internal` (a builtin chosen by the service name, or by the argument
+/// after it: `internal NAME` serves a builtin on any port or socket path), or
+/// an absolute path and its argv.
 fn parse_program(
     fields: &Fields,
     family: Family,
     warnings: &mut Vec<String>,
 ) -> Result<Program, String> {
     if fields.program == "internal" {
-        if family == Family::Unix {
-            return Err("builtin services are not available on unix sockets".to_string());
-        }
-        let builtin = Builtin::from_name(fields.service).ok_or_else(|| {
+        let name = match fields.args.first() {
+            Some(name) => name,
+            None if family == Family::Unix => {
+                return Err("a builtin on a unix socket needs its name: internal NAME".to_string())
+            }
+            None => fields.service,
+        };
+        let builtin = Builtin::from_name(name).ok_or_else(|| {
             format!(
                 "no builtin service {} (there are echo, discard, chargen, daytime and time)",
-                shown(fields.service)
+                shown(name)
             )
         })?;
-        if !fields.args.is_empty() {
-            warnings.push("arguments after internal are ignored".to_string());
+        if fields.args.len() > 1 {
+            warnings.push("arguments after internal NAME are ignored".to_string());
         }
         return Ok(Program::Builtin(builtin));
     }

@@ -89,15 +89,20 @@ pub fn run(opts: Options) -> i32 {
     }
 }
 
-/// Reads and parses the configuration, logging every rejected line.
+/// Reads and parses the configuration, logging every rejected line and
+/// warning. Returns the services and the number of rejected lines.
 fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
-    let text = std::fs::read(path)?;
-    let text = String::from_utf8_lossy(&text);
-    let (services, errors) = config::parse(&text, &path.to_string_lossy(), &SystemResolver);
+    let (services, errors) = config::load(path, &SystemResolver)?;
+    let mut rejected = 0;
     for e in &errors {
-        log.err(e);
+        if e.is_warning() {
+            log.warn(e);
+        } else {
+            rejected += 1;
+            log.err(e);
+        }
     }
-    Ok((services, errors.len()))
+    Ok((services, rejected))
 }
 
 /// Keeps fds 0-2 open (on /dev/null) so no socket ever lands there, and

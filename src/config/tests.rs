@@ -113,19 +113,34 @@ fn unknown_builtins_are_rejected() {
     );
     assert_rejected(
         "/run/echo stream unix nowait root internal",
-        "not available on unix sockets",
+        "a builtin on a unix socket needs its name: internal NAME",
+    );
+    assert_rejected(
+        "8007 stream tcp nowait root internal ftp",
+        "no builtin service \"ftp\"",
     );
 }
 
 #[test]
-fn arguments_after_internal_are_a_warning() {
+fn internal_name_serves_a_builtin_anywhere() {
+    let s = service("8007 stream tcp nowait root internal echo");
+    assert_eq!(s.program, Program::Builtin(Builtin::Echo));
+    let s = service("/run/time.sock stream unix nowait root internal time");
+    assert_eq!(s.program, Program::Builtin(Builtin::Time));
+    // The argument wins over the service name.
+    let s = service("echo stream tcp nowait root internal chargen");
+    assert_eq!(s.program, Program::Builtin(Builtin::Chargen));
+}
+
+#[test]
+fn arguments_after_internal_name_are_a_warning() {
     let (services, errors) = parse_with_table("echo stream tcp nowait root internal echo -x\n");
     assert_eq!(services.len(), 1);
     assert_eq!(errors.len(), 1);
     assert!(errors[0].is_warning());
     assert_eq!(
         errors[0].to_string(),
-        "inetd.conf:1: warning: arguments after internal are ignored"
+        "inetd.conf:1: warning: arguments after internal NAME are ignored"
     );
 }
 
