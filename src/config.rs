@@ -734,24 +734,30 @@ fn parse_wait(field: &str) -> Result<(bool, Limits), String> {
     Ok((wait, limits))
 }
 
-/// `internal` (a builtin chosen by the service name) or an absolute path and its argv.
+/// `internal` (a builtin chosen by the service name, or by the name after
+/// `internal`, which lets builtins listen on any port or a unix socket) or an
+/// absolute path and its argv.
 fn parse_program(
     fields: &Fields,
     family: Family,
     warnings: &mut Vec<String>,
 ) -> Result<Program, String> {
     if fields.program == "internal" {
-        if family == Family::Unix {
-            return Err("builtin services are not available on unix sockets".to_string());
-        }
-        let builtin = Builtin::from_name(fields.service).ok_or_else(|| {
+        let (name, ignored) = match fields.args {
+            [name, ignored @ ..] => (*name, ignored),
+            [] if family == Family::Unix => {
+                return Err("a builtin on a unix socket needs its name after internal".to_string())
+            }
+            [] => (fields.service, fields.args),
+        };
+        let builtin = Builtin::from_name(name).ok_or_else(|| {
             format!(
                 "no builtin service {} (there are echo, discard, chargen, daytime and time)",
-                shown(fields.service)
+                shown(name)
             )
         })?;
-        if !fields.args.is_empty() {
-            warnings.push("arguments after internal are ignored".to_string());
+        if !ignored.is_empty() {
+            warnings.push(format!("arguments after internal {name} are ignored"));
         }
         return Ok(Program::Builtin(builtin));
     }

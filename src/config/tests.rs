@@ -112,20 +112,37 @@ fn unknown_builtins_are_rejected() {
         "no builtin service \"7\"",
     );
     assert_rejected(
+        "echo stream tcp nowait root internal bogus",
+        "no builtin service \"bogus\"",
+    );
+    assert_rejected(
         "/run/echo stream unix nowait root internal",
-        "not available on unix sockets",
+        "a builtin on a unix socket needs its name after internal",
     );
 }
 
 #[test]
-fn arguments_after_internal_are_a_warning() {
+fn builtins_named_after_internal() {
+    // Any port, or a unix socket, can serve a builtin named explicitly.
+    let s = service("8013 stream tcp nowait root internal daytime");
+    assert_eq!(s.program, Program::Builtin(Builtin::Daytime));
+    assert_eq!(s.listen, inet("0.0.0.0:8013", false));
+    let s = service("/run/echo.sock dgram unix wait root internal echo");
+    assert_eq!(s.program, Program::Builtin(Builtin::Echo));
+    // The explicit name wins over the service name.
+    let s = service("echo stream tcp nowait root internal chargen");
+    assert_eq!(s.program, Program::Builtin(Builtin::Chargen));
+}
+
+#[test]
+fn arguments_after_the_builtin_name_are_a_warning() {
     let (services, errors) = parse_with_table("echo stream tcp nowait root internal echo -x\n");
     assert_eq!(services.len(), 1);
     assert_eq!(errors.len(), 1);
     assert!(errors[0].is_warning());
     assert_eq!(
         errors[0].to_string(),
-        "inetd.conf:1: warning: arguments after internal are ignored"
+        "inetd.conf:1: warning: arguments after internal echo are ignored"
     );
 }
 
