@@ -734,21 +734,21 @@ fn parse_wait(field: &str) -> Result<(bool, Limits), String> {
     Ok((wait, limits))
 }
 
-/// `internal` (a builtin chosen by the service name, or by the argument
-/// after it: `internal NAME` serves a builtin on any port or socket path), or
-/// an absolute path and its argv.
+/// `internal` (a builtin chosen by the service name, or by the name after
+/// `internal`, which lets builtins listen on any port or a unix socket) or an
+/// absolute path and its argv.
 fn parse_program(
     fields: &Fields,
     family: Family,
     warnings: &mut Vec<String>,
 ) -> Result<Program, String> {
     if fields.program == "internal" {
-        let name = match fields.args.first() {
-            Some(name) => name,
-            None if family == Family::Unix => {
-                return Err("a builtin on a unix socket needs its name: internal NAME".to_string())
+        let (name, ignored) = match fields.args {
+            [name, ignored @ ..] => (*name, ignored),
+            [] if family == Family::Unix => {
+                return Err("a builtin on a unix socket needs its name after internal".to_string())
             }
-            None => fields.service,
+            [] => (fields.service, fields.args),
         };
         let builtin = Builtin::from_name(name).ok_or_else(|| {
             format!(
@@ -756,8 +756,8 @@ fn parse_program(
                 shown(name)
             )
         })?;
-        if fields.args.len() > 1 {
-            warnings.push("arguments after internal NAME are ignored".to_string());
+        if !ignored.is_empty() {
+            warnings.push(format!("arguments after internal {name} are ignored"));
         }
         return Ok(Program::Builtin(builtin));
     }

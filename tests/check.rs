@@ -36,6 +36,7 @@ time    dgram   udp46   wait    root.root internal
 7007    stream  tcp     nowait/4/20/2 root /bin/cat
 7008    stream  tcp     nowait  root    /bin/sh sh -c
         \"exec cat\"
+7009    stream  tcp     nowait  root    internal chargen
 ";
 
 #[test]
@@ -70,6 +71,7 @@ fn dump_prints_one_line_per_service() {
             "[::]:37 udp46 dgram wait",
             "0.0.0.0:7007 tcp4 stream nowait",
             "0.0.0.0:7008 tcp4 stream nowait",
+            "0.0.0.0:7009 tcp4 stream nowait",
         ]
     );
     for line in &lines {
@@ -90,6 +92,7 @@ fn dump_prints_one_line_per_service() {
     assert_eq!(limits, ["-", "4", "20", "2"]);
     assert!(lines[4].ends_with(" exec=/bin/cat argv=cat"));
     assert!(lines[5].ends_with(" exec=/bin/sh argv=sh -c \"exec cat\""));
+    assert!(lines[6].ends_with(" internal=chargen"));
 
     // -t -t and --dump are the same as -tt.
     assert_eq!(stdout(&check(&["-t", "-t", conf])), dump);

@@ -112,35 +112,37 @@ fn unknown_builtins_are_rejected() {
         "no builtin service \"7\"",
     );
     assert_rejected(
-        "/run/echo stream unix nowait root internal",
-        "a builtin on a unix socket needs its name: internal NAME",
+        "echo stream tcp nowait root internal bogus",
+        "no builtin service \"bogus\"",
     );
     assert_rejected(
-        "8007 stream tcp nowait root internal ftp",
-        "no builtin service \"ftp\"",
+        "/run/echo stream unix nowait root internal",
+        "a builtin on a unix socket needs its name after internal",
     );
 }
 
 #[test]
-fn internal_name_serves_a_builtin_anywhere() {
-    let s = service("8007 stream tcp nowait root internal echo");
+fn builtins_named_after_internal() {
+    // Any port, or a unix socket, can serve a builtin named explicitly.
+    let s = service("8013 stream tcp nowait root internal daytime");
+    assert_eq!(s.program, Program::Builtin(Builtin::Daytime));
+    assert_eq!(s.listen, inet("0.0.0.0:8013", false));
+    let s = service("/run/echo.sock dgram unix wait root internal echo");
     assert_eq!(s.program, Program::Builtin(Builtin::Echo));
-    let s = service("/run/time.sock stream unix nowait root internal time");
-    assert_eq!(s.program, Program::Builtin(Builtin::Time));
-    // The argument wins over the service name.
+    // The explicit name wins over the service name.
     let s = service("echo stream tcp nowait root internal chargen");
     assert_eq!(s.program, Program::Builtin(Builtin::Chargen));
 }
 
 #[test]
-fn arguments_after_internal_name_are_a_warning() {
+fn arguments_after_the_builtin_name_are_a_warning() {
     let (services, errors) = parse_with_table("echo stream tcp nowait root internal echo -x\n");
     assert_eq!(services.len(), 1);
     assert_eq!(errors.len(), 1);
     assert!(errors[0].is_warning());
     assert_eq!(
         errors[0].to_string(),
-        "inetd.conf:1: warning: arguments after internal NAME are ignored"
+        "inetd.conf:1: warning: arguments after internal echo are ignored"
     );
 }
 
