@@ -2,24 +2,41 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 pub const DEFAULT_CONFIG: &str = "/etc/inetd.conf";
 
 pub const USAGE: &str = "\
-usage: inetd [-dEefl] [-p pidfile] [-q backlog] [config]
+usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-R rate] [-c max] [-C rate]
+             [-s max] [-L load] [--option value ...] [config]
        inetd -t [-t] [--dump] [config]
        inetd -h | -V
 
   -d         debug: stay in the foreground, log verbosely to stderr
   -f         stay in the foreground, log to syslog
   -e         log to stderr instead of syslog
-  -l         log every accepted connection
+  -l         log every accepted connection and every child's exit
   -E         pass inetd's environment to services (default: a minimal PATH only)
   -p FILE    pid file (default /var/run/inetd.pid when detached)
   -q N       listen backlog (default 128)
   -t         check the configuration and exit; twice (or --dump) also prints the services
   -h         this help
   -V         version
+
+limits (0 means none):
+  -R N                   spawns per minute per service, then pause it (default 10000)
+  -c N                   children per service (default none)
+  -C N                   connections per minute per client, per service (default none)
+  -s N                   children per client, per service (default none)
+  -L LOAD                start nothing while the 1-minute load average exceeds LOAD
+  --max-children N       children of all services together (default 1024)
+  --retry-time SECS      how long a paused service stays paused (default 600)
+  --max-builtins N       concurrent builtin TCP connections in all (default 16384)
+  --idle-timeout SECS    close idle builtin TCP connections (default 300)
+  --v6-prefix BITS       count IPv6 clients by this prefix (default 64)
+  --udp-source-rate N    builtin UDP replies per second per source (default 50)
+  --udp-rate N           builtin UDP replies per second in all (default 2000)
 ";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +50,7 @@ pub enum Mode {
     Version,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     pub mode: Mode,
     pub config: PathBuf,
@@ -44,6 +61,48 @@ pub struct Options {
     pub keep_env: bool,
     pub pidfile: Option<PathBuf>,
     pub backlog: i32,
+    pub limits: Limits,
+}
+
+/// The daemon-wide limits; a service's own suffix overrides the per-service ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Spawns per minute per service (`-R`).
+    pub spawns_per_minute: u32,
+    /// Children per service (`-c`).
+    pub children_per_service: u32,
+    /// Connections per minute per client (`-C`).
+    pub connections_per_client: u32,
+    /// Children per client (`-s`).
+    pub children_per_client: u32,
+    /// `-L`: no spawns above this 1-minute load average.
+    pub max_load: Option<f64>,
+    pub max_children: u32,
+    pub retry_time: Duration,
+    pub max_builtins: u32,
+    pub idle_timeout: Duration,
+    pub v6_prefix: u8,
+    pub udp_source_rate: u32,
+    pub udp_rate: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            spawns_per_minute: 10_000,
+            children_per_service: 0,
+            connections_per_client: 0,
+            children_per_client: 0,
+            max_load: None,
+            max_children: 1024,
+            retry_time: Duration::from_secs(600),
+            max_builtins: 16_384,
+            idle_timeout: Duration::from_secs(300),
+            v6_prefix: 64,
+            udp_source_rate: 50,
+            udp_rate: 2000,
+        }
+    }
 }
 
 impl Default for Options {
@@ -58,6 +117,7 @@ impl Default for Options {
             keep_env: false,
             pidfile: None,
             backlog: 128,
+            limits: Limits::default(),
         }
     }
 }
@@ -74,7 +134,18 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
             .into_string()
             .map_err(|a| format!("argument is not UTF-8: {}", a.to_string_lossy()))?;
         if let Some(long) = arg.strip_prefix("--") {
-            match long {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_string())),
+                None => (long, None),
+            };
+            let mut value = || -> Result<String, String> {
+                inline
+                    .clone()
+                    .or_else(|| args.next().and_then(|v| v.into_string().ok()))
+                    .ok_or_else(|| format!("option --{name} needs a value"))
+            };
+            let limits = &mut opts.limits;
+            match name {
                 "" => {
                     config = args.next().map(PathBuf::from);
                     break;
@@ -82,7 +153,19 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                 "dump" => dump = true,
                 "help" => opts.mode = Mode::Help,
                 "version" => opts.mode = Mode::Version,
-                _ => return Err(format!("unknown option --{long}")),
+                "max-children" => limits.max_children = number(name, &value()?)?,
+                "retry-time" => limits.retry_time = seconds(name, &value()?)?,
+                "max-builtins" => limits.max_builtins = number(name, &value()?)?,
+                "idle-timeout" => limits.idle_timeout = seconds(name, &value()?)?,
+                "v6-prefix" => {
+                    limits.v6_prefix = number(name, &value()?)?;
+                    if limits.v6_prefix > 128 {
+                        return Err("--v6-prefix is at most 128".to_string());
+                    }
+                }
+                "udp-source-rate" => limits.udp_source_rate = number(name, &value()?)?,
+                "udp-rate" => limits.udp_rate = number(name, &value()?)?,
+                _ => return Err(format!("unknown option --{name}")),
             }
         } else if arg.len() > 1 && arg.starts_with('-') {
             let flags = &arg[1..];
@@ -97,7 +180,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                     't' => checks += 1,
                     'h' => opts.mode = Mode::Help,
                     'V' => opts.mode = Mode::Version,
-                    'p' | 'q' => {
+                    'p' | 'q' | 'R' | 'c' | 'C' | 's' | 'L' => {
                         let value = if rest.is_empty() {
                             args.next()
                                 .and_then(|v| v.into_string().ok())
@@ -105,14 +188,27 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                         } else {
                             rest.to_string()
                         };
-                        if flag == 'p' {
-                            opts.pidfile = Some(PathBuf::from(value));
-                        } else {
-                            opts.backlog = value
-                                .parse()
-                                .ok()
-                                .filter(|&n: &i32| n > 0)
-                                .ok_or_else(|| format!("bad backlog for -q: {value}"))?;
+                        let name = flag.to_string();
+                        let limits = &mut opts.limits;
+                        match flag {
+                            'p' => opts.pidfile = Some(PathBuf::from(value)),
+                            'q' => {
+                                opts.backlog = number(&name, &value)?;
+                                if opts.backlog <= 0 {
+                                    return Err(format!("bad backlog for -q: {value}"));
+                                }
+                            }
+                            'R' => limits.spawns_per_minute = number(&name, &value)?,
+                            'c' => limits.children_per_service = number(&name, &value)?,
+                            'C' => limits.connections_per_client = number(&name, &value)?,
+                            's' => limits.children_per_client = number(&name, &value)?,
+                            _ => {
+                                let load: f64 = number(&name, &value)?;
+                                if !(load > 0.0 && load.is_finite()) {
+                                    return Err(format!("bad load for -L: {value}"));
+                                }
+                                limits.max_load = Some(load);
+                            }
                         }
                         break;
                     }
@@ -134,6 +230,16 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
         };
     }
     Ok(opts)
+}
+
+fn number<T: FromStr>(option: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("bad value for {option}: {value}"))
+}
+
+fn seconds(option: &str, value: &str) -> Result<Duration, String> {
+    number(option, value).map(Duration::from_secs)
 }
 
 #[cfg(test)]
@@ -177,6 +283,57 @@ mod tests {
             parse_str(&["--dump"]).unwrap().mode,
             Mode::Check { dump: true }
         );
+    }
+
+    #[test]
+    fn limits() {
+        let opts = parse_str(&[
+            "-R",
+            "60",
+            "-c5",
+            "-C",
+            "10",
+            "-s",
+            "2",
+            "-L",
+            "3.5",
+            "--max-children=9",
+            "--retry-time",
+            "2",
+            "--max-builtins",
+            "7",
+            "--idle-timeout=1",
+            "--v6-prefix",
+            "48",
+            "--udp-source-rate",
+            "3",
+            "--udp-rate",
+            "4",
+        ])
+        .unwrap();
+        let l = opts.limits;
+        assert_eq!(
+            (
+                l.spawns_per_minute,
+                l.children_per_service,
+                l.connections_per_client
+            ),
+            (60, 5, 10)
+        );
+        assert_eq!(
+            (l.children_per_client, l.max_load, l.max_children),
+            (2, Some(3.5), 9)
+        );
+        assert_eq!(l.retry_time, Duration::from_secs(2));
+        assert_eq!(
+            (l.max_builtins, l.idle_timeout.as_secs(), l.v6_prefix),
+            (7, 1, 48)
+        );
+        assert_eq!((l.udp_source_rate, l.udp_rate), (3, 4));
+        assert!(parse_str(&["--v6-prefix", "129"]).is_err());
+        assert!(parse_str(&["-L", "0"]).is_err());
+        assert!(parse_str(&["-R", "-1"]).is_err());
+        assert!(parse_str(&["--retry-time"]).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::CString;
 use std::fmt;
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -19,10 +19,11 @@ use libc::pid_t;
 use mio::{Events, Poll, Token};
 
 use crate::builtins::{self, Connection, Progress, Stream};
-use crate::cli::Options;
+use crate::cli::{self, Options};
 use crate::config::{self, Builtin, Listen, Program, Service, SocketType};
+use crate::limits::{self, ClientTable, RateWindow, Refusal, ReplyLimiter};
 use crate::listener::{self, Socket};
-use crate::log::Log;
+use crate::log::{Level, Log};
 use crate::pidfile::Pidfile;
 use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
@@ -39,6 +40,12 @@ const ACCEPT_BATCH: usize = 64;
 const CONNECTION_BUDGET: usize = 128 * 1024;
 /// How long a listener that could not be bound waits before trying again.
 const BIND_RETRY: Duration = Duration::from_secs(5);
+/// How long a listener waits after running out of descriptors or processes.
+const RESOURCE_PAUSE: Duration = Duration::from_secs(1);
+/// Clients tracked per service with per-client limits.
+const CLIENT_TABLE_CAPACITY: usize = 4096;
+/// Sources tracked by the builtin UDP reply limiter.
+const REPLY_SOURCES: usize = 4096;
 
 pub fn run(opts: Options) -> i32 {
     prepare_descriptors();
@@ -143,6 +150,12 @@ struct Listener {
     exec: Option<Exec>,
     socket: Option<Socket>,
     state: State,
+    limits: ServiceLimits,
+    spawns: RateWindow,
+    /// Live children, or open builtin connections.
+    active: u32,
+    /// Per-client counts, when the service limits clients.
+    clients: Option<ClientTable>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +165,46 @@ enum State {
     Waiting(pid_t),
     /// Not bound yet (address missing, port in use): try again at this time.
     Unbound(Instant),
+    /// Not polled until then (see [`Pause`]).
+    Paused(Instant, Pause),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pause {
+    /// Spawning faster than its rate limit: the retry time.
+    Looping,
+    /// Out of descriptors or processes, or the load is too high: a short
+    /// pause, ended early when a child exits or a connection closes.
+    Resources,
+}
+
+/// A service's limits after its own suffixes override the daemon's
+/// defaults; 0 means none.
+#[derive(Clone, Copy, Debug)]
+struct ServiceLimits {
+    spawns_per_minute: u32,
+    max_active: u32,
+    connections_per_client: u32,
+    children_per_client: u32,
+}
+
+impl ServiceLimits {
+    fn new(service: &config::Limits, defaults: &cli::Limits) -> ServiceLimits {
+        ServiceLimits {
+            spawns_per_minute: service.max_per_minute.unwrap_or(defaults.spawns_per_minute),
+            max_active: service.max_child.unwrap_or(defaults.children_per_service),
+            connections_per_client: service
+                .max_conn_per_ip_per_minute
+                .unwrap_or(defaults.connections_per_client),
+            children_per_client: service
+                .max_child_per_ip
+                .unwrap_or(defaults.children_per_client),
+        }
+    }
+
+    fn limits_clients(&self) -> bool {
+        self.connections_per_client > 0 || self.children_per_client > 0
+    }
 }
 
 impl Listener {
@@ -164,6 +217,14 @@ impl Listener {
     fn hands_over_socket(&self) -> bool {
         self.service.socket_type == SocketType::Dgram || self.service.wait
     }
+
+    /// Counts one child or connection of `client` ended.
+    fn release(&mut self, client: Option<IpAddr>, now: Instant) {
+        self.active = self.active.saturating_sub(1);
+        if let (Some(table), Some(client)) = (self.clients.as_mut(), client) {
+            table.release(client, now);
+        }
+    }
 }
 
 struct Child {
@@ -171,6 +232,18 @@ struct Child {
     label: Rc<str>,
     /// Already logged when spawn returned.
     exec_failed: bool,
+    peer: Option<Peer>,
+    /// The key this child is counted under in its listener's client table.
+    client: Option<IpAddr>,
+    started: Instant,
+}
+
+/// A builtin TCP connection and what the daemon counts it against.
+struct Session {
+    connection: Connection,
+    listener: (usize, u64),
+    client: Option<IpAddr>,
+    last_active: Instant,
 }
 
 struct Daemon {
@@ -183,10 +256,17 @@ struct Daemon {
     env: Vec<CString>,
     listeners: Vec<Option<Listener>>,
     next_listener_id: u64,
-    connections: Vec<Option<Connection>>,
-    free_connections: Vec<usize>,
+    sessions: Vec<Option<Session>>,
+    free_sessions: Vec<usize>,
+    open_sessions: usize,
     children: HashMap<pid_t, Child>,
     ready: VecDeque<Token>,
+    /// Listeners at a cap of children or connections, to try again when one ends.
+    blocked: Vec<usize>,
+    replies: ReplyLimiter,
+    /// Ports of the builtin dgram services: never answer a datagram from one.
+    internal_dgram_ports: Vec<u16>,
+    next_idle_sweep: Instant,
     scratch: Vec<u8>,
     chargen_requests: usize,
     terminate: bool,
@@ -195,6 +275,7 @@ struct Daemon {
 impl Daemon {
     fn new(opts: Options, log: Log, pidfile: Option<Pidfile>) -> io::Result<Daemon> {
         spawn::reset_inherited_signals();
+        let nofile = spawn::raise_nofile_limit();
         let mut signals = SignalPipe::install()?;
         let poll = Poll::new()?;
         poll.registry()
@@ -211,20 +292,32 @@ impl Daemon {
         } else {
             vec![CString::new(SERVICE_PATH).expect("no NUL")]
         };
+        let now = Instant::now();
+        let replies = ReplyLimiter::new(
+            now,
+            opts.limits.udp_source_rate,
+            opts.limits.udp_rate,
+            REPLY_SOURCES,
+        );
         Ok(Daemon {
             opts,
             log,
             pidfile,
             poll,
             signals,
-            spawner: Spawner::new(),
+            spawner: Spawner::new(nofile),
             env,
             listeners: Vec::new(),
             next_listener_id: 0,
-            connections: Vec::new(),
-            free_connections: Vec::new(),
+            sessions: Vec::new(),
+            free_sessions: Vec::new(),
+            open_sessions: 0,
             children: HashMap::new(),
             ready: VecDeque::new(),
+            blocked: Vec::new(),
+            replies,
+            internal_dgram_ports: Vec::new(),
+            next_idle_sweep: now,
             scratch: vec![0; 64 * 1024],
             chargen_requests: 0,
             terminate: false,
@@ -243,7 +336,7 @@ impl Daemon {
         let mut events = Events::with_capacity(256);
         while !self.terminate {
             let timeout = if self.ready.is_empty() {
-                self.next_retry()
+                self.next_deadline()
                     .map(|at| at.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
@@ -262,7 +355,7 @@ impl Daemon {
                     self.dispatch(token);
                 }
             }
-            self.retry_binds();
+            self.run_timers();
         }
         self.shutdown();
         0
@@ -283,15 +376,45 @@ impl Daemon {
         } else if token.0 % 2 == 0 {
             self.on_listener(token.0 / 2);
         } else {
-            self.on_connection(token.0 / 2);
+            self.on_session(token.0 / 2);
         }
+    }
+
+    // ---- timers ----
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let listeners = self
+            .listeners
+            .iter()
+            .flatten()
+            .filter_map(|l| match l.state {
+                State::Unbound(at) | State::Paused(at, _) => Some(at),
+                _ => None,
+            });
+        let sweep = (self.open_sessions > 0).then_some(self.next_idle_sweep);
+        listeners.chain(sweep).chain(self.log.next_tick()).min()
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        for slot in 0..self.listeners.len() {
+            match self.listeners[slot].as_ref().map(|l| l.state) {
+                Some(State::Unbound(at)) if at <= now => self.bind(slot),
+                Some(State::Paused(until, _)) if until <= now => self.resume(slot),
+                _ => {}
+            }
+        }
+        if self.open_sessions > 0 && self.next_idle_sweep <= now {
+            self.close_idle_sessions(now);
+        }
+        self.log.tick();
     }
 
     // ---- configuration: apply, reload, shutdown ----
 
     /// Replaces the running services with `services`. Listeners whose
-    /// (address or path, socket type) is unchanged keep their socket and
-    /// state; the rest are closed or opened.
+    /// (address or path, socket type) is unchanged keep their socket, state
+    /// and counts; the rest are closed or opened.
     fn apply(&mut self, services: Vec<Service>) {
         let mut old: Vec<Option<Listener>> = std::mem::take(&mut self.listeners);
         let mut fresh: Vec<Service> = Vec::new();
@@ -307,6 +430,7 @@ impl Daemon {
                     };
                     let mut listener = old[slot].take().expect("position found it");
                     listener.label = label(&service);
+                    listener.limits = ServiceLimits::new(&service.limits, &self.opts.limits);
                     listener.service = service;
                     listener.exec = exec;
                     self.put_listener(slot, listener);
@@ -325,11 +449,15 @@ impl Daemon {
             self.next_listener_id += 1;
             let listener = Listener {
                 label: label(&service),
+                limits: ServiceLimits::new(&service.limits, &self.opts.limits),
                 service,
                 id,
                 exec,
                 socket: None,
                 state: State::Unbound(Instant::now()),
+                spawns: RateWindow::default(),
+                active: 0,
+                clients: None,
             };
             let slot = self
                 .listeners
@@ -339,6 +467,19 @@ impl Daemon {
             self.put_listener(slot, listener);
             self.bind(slot);
         }
+        self.internal_dgram_ports = self
+            .listeners
+            .iter()
+            .flatten()
+            .filter_map(|l| match (&l.service.program, &l.service.listen) {
+                (Program::Builtin(_), Listen::Inet { addr, .. })
+                    if l.service.socket_type == SocketType::Dgram =>
+                {
+                    Some(addr.port())
+                }
+                _ => None,
+            })
+            .collect();
     }
 
     fn put_listener(&mut self, slot: usize, listener: Listener) {
@@ -410,7 +551,7 @@ impl Daemon {
         }
     }
 
-    // ---- binding ----
+    // ---- binding, pausing, resuming ----
 
     fn bind(&mut self, slot: usize) {
         let backlog = self.opts.backlog;
@@ -448,25 +589,169 @@ impl Daemon {
         }
     }
 
-    fn next_retry(&self) -> Option<Instant> {
-        self.listeners
-            .iter()
-            .flatten()
-            .filter_map(|l| match l.state {
-                State::Unbound(at) => Some(at),
-                _ => None,
-            })
-            .min()
+    /// Stops polling the listener until `until` (the socket stays bound, so
+    /// no other program can take the port).
+    fn pause(&mut self, slot: usize, until: Instant, why: Pause) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        if let Some(socket) = listener.socket.as_mut() {
+            let _ = socket.deregister(self.poll.registry());
+        }
+        listener.state = State::Paused(until, why);
     }
 
-    fn retry_binds(&mut self) {
-        let now = Instant::now();
+    /// Polls the listener again; registering reports what is already
+    /// pending, so no connection or datagram waits for the next one.
+    fn resume(&mut self, slot: usize) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        let Some(socket) = listener.socket.as_mut() else {
+            return;
+        };
+        let restored = socket
+            .set_nonblocking()
+            .and_then(|()| socket.register(self.poll.registry(), listener_token(slot)));
+        match restored {
+            Ok(()) => listener.state = State::Listening,
+            Err(e) => {
+                let label = listener.label.clone();
+                self.log
+                    .err(format!("{label}: cannot resume listening: {e}"));
+                listener.state = State::Paused(Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+            }
+        }
+    }
+
+    /// A child exited or a connection closed: listeners waiting for room
+    /// try again, and so do those paused for lack of descriptors.
+    fn wake_blocked(&mut self) {
+        for slot in self.blocked.drain(..) {
+            self.ready.push_back(listener_token(slot));
+        }
         for slot in 0..self.listeners.len() {
-            let due = self.listeners[slot]
+            let paused = self.listeners[slot]
                 .as_ref()
-                .is_some_and(|l| matches!(l.state, State::Unbound(at) if at <= now));
-            if due {
-                self.bind(slot);
+                .is_some_and(|l| matches!(l.state, State::Paused(_, Pause::Resources)));
+            if paused {
+                self.resume(slot);
+            }
+        }
+    }
+
+    // ---- admission ----
+
+    /// Whether the listener may start one more child or connection now:
+    /// its own cap, and the daemon-wide cap for its kind. When not, it is
+    /// tried again as soon as one ends.
+    fn has_room(&mut self, slot: usize) -> bool {
+        let Some(listener) = self.listeners[slot].as_ref() else {
+            return false;
+        };
+        let limits = &self.opts.limits;
+        let (in_use, cap) = match listener.service.program {
+            Program::Builtin(_) => (self.open_sessions, limits.max_builtins),
+            Program::External { .. } => (self.children.len(), limits.max_children),
+        };
+        let own_cap = listener.limits.max_active;
+        let room =
+            (cap == 0 || in_use < cap as usize) && (own_cap == 0 || listener.active < own_cap);
+        if !room {
+            if !self.blocked.contains(&slot) {
+                self.blocked.push(slot);
+            }
+            let label = listener.label.clone();
+            self.log.limited(
+                "at capacity",
+                Level::Notice,
+                format!("{label}: at its limit of concurrent children or connections, waiting"),
+            );
+        }
+        room
+    }
+
+    /// The load average check of `-L`; pauses the listener briefly when high.
+    fn load_allows(&mut self, slot: usize) -> bool {
+        let Some(max) = self.opts.limits.max_load else {
+            return true;
+        };
+        let mut load = [0f64; 1];
+        // SAFETY: getloadavg writes at most one sample into `load`.
+        let n = unsafe { libc::getloadavg(load.as_mut_ptr(), 1) };
+        if n < 1 || load[0] <= max {
+            return true;
+        }
+        if let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) {
+            self.log.limited(
+                "load",
+                Level::Notice,
+                format!(
+                    "{label}: load average {:.2} above {max}, not starting servers",
+                    load[0]
+                ),
+            );
+        }
+        self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+        false
+    }
+
+    /// Counts one spawn against the service's rate; when over it, the
+    /// service is paused for the retry time, as the BSD inetds do.
+    fn rate_allows(&mut self, slot: usize) -> bool {
+        let now = Instant::now();
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return false;
+        };
+        let limit = listener.limits.spawns_per_minute;
+        if limit == 0 || listener.spawns.allow(now, limit, limits::MINUTE) {
+            return true;
+        }
+        let retry = self.opts.limits.retry_time;
+        self.log.err(format!(
+            "{} server failing (looping), service paused for {} s",
+            listener.label,
+            retry.as_secs()
+        ));
+        self.pause(slot, now + retry, Pause::Looping);
+        false
+    }
+
+    /// Counts a connection from `peer` against the per-client limits.
+    /// Returns the key it is counted under, or `Err` when it must be refused.
+    fn admit_client(&mut self, slot: usize, peer: &Peer) -> Result<Option<IpAddr>, Refusal> {
+        let (Some(listener), Peer::Inet(addr)) = (self.listeners[slot].as_mut(), peer) else {
+            return Ok(None);
+        };
+        let limits = listener.limits;
+        if !limits.limits_clients() {
+            return Ok(None);
+        }
+        let key = limits::client_key(addr.ip(), self.opts.limits.v6_prefix);
+        let table = listener
+            .clients
+            .get_or_insert_with(|| ClientTable::new(CLIENT_TABLE_CAPACITY));
+        let nonzero = |n: u32| (n > 0).then_some(n);
+        match table.admit(
+            key,
+            Instant::now(),
+            nonzero(limits.connections_per_client),
+            nonzero(limits.children_per_client),
+        ) {
+            Ok(()) => Ok(Some(key)),
+            Err(refusal) => {
+                let label = listener.label.clone();
+                let why = match refusal {
+                    Refusal::Rate => "too many connections per minute",
+                    Refusal::Children => "too many concurrent connections",
+                    Refusal::Full => "too many clients",
+                };
+                self.log.limited(
+                    "client limit",
+                    Level::Warning,
+                    format!("{label}: refused connection from {addr}: {why}"),
+                );
+                Err(refusal)
             }
         }
     }
@@ -490,7 +775,7 @@ impl Daemon {
         }
     }
 
-    /// Accepts up to a batch of connections; `None` when the backlog is empty.
+    /// Accepts one connection; `None` when there is none or accepting failed.
     fn accept(&mut self, slot: usize) -> Option<(Stream, Peer)> {
         let listener = self.listeners[slot].as_ref()?;
         let accepted = match listener.socket.as_ref()? {
@@ -507,9 +792,23 @@ impl Daemon {
                 Some((stream, peer))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {
+                // The client gave up; try the next one.
+                self.ready.push_back(listener_token(slot));
+                None
+            }
             Err(e) => {
+                // Out of descriptors (EMFILE, ENFILE) or memory: the pending
+                // connection stays in the backlog. The listener is edge
+                // triggered, so pause it rather than spin, until a
+                // descriptor is freed or a short time has passed.
                 let label = listener.label.clone();
-                self.log.err(format!("{label}: accept: {e}"));
+                self.log.limited(
+                    "accept",
+                    Level::Err,
+                    format!("{label}: accept: {e}; pausing briefly"),
+                );
+                self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
                 None
             }
         }
@@ -517,66 +816,108 @@ impl Daemon {
 
     fn accept_and_spawn(&mut self, slot: usize) {
         for _ in 0..ACCEPT_BATCH {
-            let Some((stream, _peer)) = self.accept(slot) else {
+            if !self.has_room(slot) || !self.load_allows(slot) {
+                return;
+            }
+            let Some((stream, peer)) = self.accept(slot) else {
                 return;
             };
-            self.spawn(slot, stream.raw_fd());
+            if !self.rate_allows(slot) {
+                return;
+            }
+            let Ok(client) = self.admit_client(slot, &peer) else {
+                continue;
+            };
+            if self
+                .spawn(slot, stream.raw_fd(), Some(peer), client)
+                .is_none()
+            {
+                let now = Instant::now();
+                if let Some(listener) = self.listeners[slot].as_mut() {
+                    listener.release(client, now);
+                }
+                self.pause(slot, now + RESOURCE_PAUSE, Pause::Resources);
+                return;
+            }
         }
         self.ready.push_back(listener_token(slot));
     }
 
     /// Hands the listening socket itself to a child and stops polling it.
     fn spawn_waiting(&mut self, slot: usize) {
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        if !self.has_room(slot) || !self.load_allows(slot) || !self.rate_allows(slot) {
             return;
-        };
-        let Some(socket) = listener.socket.as_mut() else {
+        }
+        let Some(socket) = self.listeners[slot]
+            .as_mut()
+            .and_then(|l| l.socket.as_mut())
+        else {
             return;
         };
         let _ = socket.deregister(self.poll.registry());
         let fd = socket.raw_fd();
-        match self.spawn(slot, fd) {
+        match self.spawn(slot, fd, None, None) {
             Some(pid) => {
                 if let Some(listener) = self.listeners[slot].as_mut() {
                     listener.state = State::Waiting(pid);
                 }
             }
-            None => self.resume(slot),
+            None => {
+                if let Some(listener) = self.listeners[slot].as_mut() {
+                    listener.release(None, Instant::now());
+                    if let (SocketType::Dgram, Some(socket)) =
+                        (listener.service.socket_type, &listener.socket)
+                    {
+                        socket.drain_datagram();
+                    }
+                }
+                self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+            }
         }
     }
 
-    /// Starts the listener's program on `fd`. Returns the child's pid, also
-    /// when exec failed (the child exits 127 and is reaped as usual).
-    fn spawn(&mut self, slot: usize, fd: std::os::fd::RawFd) -> Option<pid_t> {
-        let listener = self.listeners[slot].as_ref()?;
+    /// Starts the listener's program on `fd` and counts the child. Returns
+    /// its pid, also when exec failed (the child exits 127 and is reaped as
+    /// usual); `None` when no process could be created.
+    fn spawn(
+        &mut self,
+        slot: usize,
+        fd: std::os::fd::RawFd,
+        peer: Option<Peer>,
+        client: Option<IpAddr>,
+    ) -> Option<pid_t> {
+        let listener = self.listeners[slot].as_mut()?;
         let exec = listener.exec.as_ref()?;
         let drain = listener.service.socket_type == SocketType::Dgram;
-        let child = |exec_failed| Child {
-            listener: (slot, listener.id),
-            label: listener.label.clone(),
-            exec_failed,
-        };
-        match self.spawner.spawn(exec, fd, drain) {
-            Ok(pid) => {
-                self.children.insert(pid, child(false));
-                self.log
-                    .debug(format!("{}: started pid {pid}", listener.label));
-                Some(pid)
-            }
+        let result = self.spawner.spawn(exec, fd, drain);
+        let label = listener.label.clone();
+        let (pid, exec_failed) = match result {
+            Ok(pid) => (pid, false),
             Err(e) => {
                 let program = match &listener.service.program {
                     Program::External { path, .. } => path.display().to_string(),
                     Program::Builtin(_) => String::new(),
                 };
-                let msg = format!("{}: {program}: {}: {}", listener.label, e.step, e.error);
-                let pid = e.pid;
-                if let Some(pid) = pid {
-                    self.children.insert(pid, child(true));
-                }
-                self.log.err(msg);
-                pid
+                let msg = format!("{label}: {program}: {}: {}", e.step, e.error);
+                self.log.limited("spawn", Level::Err, msg);
+                (e.pid?, true)
             }
-        }
+        };
+        listener.active += 1;
+        let listener_id = (slot, listener.id);
+        self.children.insert(
+            pid,
+            Child {
+                listener: listener_id,
+                label: label.clone(),
+                exec_failed,
+                peer,
+                client,
+                started: Instant::now(),
+            },
+        );
+        self.log.debug(format!("{label}: started pid {pid}"));
+        Some(pid)
     }
 
     /// A `wait` dgram child that failed may not have read the datagram that
@@ -592,87 +933,129 @@ impl Daemon {
         }
     }
 
-    fn resume(&mut self, slot: usize) {
-        let Some(listener) = self.listeners[slot].as_mut() else {
-            return;
-        };
-        let Some(socket) = listener.socket.as_mut() else {
-            return;
-        };
-        let restored = socket
-            .set_nonblocking()
-            .and_then(|()| socket.register(self.poll.registry(), listener_token(slot)));
-        match restored {
-            Ok(()) => listener.state = State::Listening,
-            Err(e) => {
-                let label = listener.label.clone();
-                self.log
-                    .err(format!("{label}: cannot resume listening: {e}"));
-            }
-        }
-    }
-
     // ---- builtins ----
 
     fn accept_builtin(&mut self, slot: usize, service: Builtin) {
+        // Daytime and time answer at once and hold nothing: no cap applies.
+        let holds_connection = !matches!(service, Builtin::Daytime | Builtin::Time);
         for _ in 0..ACCEPT_BATCH {
-            let Some((mut stream, _peer)) = self.accept(slot) else {
+            if holds_connection && !self.has_room(slot) {
+                return;
+            }
+            let Some((mut stream, peer)) = self.accept(slot) else {
                 return;
             };
+            let Ok(client) = self.admit_client(slot, &peer) else {
+                continue;
+            };
+            if holds_connection {
+                self.open_session(slot, stream, service, client);
+                continue;
+            }
             // A fresh connection's send buffer is empty: these short
             // answers are written whole, without waiting.
-            match service {
-                Builtin::Daytime => {
-                    let _ = stream.write(&builtins::daytime());
-                }
-                Builtin::Time => {
-                    let _ = stream.write(&builtins::time());
-                }
-                _ => self.add_connection(stream, service),
+            let _ = match service {
+                Builtin::Daytime => stream.write(&builtins::daytime()),
+                _ => stream.write(&builtins::time()),
+            };
+            if let Some(listener) = self.listeners[slot].as_mut() {
+                listener.active += 1;
+                listener.release(client, Instant::now());
             }
         }
         self.ready.push_back(listener_token(slot));
     }
 
-    fn add_connection(&mut self, mut stream: Stream, service: Builtin) {
-        let index = self
-            .free_connections
-            .pop()
-            .unwrap_or(self.connections.len());
+    fn open_session(
+        &mut self,
+        slot: usize,
+        mut stream: Stream,
+        service: Builtin,
+        client: Option<IpAddr>,
+    ) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        let index = self.free_sessions.pop().unwrap_or(self.sessions.len());
         let registered = self.poll.registry().register(
             stream.source(),
-            connection_token(index),
+            session_token(index),
             Connection::interest(service),
         );
         if let Err(e) = registered {
-            self.log.err(format!("register connection: {e}"));
-            if index < self.connections.len() {
-                self.free_connections.push(index);
+            if index < self.sessions.len() {
+                self.free_sessions.push(index);
             }
+            listener.release(client, Instant::now());
+            self.log
+                .limited("register", Level::Err, format!("register connection: {e}"));
             return;
         }
-        let connection = Connection::new(stream, service);
-        if index == self.connections.len() {
-            self.connections.push(Some(connection));
+        listener.active += 1;
+        let session = Session {
+            connection: Connection::new(stream, service),
+            listener: (slot, listener.id),
+            client,
+            last_active: Instant::now(),
+        };
+        if index == self.sessions.len() {
+            self.sessions.push(Some(session));
         } else {
-            self.connections[index] = Some(connection);
+            self.sessions[index] = Some(session);
+        }
+        self.open_sessions += 1;
+    }
+
+    fn on_session(&mut self, index: usize) {
+        let Some(session) = self.sessions.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        session.last_active = Instant::now();
+        match session
+            .connection
+            .drive(&mut self.scratch, CONNECTION_BUDGET)
+        {
+            Progress::Idle => {}
+            Progress::Busy => self.ready.push_back(session_token(index)),
+            Progress::Closed => self.close_session(index),
         }
     }
 
-    fn on_connection(&mut self, index: usize) {
-        let Some(connection) = self.connections.get_mut(index).and_then(Option::as_mut) else {
+    fn close_session(&mut self, index: usize) {
+        let Some(mut session) = self.sessions[index].take() else {
             return;
         };
-        match connection.drive(&mut self.scratch, CONNECTION_BUDGET) {
-            Progress::Idle => {}
-            Progress::Busy => self.ready.push_back(connection_token(index)),
-            Progress::Closed => {
-                if let Some(mut connection) = self.connections[index].take() {
-                    let _ = self.poll.registry().deregister(connection.stream.source());
-                    self.free_connections.push(index);
-                }
+        let _ = self
+            .poll
+            .registry()
+            .deregister(session.connection.stream.source());
+        self.free_sessions.push(index);
+        self.open_sessions -= 1;
+        let (slot, id) = session.listener;
+        if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
+            if listener.id == id {
+                listener.release(session.client, Instant::now());
             }
         }
+        self.wake_blocked();
+    }
+
+    fn close_idle_sessions(&mut self, now: Instant) {
+        let timeout = self.opts.limits.idle_timeout;
+        let idle: Vec<usize> = self
+            .sessions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let s = s.as_ref()?;
+                (now.saturating_duration_since(s.last_active) >= timeout).then_some(i)
+            })
+            .collect();
+        for index in idle {
+            self.close_session(index);
+        }
+        self.next_idle_sweep =
+            now + (timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     }
 
     fn serve_datagrams(&mut self, slot: usize, service: Builtin) {
@@ -694,14 +1077,26 @@ impl Daemon {
                 // WouldBlock, or an error queued by an earlier reply (ICMP).
                 Err(_) => return,
             };
+            let (Socket::Udp(udp), Some(peer)) = (socket, peer) else {
+                continue;
+            };
+            // Never a reflector: no answer to another builtin's port or to
+            // impossible sources, and a bounded rate per source and in all.
+            if !limits::may_answer(peer, &self.internal_dgram_ports)
+                || !self
+                    .replies
+                    .allow(limits::client_key(peer.ip(), 128), Instant::now())
+            {
+                continue;
+            }
             let reply =
                 builtins::datagram_reply(service, &self.scratch[..n], self.chargen_requests);
             if service == Builtin::Chargen {
                 self.chargen_requests = self.chargen_requests.wrapping_add(1);
             }
-            if let (Some(reply), Socket::Udp(s), Some(peer)) = (reply, socket, peer) {
+            if let Some(reply) = reply {
                 // A reply that does not fit the send buffer is dropped, as UDP may.
-                let _ = s.send_to(reply.bytes(), peer);
+                let _ = udp.send_to(reply.bytes(), peer);
             }
         }
         self.ready.push_back(listener_token(slot));
@@ -710,6 +1105,7 @@ impl Daemon {
     // ---- children ----
 
     fn reap(&mut self) {
+        let mut reaped = false;
         loop {
             let mut status = 0;
             // SAFETY: waitpid writes only `status`.
@@ -720,36 +1116,55 @@ impl Daemon {
             let Some(child) = self.children.remove(&pid) else {
                 continue;
             };
+            reaped = true;
+            self.log_exit(pid, status, &child);
+            let now = Instant::now();
             let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-            if !child.exec_failed {
-                if libc::WIFSIGNALED(status) {
-                    self.log.warn(format!(
-                        "{}: pid {pid} killed by signal {}",
-                        child.label,
-                        libc::WTERMSIG(status)
-                    ));
-                } else if failed {
-                    self.log.warn(format!(
-                        "{}: pid {pid} exited with status {}",
-                        child.label,
-                        libc::WEXITSTATUS(status)
-                    ));
-                } else {
-                    self.log.debug(format!("{}: pid {pid} exited", child.label));
-                }
-            }
             let (slot, id) = child.listener;
-            let waiting = self
-                .listeners
-                .get(slot)
-                .and_then(Option::as_ref)
-                .is_some_and(|l| l.id == id && l.state == State::Waiting(pid));
-            if waiting {
+            let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if listener.id != id {
+                continue;
+            }
+            listener.release(child.client, now);
+            if listener.state == State::Waiting(pid) {
                 if failed {
                     self.drain_failed_datagram(slot);
                 }
                 self.resume(slot);
             }
+        }
+        if reaped {
+            self.wake_blocked();
+        }
+    }
+
+    fn log_exit(&mut self, pid: pid_t, status: libc::c_int, child: &Child) {
+        let how = if libc::WIFSIGNALED(status) {
+            format!("killed by signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exited with status {}", libc::WEXITSTATUS(status))
+        };
+        let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        if self.opts.log_connections {
+            let peer = child
+                .peer
+                .as_ref()
+                .map_or(String::new(), |p| format!(" from {p}"));
+            let secs = child.started.elapsed().as_secs_f64();
+            self.log.info(format!(
+                "{}: pid {pid}{peer} {how} after {secs:.3} s",
+                child.label
+            ));
+        } else if failed && !child.exec_failed {
+            self.log.limited(
+                "child exit",
+                Level::Warning,
+                format!("{}: pid {pid} {how}", child.label),
+            );
+        } else {
+            self.log.debug(format!("{}: pid {pid} exited", child.label));
         }
     }
 }
@@ -758,7 +1173,7 @@ fn listener_token(slot: usize) -> Token {
     Token(slot * 2)
 }
 
-fn connection_token(index: usize) -> Token {
+fn session_token(index: usize) -> Token {
     Token(index * 2 + 1)
 }
 

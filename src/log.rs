@@ -5,8 +5,10 @@
 //! made again, since the syslog crate never reconnects by itself (a
 //! restarted syslogd would otherwise lose every later message).
 
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
@@ -14,6 +16,7 @@ use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 pub enum Level {
     Err,
     Warning,
+    Notice,
     Info,
     Debug,
 }
@@ -21,6 +24,20 @@ pub enum Level {
 pub struct Log {
     sink: Sink,
     verbose: bool,
+    /// Per kind of per-event message: how many went out and how many were
+    /// held back in the current window.
+    limited: HashMap<&'static str, Window>,
+}
+
+/// Per-event messages of one kind allowed in each window.
+const LIMITED_LINES: u32 = 5;
+const LIMITED_WINDOW: Duration = Duration::from_secs(10);
+
+struct Window {
+    start: Instant,
+    sent: u32,
+    suppressed: u64,
+    level: Level,
 }
 
 enum Sink {
@@ -34,6 +51,7 @@ impl Log {
         Log {
             sink: Sink::Stderr,
             verbose,
+            limited: HashMap::new(),
         }
     }
 
@@ -41,6 +59,7 @@ impl Log {
         Log {
             sink: Sink::Syslog(connect()),
             verbose: false,
+            limited: HashMap::new(),
         }
     }
 
@@ -58,6 +77,66 @@ impl Log {
 
     pub fn debug(&mut self, msg: impl Display) {
         self.log(Level::Debug, msg)
+    }
+
+    /// Logs a message that a flood could repeat once per connection or
+    /// datagram: at most a few lines of each `kind` per window, then one
+    /// line with the count of those held back.
+    pub fn limited(&mut self, kind: &'static str, level: Level, msg: impl Display) {
+        let now = Instant::now();
+        self.flush_window(kind, now);
+        let window = self.limited.entry(kind).or_insert(Window {
+            start: now,
+            sent: 0,
+            suppressed: 0,
+            level,
+        });
+        if window.sent < LIMITED_LINES {
+            window.sent += 1;
+            self.log(level, msg);
+        } else {
+            window.suppressed += 1;
+        }
+    }
+
+    /// Reports what the finished windows held back; called from the loop.
+    pub fn tick(&mut self) {
+        if self.limited.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let kinds: Vec<&'static str> = self.limited.keys().copied().collect();
+        for kind in kinds {
+            self.flush_window(kind, now);
+        }
+    }
+
+    /// When the next window ends, if a flood is being counted.
+    pub fn next_tick(&self) -> Option<Instant> {
+        self.limited
+            .values()
+            .map(|w| w.start + LIMITED_WINDOW)
+            .min()
+    }
+
+    fn flush_window(&mut self, kind: &'static str, now: Instant) {
+        let Some(window) = self.limited.get(kind) else {
+            return;
+        };
+        if now.saturating_duration_since(window.start) < LIMITED_WINDOW {
+            return;
+        }
+        let (suppressed, level) = (window.suppressed, window.level);
+        self.limited.remove(kind);
+        if suppressed > 0 {
+            self.log(
+                level,
+                format!(
+                    "{kind}: {suppressed} more such messages in the last {} s",
+                    LIMITED_WINDOW.as_secs()
+                ),
+            );
+        }
     }
 
     pub fn log(&mut self, level: Level, msg: impl Display) {
@@ -106,6 +185,7 @@ fn send(
     let result = match level {
         Level::Err => logger.err(msg),
         Level::Warning => logger.warning(msg),
+        Level::Notice => logger.notice(msg),
         Level::Info => logger.info(msg),
         Level::Debug => logger.debug(msg),
     };

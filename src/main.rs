@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod config;
 mod daemon;
+mod limits;
 mod listener;
 mod log;
 mod pidfile;

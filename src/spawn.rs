@@ -91,6 +91,8 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
 struct ChildContext<'a> {
     exec: &'a Exec,
     socket: RawFd,
+    /// The descriptor limit inetd was started with (it raises its own).
+    nofile: Option<&'a libc::rlimit>,
     /// Consume one datagram on failure, so a failing `wait` dgram service
     /// does not leave it to re-trigger the listener forever.
     drain_datagram: bool,
@@ -101,6 +103,7 @@ struct ChildContext<'a> {
 /// The reusable child stack and the spawning entry point.
 pub struct Spawner {
     stack: Vec<u8>,
+    nofile: Option<libc::rlimit>,
 }
 
 /// A child that could not exec; it has already exited with status 127.
@@ -113,9 +116,12 @@ pub struct SpawnError {
 }
 
 impl Spawner {
-    pub fn new() -> Spawner {
+    /// `nofile`: the RLIMIT_NOFILE to give children, when the daemon
+    /// changed its own.
+    pub fn new(nofile: Option<libc::rlimit>) -> Spawner {
         Spawner {
             stack: vec![0; CHILD_STACK_SIZE],
+            nofile,
         }
     }
 
@@ -131,6 +137,7 @@ impl Spawner {
         let mut ctx = ChildContext {
             exec,
             socket,
+            nofile: self.nofile.as_ref(),
             drain_datagram,
             failed_step: "",
             errno: 0,
@@ -217,6 +224,11 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     if libc::setsid() < 0 {
         return "setsid";
     }
+    if let Some(limit) = ctx.nofile {
+        if libc::setrlimit(libc::RLIMIT_NOFILE, limit) < 0 {
+            return "setrlimit";
+        }
+    }
     if let Some((uid, gid, groups)) = &ctx.exec.credentials {
         if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
             return "setgroups";
@@ -240,6 +252,24 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
         ctx.exec.envp_ptrs.as_ptr(),
     );
     "execve"
+}
+
+/// Raises the soft descriptor limit to the hard one, for the daemon's many
+/// sockets; returns the old limit, for children, when it changed.
+pub fn raise_nofile_limit() -> Option<libc::rlimit> {
+    // SAFETY: getrlimit/setrlimit write only the structs passed.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) < 0 || limit.rlim_cur >= limit.rlim_max
+        {
+            return None;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        (libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0).then_some(limit)
+    }
 }
 
 /// Puts every signal back to its default, so that dispositions inherited
