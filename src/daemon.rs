@@ -707,6 +707,8 @@ impl Daemon {
         if limit == 0 || listener.spawns.allow(now, limit, limits::MINUTE) {
             return true;
         }
+        // Counting starts afresh when the service resumes.
+        listener.spawns = RateWindow::default();
         let retry = self.opts.limits.retry_time;
         self.log.err(format!(
             "{} server failing (looping), service paused for {} s",

@@ -3,4 +3,5 @@
 mod builtins;
 mod check;
 mod daemon;
+mod limits;
 mod util;

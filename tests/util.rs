@@ -276,3 +276,52 @@ pub fn udp_request(addr: &str, payload: &[u8]) -> Vec<u8> {
     buf.truncate(n);
     buf
 }
+
+/// Connects to `addr` from the loopback address `source` (127.0.0.2, say).
+pub fn connect_from(source: &str, addr: &str) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn};
+    let source: std::net::SocketAddrV4 = format!("{source}:0").parse().expect("IPv4 source");
+    let target: std::net::SocketAddrV4 = addr.parse().expect("IPv4 address");
+    let fd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    use std::os::fd::AsRawFd;
+    socket::bind(fd.as_raw_fd(), &SockaddrIn::from(source))?;
+    socket::connect(fd.as_raw_fd(), &SockaddrIn::from(target))?;
+    let stream = TcpStream::from(fd);
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Whether the peer sends anything (or closes) within `wait`.
+pub fn answers_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut byte = [0u8; 1];
+    let answered = !matches!(
+        stream.peek(&mut byte),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut
+    );
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    answered
+}
+
+/// CPU time (user + system) the process has used, in clock ticks.
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    fields
+        .get(11)
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+}

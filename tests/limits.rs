@@ -1,0 +1,462 @@
+//! Protection under load and abuse: each limit refuses or delays the
+//! connection past it, and service resumes afterwards.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const SHORT: Duration = Duration::from_millis(300);
+
+/// Sends a line through a /bin/cat service and expects it back.
+fn cat_round_trip(stream: &mut TcpStream, line: &[u8]) {
+    stream.write_all(line).unwrap();
+    let mut got = vec![0; line.len()];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(got, line);
+}
+
+#[test]
+fn spawn_rate_pauses_the_service_and_resumes() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    // Three spawns a minute (the OpenBSD suffix); paused for one second.
+    let d = Daemon::start_with(
+        "rate",
+        &format!("127.0.0.1:{port} stream tcp nowait.3 {user} /bin/echo echo hello\n"),
+        &["--retry-time", "1"],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..3 {
+        assert_eq!(read_all(connect(&addr)), b"hello\n");
+    }
+    // The fourth trips the limit: closed without a server.
+    assert_eq!(read_all(connect(&addr)), b"");
+    d.wait_for_log("server failing (looping), service paused for 1 s");
+    // While paused, connections wait in the backlog...
+    let mut waiting = connect(&addr);
+    // ...and are served when the pause ends.
+    let started = Instant::now();
+    let mut reply = Vec::new();
+    waiting.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"hello\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn children_per_service_are_capped() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    // FreeBSD's max-child suffix: one cat at a time.
+    let _d = Daemon::start(
+        "maxchild",
+        &format!("127.0.0.1:{port} stream tcp nowait/1 {user} /bin/cat cat\n"),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let mut first = connect(&addr);
+    cat_round_trip(&mut first, b"first\n");
+    let mut second = connect(&addr);
+    second.write_all(b"second\n").unwrap();
+    assert!(!answers_within(&mut second, SHORT), "second child started");
+    first.shutdown(Shutdown::Write).unwrap();
+    let _ = read_all(&mut first);
+    let mut got = [0; 7];
+    second.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"second\n");
+}
+
+#[test]
+fn children_of_all_services_are_capped() {
+    let [a, b] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    let _d = Daemon::start_with(
+        "maxall",
+        &format!(
+            "127.0.0.1:{a} stream tcp nowait {user} /bin/cat cat\n\
+             127.0.0.1:{b} stream tcp nowait {user} /bin/cat cat\n"
+        ),
+        &["--max-children", "1"],
+    );
+    let mut first = connect(&format!("127.0.0.1:{a}"));
+    cat_round_trip(&mut first, b"a\n");
+    let mut second = connect(&format!("127.0.0.1:{b}"));
+    second.write_all(b"b\n").unwrap();
+    assert!(!answers_within(&mut second, SHORT), "global cap ignored");
+    drop(first);
+    let mut got = [0; 2];
+    second.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"b\n");
+}
+
+#[test]
+fn connections_per_client_per_minute() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start_with(
+        "perclient",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+        &["-C", "2"],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..2 {
+        assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()).len(), 4);
+    }
+    // The third from 127.0.0.1 is closed at once; 127.0.0.2 is still served.
+    assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()).len(), 0);
+    assert_eq!(read_all(connect_from("127.0.0.2", &addr).unwrap()).len(), 4);
+    d.wait_for_log("refused connection from 127.0.0.1");
+}
+
+#[test]
+fn children_per_client() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let _d = Daemon::start_with(
+        "childperclient",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} /bin/cat cat\n"),
+        &["-s", "1"],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let mut held = connect_from("127.0.0.1", &addr).unwrap();
+    cat_round_trip(&mut held, b"held\n");
+    // A second child for 127.0.0.1 is refused: closed at once.
+    assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()), b"");
+    // Another client is served meanwhile.
+    let mut other = connect_from("127.0.0.2", &addr).unwrap();
+    cat_round_trip(&mut other, b"other\n");
+    // When the first child ends, 127.0.0.1 may have one again.
+    drop(held);
+    wait_until("the first child to end", || {
+        // Until inetd has reaped the first child, this one is refused.
+        let mut s = connect_from("127.0.0.1", &addr).unwrap();
+        let _ = s.write_all(b"x");
+        let _ = s.shutdown(Shutdown::Write);
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got == b"x"
+    });
+}
+
+#[test]
+fn builtin_connections_are_capped_and_idle_ones_closed() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let _d = Daemon::start_with(
+        "builtincap",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal echo\n"),
+        &["--max-builtins", "2", "--idle-timeout", "1"],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let mut a = connect(&addr);
+    cat_round_trip(&mut a, b"a");
+    let mut b = connect(&addr);
+    cat_round_trip(&mut b, b"b");
+    let mut c = connect(&addr);
+    c.write_all(b"c").unwrap();
+    assert!(
+        !answers_within(&mut c, SHORT),
+        "third connection served over the cap"
+    );
+    // The idle ones are closed after a second, and the third is served.
+    let mut got = [0; 1];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"c");
+    assert_eq!(read_all(&mut a), b"", "idle connection left open");
+}
+
+/// Sends `count` echo requests from `socket` and counts the replies.
+fn udp_replies(socket: &UdpSocket, addr: &str, count: usize) -> usize {
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    for i in 0..count {
+        socket.send_to(format!("{i}").as_bytes(), addr).unwrap();
+    }
+    let mut replies = 0;
+    let mut buf = [0; 64];
+    while socket.recv_from(&mut buf).is_ok() {
+        replies += 1;
+    }
+    replies
+}
+
+#[test]
+fn udp_flood_from_one_source_is_capped() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let _d = Daemon::start_with(
+        "udpflood",
+        &format!("127.0.0.1:{port} dgram udp wait {user} internal echo\n"),
+        &["--udp-source-rate", "10"],
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let replies = udp_replies(&socket, &format!("127.0.0.1:{port}"), 500);
+    let allowed = 20 + (started.elapsed().as_secs_f64() * 10.0).ceil() as usize;
+    assert!(replies >= 10, "only {replies} replies");
+    assert!(replies <= allowed, "{replies} replies, more than {allowed}");
+    // Another source still gets its answers.
+    let other = UdpSocket::bind("127.0.0.2:0").unwrap();
+    assert_eq!(udp_replies(&other, &format!("127.0.0.1:{port}"), 3), 3);
+}
+
+#[test]
+fn udp_builtins_ignore_requests_from_builtin_ports() {
+    if !is_root() {
+        eprintln!("skipping: binding source ports 7 and 19 needs root");
+        return;
+    }
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let _d = Daemon::start(
+        "udploop",
+        &format!("127.0.0.1:{port} dgram udp wait {user} internal echo\n"),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    // Distinct loopback addresses so that nothing else holds ports 7 and 19.
+    for (source, source_port) in [("127.3.0.7", 7), ("127.3.0.19", 19)] {
+        let socket = UdpSocket::bind((source, source_port)).unwrap();
+        assert_eq!(
+            udp_replies(&socket, &addr, 3),
+            0,
+            "answered port {source_port}"
+        );
+    }
+    let socket = UdpSocket::bind("127.3.0.1:0").unwrap();
+    assert_eq!(udp_replies(&socket, &addr, 3), 3);
+}
+
+#[test]
+fn idle_connections_do_not_delay_others() {
+    let [echo, daytime] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    raise_own_nofile();
+    let _d = Daemon::start(
+        "idle1000",
+        &format!(
+            "127.0.0.1:{echo} stream tcp nowait {user} internal echo\n\
+             127.0.0.1:{daytime} stream tcp nowait {user} internal daytime\n"
+        ),
+    );
+    let idle: Vec<TcpStream> = (0..1000)
+        .map(|_| connect(&format!("127.0.0.1:{echo}")))
+        .collect();
+    // The last one is being served: all are accepted.
+    let mut last = connect(&format!("127.0.0.1:{echo}"));
+    cat_round_trip(&mut last, b"ok");
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            assert_eq!(read_all(connect(&format!("127.0.0.1:{daytime}"))).len(), 26);
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    assert!(
+        times[2] < Duration::from_millis(20),
+        "daytime took {:?}",
+        times[2]
+    );
+    drop(idle);
+}
+
+/// The tests open many sockets: lift this process's soft descriptor limit.
+fn raise_own_nofile() {
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max.min(65536);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+}
+
+#[test]
+fn descriptor_exhaustion_costs_no_cpu_and_recovers() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    raise_own_nofile();
+    // inetd with at most 32 descriptors: a flood of held connections runs
+    // it out, and accept fails with EMFILE.
+    let dir = Dir::new("emfile");
+    let config = dir.create(
+        "inetd.conf",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal echo\n"),
+    );
+    let pidfile = dir.join("inetd.pid");
+    let log = dir.join("stderr.log");
+    let mut command = inetd();
+    command
+        .arg("-d")
+        .arg("-p")
+        .arg(&pidfile)
+        .arg(&config)
+        .stderr(std::fs::File::create(&log).unwrap());
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 32,
+                rlim_max: 32,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let pid = child.id() as i32;
+    wait_until("the pid file", || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|s| s.trim() == pid.to_string())
+    });
+    let addr = format!("127.0.0.1:{port}");
+    let flood: Vec<TcpStream> = (0..100).map(|_| connect(&addr)).collect();
+    wait_until("EMFILE", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("Too many open files")
+    });
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    // A busy loop would burn the whole second (100 ticks).
+    assert!(used <= 10, "inetd used {used} ticks in a second of EMFILE");
+    drop(flood);
+    let mut fresh = connect(&addr);
+    cat_round_trip(&mut fresh, b"recovered");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_flood_leaves_a_bounded_log() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start_with(
+        "logflood",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+        &["-C", "1"],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..500 {
+        let _ = read_all(connect(&addr));
+    }
+    // One was served, 499 refused: a handful of lines say so.
+    d.wait_for_log("refused connection");
+    let refusals = d.log_text().matches("refused connection").count();
+    assert!(refusals <= 5, "{refusals} refusal lines:\n{}", d.log_text());
+}
+
+#[test]
+fn exits_are_accounted_with_dash_l() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start_with(
+        "accounting",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} /bin/false false\n"),
+        &["-l"],
+    );
+    let s = connect(&format!("127.0.0.1:{port}"));
+    let local = s.local_addr().unwrap();
+    let _ = read_all(s);
+    d.wait_for_log(&format!("connection from {local}"));
+    d.wait_for_log(&format!("from {local} exited with status 1 after"));
+}
+
+/// With few processes allowed, fork fails; inetd logs it, keeps serving
+/// builtins, and serves the external service again once processes free up.
+#[test]
+fn fork_failures_are_survived() {
+    let [port, time] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    let dir = Dir::new("nproc");
+    let config = dir.create(
+        "inetd.conf",
+        &format!(
+            "127.0.0.1:{port} stream tcp nowait {user} /bin/cat cat\n\
+             127.0.0.1:{time} stream tcp nowait {user} internal time\n"
+        ),
+    );
+    let log = dir.join("stderr.log");
+    let (uid, gid) = if is_root() {
+        // Root ignores RLIMIT_NPROC: run the daemon as nobody.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let id = |flag: &str| -> u32 {
+            let out = std::process::Command::new("id")
+                .args([flag, "nobody"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        (id("-u"), id("-g"))
+    } else {
+        unsafe { (libc::getuid(), libc::getgid()) }
+    };
+    let running = processes_of(uid);
+    let mut command = inetd();
+    command
+        .arg("-d")
+        .arg(&config)
+        .stderr(std::fs::File::create(&log).unwrap());
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        let limit = (running + 3) as libc::rlim_t;
+        command.pre_exec(move || {
+            let nproc = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            libc::setrlimit(libc::RLIMIT_NPROC, &nproc);
+            Ok(())
+        });
+    }
+    if is_root() {
+        use std::os::unix::process::CommandExt;
+        command.uid(uid).gid(gid);
+    }
+    let mut daemon = command.spawn().unwrap();
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until("inetd to start", || log_text().contains("ready"));
+    let addr = format!("127.0.0.1:{port}");
+    // Hold children until fork fails.
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let mut s = connect(&addr);
+        s.write_all(b"x").unwrap();
+        held.push(s);
+    }
+    wait_until("a fork failure", || log_text().contains("clone"));
+    // Builtins are unaffected.
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{time}"))).len(), 4);
+    drop(held);
+    wait_until("the service to recover", || {
+        let mut s = connect(&addr);
+        let _ = s.write_all(b"back");
+        let _ = s.shutdown(Shutdown::Write);
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got == b"back"
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}
+
+fn processes_of(uid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        e.file_name().to_str()?.parse::<u32>().ok()?;
+        let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+        let real: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        (real == uid).then_some(())
+    })
+    .count()
+}
