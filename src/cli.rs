@@ -8,6 +8,8 @@ pub const DEFAULT_CONFIG: &str = "/etc/inetd.conf";
 pub const USAGE: &str = "\
 usage: inetd [-dEefl] [-p pidfile] [-q backlog] [config]
        inetd -t [-t] [--dump] [config]
+       inetd --match DAEMON[@SERVER] [USER@]CLIENT [--allow FILE] [--deny FILE]
+       inetd --check-hosts [--allow FILE] [--deny FILE] [config]
        inetd -h | -V
 
   -d         debug: stay in the foreground, log verbosely to stderr
@@ -20,13 +22,28 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [config]
   -t         check the configuration and exit; twice (or --dump) also prints the services
   -h         this help
   -V         version
+  --match    explain the hosts.allow/hosts.deny decision for a client, like tcpdmatch
+  --check-hosts  lint hosts.allow/hosts.deny against the configuration, like tcpdchk
+  --allow FILE, --deny FILE  rule files (default /etc/hosts.allow, /etc/hosts.deny)
 ";
+
+pub const DEFAULT_ALLOW: &str = "/etc/hosts.allow";
+pub const DEFAULT_DENY: &str = "/etc/hosts.deny";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
     Daemon,
     /// `-t`: check the configuration; `dump` also prints every service.
-    Check { dump: bool },
+    Check {
+        dump: bool,
+    },
+    /// `--match`: explain the TCP wrappers decision for a daemon and client.
+    Match {
+        daemon: String,
+        client: String,
+    },
+    /// `--check-hosts`: lint the TCP wrappers rule files.
+    CheckHosts,
     Help,
     Version,
 }
@@ -42,6 +59,8 @@ pub struct Options {
     pub keep_env: bool,
     pub pidfile: Option<PathBuf>,
     pub backlog: i32,
+    pub hosts_allow: PathBuf,
+    pub hosts_deny: PathBuf,
 }
 
 impl Default for Options {
@@ -56,6 +75,8 @@ impl Default for Options {
             keep_env: false,
             pidfile: None,
             backlog: 128,
+            hosts_allow: PathBuf::from(DEFAULT_ALLOW),
+            hosts_deny: PathBuf::from(DEFAULT_DENY),
         }
     }
 }
@@ -78,6 +99,30 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                     break;
                 }
                 "dump" => dump = true,
+                "allow" | "deny" => {
+                    let file = args
+                        .next()
+                        .map(PathBuf::from)
+                        .ok_or_else(|| format!("option --{long} needs a file"))?;
+                    if long == "allow" {
+                        opts.hosts_allow = file;
+                    } else {
+                        opts.hosts_deny = file;
+                    }
+                }
+                "check-hosts" => opts.mode = Mode::CheckHosts,
+                "match" => {
+                    let mut operand = || {
+                        args.next()
+                            .and_then(|a| a.into_string().ok())
+                            .ok_or_else(|| {
+                                "--match needs DAEMON[@SERVER] and [USER@]CLIENT".to_string()
+                            })
+                    };
+                    let daemon = operand()?;
+                    let client = operand()?;
+                    opts.mode = Mode::Match { daemon, client };
+                }
                 "help" => opts.mode = Mode::Help,
                 "version" => opts.mode = Mode::Version,
                 _ => return Err(format!("unknown option --{long}")),
@@ -159,10 +204,22 @@ mod tests {
 
     #[test]
     fn check_modes() {
-        assert_eq!(parse_str(&["-t"]).unwrap().mode, Mode::Check { dump: false });
-        assert_eq!(parse_str(&["-tt"]).unwrap().mode, Mode::Check { dump: true });
-        assert_eq!(parse_str(&["-t", "-t"]).unwrap().mode, Mode::Check { dump: true });
-        assert_eq!(parse_str(&["--dump"]).unwrap().mode, Mode::Check { dump: true });
+        assert_eq!(
+            parse_str(&["-t"]).unwrap().mode,
+            Mode::Check { dump: false }
+        );
+        assert_eq!(
+            parse_str(&["-tt"]).unwrap().mode,
+            Mode::Check { dump: true }
+        );
+        assert_eq!(
+            parse_str(&["-t", "-t"]).unwrap().mode,
+            Mode::Check { dump: true }
+        );
+        assert_eq!(
+            parse_str(&["--dump"]).unwrap().mode,
+            Mode::Check { dump: true }
+        );
     }
 
     #[test]
@@ -173,5 +230,31 @@ mod tests {
         assert!(parse_str(&["-q", "many"]).is_err());
         assert!(parse_str(&["a", "b"]).is_err());
         assert!(parse_str(&["--bogus"]).is_err());
+        assert!(parse_str(&["--match", "sshd"]).is_err());
+        assert!(parse_str(&["--allow"]).is_err());
+    }
+
+    #[test]
+    fn hosts_modes() {
+        let opts = parse_str(&[
+            "--match",
+            "sshd@h",
+            "joe@10.0.0.1",
+            "--allow",
+            "a",
+            "--deny",
+            "d",
+        ])
+        .unwrap();
+        let expected = Mode::Match {
+            daemon: "sshd@h".to_string(),
+            client: "joe@10.0.0.1".to_string(),
+        };
+        assert_eq!(opts.mode, expected);
+        assert_eq!(opts.hosts_allow, PathBuf::from("a"));
+        assert_eq!(opts.hosts_deny, PathBuf::from("d"));
+        let opts = parse_str(&["--check-hosts", "x.conf"]).unwrap();
+        assert_eq!(opts.mode, Mode::CheckHosts);
+        assert_eq!(opts.config, PathBuf::from("x.conf"));
     }
 }
