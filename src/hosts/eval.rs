@@ -43,7 +43,8 @@ pub struct Session<'a> {
     names: [Option<String>; 2],
     user: Option<String>,
     pub rfc931_timeout: u32,
-    /// A failed `aclexec` unmatches every later matched rule of this decision.
+    /// The last `aclexec` failed: this unmatches every later matched rule
+    /// with options, in either file (libwrap keeps the status in a global).
     pub aclexec_failed: bool,
     list_depth: usize,
     pub place: Option<RuleRef>,
@@ -303,13 +304,13 @@ fn table_match(
         if let Some(raw) = &rule.options {
             match process_options(raw, session, options)? {
                 Flow::Continue => {}
-                Flow::Permit => return Ok(TableResult::Jump(true)),
+                Flow::Permit | Flow::Twist => return Ok(TableResult::Jump(true)),
                 Flow::Deny => return Ok(TableResult::Jump(false)),
             }
-        }
-        if session.aclexec_failed {
-            session.warn("aclexec returned non-zero".to_string());
-            return Ok(TableResult::NoMatch);
+            if session.aclexec_failed {
+                session.warn("aclexec returned non-zero".to_string());
+                return Ok(TableResult::NoMatch);
+            }
         }
         return Ok(TableResult::Matched(place));
     }

@@ -12,6 +12,8 @@
 mod apply;
 mod banner;
 pub mod check;
+#[cfg(test)]
+mod differential;
 mod eval;
 mod expand;
 pub mod explain;

@@ -17,6 +17,8 @@ pub enum Flow {
     Permit,
     /// `deny`, or an error in the options.
     Deny,
+    /// `twist`: libwrap execs the command, nothing else happens.
+    Twist,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -269,11 +271,12 @@ fn run_option(
             RuleOption::Setenv(name.to_string(), value.to_string())
         }
         Kind::Spawn => RuleOption::Spawn(arg),
-        Kind::Twist => RuleOption::Twist(arg),
+        Kind::Twist => {
+            out.push(RuleOption::Twist(arg));
+            return Ok(Flow::Twist);
+        }
         Kind::Aclexec => {
-            if !session.run_command(&arg)? {
-                session.aclexec_failed = true;
-            }
+            session.aclexec_failed = !session.run_command(&arg)?;
             RuleOption::Aclexec(arg)
         }
         Kind::Banners => super::banner::render(&arg, session)?,

@@ -9,7 +9,7 @@
  * addresses known, names and user looked up lazily), except that the host
  * name and RFC 931 lookups answer from the case instead of DNS/identd, and
  * commands (spawn, twist, aclexec) are reported instead of run.
- * Output per case: event lines, then "end".
+ * Output per case: "pid N", event lines, then "end".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -160,6 +160,7 @@ static void run_case(char **f)
     struct request_info request;
     int pair[2];
 
+    say("pid %d\n", (int)getpid());
     hosts_allow_table = f[0];
     hosts_deny_table = f[1];
     client_name = field(f[5]);
