@@ -1,3 +1,4 @@
 //! The integration suite: one binary, one module per area.
 
+mod hosts;
 mod util;

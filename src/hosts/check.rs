@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::options::{check_field, fields, is_option_name};
+use super::options::{check_field, fields};
 use super::parse::{split_at, Entry, Table};
 use super::pattern::{dot_quad_addr, parse_v6_pattern, scan_unsigned, v4_mask, v6_prefix_len};
 use crate::config::{self, Program, Service};
@@ -192,8 +192,73 @@ fn lint_host(host: &str) -> Option<String> {
             "{host}: wildcards disable the .suffix/prefix. forms"
         ));
     }
-    if is_option_name(host) {
-        return None;
-    }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Builtin, Credentials, Limits, Listen, SocketType};
+    use std::path::PathBuf;
+
+    fn service(name: &str, program: Program) -> Service {
+        Service {
+            file: "inetd.conf".to_string(),
+            line: 1,
+            name: name.to_string(),
+            protocol: "tcp".to_string(),
+            listen: Listen::Unix(PathBuf::from("/run/x")),
+            socket_type: SocketType::Stream,
+            wait: false,
+            limits: Limits::default(),
+            user: Credentials {
+                user: "root".to_string(),
+                uid: 0,
+                gid: 0,
+                group: None,
+                groups: Vec::new(),
+            },
+            program,
+        }
+    }
+
+    fn external(path: &str, argv: &[&str]) -> Program {
+        Program::External {
+            path: PathBuf::from(path),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn daemon_names_as_tcpd_sees_them() {
+        let services = [
+            service("echo", Program::Builtin(Builtin::Echo)),
+            service(
+                "telnet",
+                external("/usr/sbin/tcpd", &["/usr/sbin/in.telnetd"]),
+            ),
+            service("ftp", external("/usr/sbin/in.ftpd", &["ftpd", "-l"])),
+        ];
+        let names: Vec<_> = daemon_names(&services).into_iter().collect();
+        assert_eq!(names, ["echo", "ftpd", "in.telnetd"]);
+    }
+
+    #[test]
+    fn unknown_daemons_and_dead_patterns() {
+        let daemons: BTreeSet<String> = ["sshd".to_string()].into();
+        let table = Table::parse(
+            b"sshd, ftpd, 21, in.*, ALL@10.0.0.0/8: [::1 x@ .example.*\n  # ALL: ALL\n",
+            "allow",
+        );
+        let problems = lint(&table, Some(&daemons));
+        let expected = [
+            "allow:1: ftpd: no such process name in the inetd configuration",
+            "allow:1: [::1: bad [IPv6] pattern: never matches",
+            "allow:1: empty host pattern never matches",
+            "allow:1: .example.*: wildcards disable the .suffix/prefix. forms",
+            "allow:2: `#` not in column 1 does not start a comment",
+            "allow:2: #: no such process name in the inetd configuration",
+        ];
+        assert_eq!(problems, expected);
+    }
 }

@@ -49,15 +49,15 @@ pub fn run(daemon_arg: &str, client_arg: &str, allow: &Path, deny: &Path) -> i32
             server: SocketAddr::new(server_addr, 0),
             pid: Some(std::process::id()),
         };
-        println!("client:   address  {}", addr_string(addr));
+        println!("client: address {}", addr_string(addr));
         if let Ok(Some(name)) = super::Lookup::host_name(&mut lookup, addr) {
-            println!("client:   hostname {name}");
+            println!("client: hostname {name}");
         }
         if let Some(user) = &lookup.user {
-            println!("client:   username {user}");
+            println!("client: username {user}");
         }
         if let Some(server) = server {
-            println!("server:   {server}");
+            println!("server: {server}");
         }
         let (granted, outcome) = match rules.decide(&request, &mut lookup) {
             Decision::Granted(o) => (o.twist().is_none(), o),
@@ -68,16 +68,16 @@ pub fn run(daemon_arg: &str, client_arg: &str, allow: &Path, deny: &Path) -> i32
             }
         };
         for warning in &outcome.warnings {
-            println!("warning:  {warning}");
+            println!("warning: {warning}");
         }
         match &outcome.rule {
-            Some(rule) => println!("matched:  {rule}"),
-            None => println!("matched:  no rule"),
+            Some(rule) => println!("matched: {rule}"),
+            None => println!("matched: no rule"),
         }
         for option in &outcome.options {
-            println!("option:   {}", describe(option));
+            println!("option: {}", describe(option));
         }
-        println!("access:   {}", if granted { "granted" } else { "denied" });
+        println!("access: {}", if granted { "granted" } else { "denied" });
         if !granted {
             status = 1;
         }

@@ -84,11 +84,6 @@ const SPECS: &[Spec] = &[
     spec("banners", Kind::Banners, Arg::Needed, false, false),
 ];
 
-/// Names of all options, for the checker.
-pub fn is_option_name(name: &str) -> bool {
-    SPECS.iter().any(|s| s.name.eq_ignore_ascii_case(name))
-}
-
 /// Splits the option field at unescaped colons; every field counts, even empty ones.
 pub fn fields(raw: &str) -> Vec<String> {
     let mut fields = Vec::new();
