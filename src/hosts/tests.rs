@@ -251,3 +251,33 @@ fn addresses_print_like_glibc() {
     assert_eq!(show("::1"), "::1");
     assert_eq!(show("2001:db8::1"), "2001:db8::1");
 }
+
+#[test]
+fn garbage_never_panics() {
+    let alphabet = b"aA0.:/@[]*?%\\#, \t\n\r\xc3\xa9\xffEXCEPT";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..2000 {
+        let text: Vec<u8> = (0..60)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state % alphabet.len() as u64) as usize]
+            })
+            .collect();
+        let table = Table::parse(&text, "fuzz");
+        let request = Request {
+            daemon: "d",
+            client: "[::ffff:10.0.0.1]:1".parse().unwrap(),
+            server: "10.0.0.2:23".parse().unwrap(),
+            pid: Some(1),
+        };
+        let mut lookup = Script {
+            name: Some("h\u{e9}.x"),
+            user: Some("u"),
+            ..Script::default()
+        };
+        eval::decide([&table, &table], &HostLists::new(), &request, &mut lookup);
+        check::lint(&table, None);
+    }
+}
