@@ -11,6 +11,8 @@ pub const USAGE: &str = "\
 usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-R rate] [-c max] [-C rate]
              [-s max] [-L load] [--option value ...] [config]
        inetd -t [-t] [--dump] [config]
+       inetd --match DAEMON[@SERVER] [USER@]CLIENT [--allow FILE] [--deny FILE]
+       inetd --check-hosts [--allow FILE] [--deny FILE] [config]
        inetd -h | -V
 
   -d         debug: stay in the foreground, log verbosely to stderr
@@ -23,6 +25,9 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-R rate] [-c max] [-C rate]
   -t         check the configuration and exit; twice (or --dump) also prints the services
   -h         this help
   -V         version
+  --match    explain the hosts.allow/hosts.deny decision for a client, like tcpdmatch
+  --check-hosts  lint hosts.allow/hosts.deny against the configuration, like tcpdchk
+  --allow FILE, --deny FILE  rule files (default /etc/hosts.allow, /etc/hosts.deny)
 
 limits (0 means none):
   -R N                   spawns per minute per service, then pause it (default 10000)
@@ -39,6 +44,9 @@ limits (0 means none):
   --udp-rate N           builtin UDP replies per second in all (default 2000)
 ";
 
+pub const DEFAULT_ALLOW: &str = "/etc/hosts.allow";
+pub const DEFAULT_DENY: &str = "/etc/hosts.deny";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
     Daemon,
@@ -46,6 +54,13 @@ pub enum Mode {
     Check {
         dump: bool,
     },
+    /// `--match`: explain the TCP wrappers decision for a daemon and client.
+    Match {
+        daemon: String,
+        client: String,
+    },
+    /// `--check-hosts`: lint the TCP wrappers rule files.
+    CheckHosts,
     Help,
     Version,
 }
@@ -61,6 +76,8 @@ pub struct Options {
     pub keep_env: bool,
     pub pidfile: Option<PathBuf>,
     pub backlog: i32,
+    pub hosts_allow: PathBuf,
+    pub hosts_deny: PathBuf,
     pub limits: Limits,
 }
 
@@ -117,6 +134,8 @@ impl Default for Options {
             keep_env: false,
             pidfile: None,
             backlog: 128,
+            hosts_allow: PathBuf::from(DEFAULT_ALLOW),
+            hosts_deny: PathBuf::from(DEFAULT_DENY),
             limits: Limits::default(),
         }
     }
@@ -151,6 +170,21 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                     break;
                 }
                 "dump" => dump = true,
+                "allow" => opts.hosts_allow = PathBuf::from(value()?),
+                "deny" => opts.hosts_deny = PathBuf::from(value()?),
+                "check-hosts" => opts.mode = Mode::CheckHosts,
+                "match" => {
+                    let mut operand = || {
+                        args.next()
+                            .and_then(|a| a.into_string().ok())
+                            .ok_or_else(|| {
+                                "--match needs DAEMON[@SERVER] and [USER@]CLIENT".to_string()
+                            })
+                    };
+                    let daemon = operand()?;
+                    let client = operand()?;
+                    opts.mode = Mode::Match { daemon, client };
+                }
                 "help" => opts.mode = Mode::Help,
                 "version" => opts.mode = Mode::Version,
                 "max-children" => limits.max_children = number(name, &value()?)?,
@@ -344,5 +378,31 @@ mod tests {
         assert!(parse_str(&["-q", "many"]).is_err());
         assert!(parse_str(&["a", "b"]).is_err());
         assert!(parse_str(&["--bogus"]).is_err());
+        assert!(parse_str(&["--match", "sshd"]).is_err());
+        assert!(parse_str(&["--allow"]).is_err());
+    }
+
+    #[test]
+    fn hosts_modes() {
+        let opts = parse_str(&[
+            "--match",
+            "sshd@h",
+            "joe@10.0.0.1",
+            "--allow",
+            "a",
+            "--deny",
+            "d",
+        ])
+        .unwrap();
+        let expected = Mode::Match {
+            daemon: "sshd@h".to_string(),
+            client: "joe@10.0.0.1".to_string(),
+        };
+        assert_eq!(opts.mode, expected);
+        assert_eq!(opts.hosts_allow, PathBuf::from("a"));
+        assert_eq!(opts.hosts_deny, PathBuf::from("d"));
+        let opts = parse_str(&["--check-hosts", "x.conf"]).unwrap();
+        assert_eq!(opts.mode, Mode::CheckHosts);
+        assert_eq!(opts.config, PathBuf::from("x.conf"));
     }
 }

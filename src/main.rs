@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod config;
 mod daemon;
+mod hosts;
 mod limits;
 mod listener;
 mod log;
@@ -30,6 +31,17 @@ fn main() {
         Mode::Help => print!("{}", cli::USAGE),
         Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
         Mode::Check { dump } => exit(check::run(&opts.config, dump)),
+        Mode::Match { daemon, client } => exit(hosts::explain::run(
+            &daemon,
+            &client,
+            &opts.hosts_allow,
+            &opts.hosts_deny,
+        )),
+        Mode::CheckHosts => exit(hosts::check::run(
+            &opts.hosts_allow,
+            &opts.hosts_deny,
+            &opts.config,
+        )),
         Mode::Daemon => exit(daemon::run(opts)),
     }
 }

@@ -3,5 +3,6 @@
 mod builtins;
 mod check;
 mod daemon;
+mod hosts;
 mod limits;
 mod util;

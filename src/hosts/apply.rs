@@ -1,0 +1,90 @@
+//! Carrying out a decided rule's options in the child process, where
+//! blocking is allowed.
+
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use super::RuleOption;
+
+/// Applies `options` in order for the connection `socket`. Returns when the
+/// service should run; a `twist` execs its command and returns only on error.
+#[allow(dead_code)] // used by the daemon
+pub fn apply_options(options: &[RuleOption], socket: BorrowedFd) -> io::Result<()> {
+    for option in options {
+        match option {
+            RuleOption::Spawn(command) => {
+                // libwrap waits for the command, with stdio on /dev/null.
+                shell(command)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()?;
+            }
+            RuleOption::Twist(command) => {
+                let stdio = || socket.try_clone_to_owned().map(Stdio::from);
+                let err = shell(command)
+                    .stdin(stdio()?)
+                    .stdout(stdio()?)
+                    .stderr(stdio()?)
+                    .exec();
+                return Err(err);
+            }
+            RuleOption::Setenv(name, value) => std::env::set_var(name, value),
+            RuleOption::Umask(mask) => {
+                nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(*mask));
+            }
+            RuleOption::Nice(n) => {
+                // SAFETY: nice() only changes this process's priority.
+                unsafe { libc::nice(*n) };
+            }
+            RuleOption::Keepalive => set_socket_option(socket, libc::SO_KEEPALIVE, 1)?,
+            RuleOption::Linger(secs) => {
+                let linger = libc::linger {
+                    l_onoff: i32::from(*secs != 0),
+                    l_linger: *secs,
+                };
+                setsockopt(socket, libc::SO_LINGER, &linger)?;
+            }
+            RuleOption::Banners(text) => {
+                let mut out = std::fs::File::from(socket.try_clone_to_owned()?);
+                out.write_all(text)?;
+            }
+            RuleOption::Rfc931(_)
+            | RuleOption::User(_)
+            | RuleOption::Group(_)
+            | RuleOption::Severity(_)
+            | RuleOption::Aclexec(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn shell(command: &str) -> Command {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(command);
+    cmd
+}
+
+fn set_socket_option(socket: BorrowedFd, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    setsockopt(socket, name, &value)
+}
+
+fn setsockopt<T>(socket: BorrowedFd, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live T of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -1,0 +1,283 @@
+//! Decisions end to end, with a scripted lookup.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use super::eval::HostLists;
+use super::parse::Table;
+use super::*;
+
+/// Answers from fixed data and records what was asked.
+#[derive(Default)]
+struct Script {
+    name: Option<&'static str>,
+    user: Option<&'static str>,
+    asked: Vec<&'static str>,
+}
+
+impl Lookup for Script {
+    fn host_name(&mut self, _: IpAddr) -> Result<Option<String>, WouldBlock> {
+        self.asked.push("name");
+        Ok(self.name.map(str::to_string))
+    }
+    fn user(&mut self, _: SocketAddr, _: SocketAddr, _: u32) -> Result<Option<String>, WouldBlock> {
+        self.asked.push("user");
+        Ok(self.user.map(str::to_string))
+    }
+    fn in_netgroup(&mut self, _: &str, _: &str) -> Result<bool, WouldBlock> {
+        Ok(false)
+    }
+    fn account_exists(&mut self, _: Account, name: &str) -> Result<bool, WouldBlock> {
+        Ok(name == "nobody")
+    }
+    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock> {
+        Ok(!command.contains("fail"))
+    }
+    fn read_file(&mut self, _: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {
+        Ok(Err(io::ErrorKind::NotFound.into()))
+    }
+}
+
+fn decide_with(allow: &str, deny: &str, client: &str, lookup: &mut dyn Lookup) -> Decision {
+    decide_pid(allow, deny, client, Some(77), lookup)
+}
+
+fn decide_pid(
+    allow: &str,
+    deny: &str,
+    client: &str,
+    pid: Option<u32>,
+    lookup: &mut dyn Lookup,
+) -> Decision {
+    let tables = [
+        Table::parse(allow.as_bytes(), "allow"),
+        Table::parse(deny.as_bytes(), "deny"),
+    ];
+    let request = Request {
+        daemon: "in.telnetd",
+        client: SocketAddr::new(client.parse().unwrap(), 4000),
+        server: SocketAddr::new("10.9.9.9".parse().unwrap(), 23),
+        pid,
+    };
+    eval::decide(
+        [&tables[0], &tables[1]],
+        &HostLists::new(),
+        &request,
+        lookup,
+    )
+}
+
+fn verdict(allow: &str, deny: &str, client: &str, name: Option<&'static str>) -> &'static str {
+    let mut lookup = Script {
+        name,
+        ..Script::default()
+    };
+    match decide_with(allow, deny, client, &mut lookup) {
+        Decision::Granted(_) => "granted",
+        Decision::Denied(_) => "denied",
+        Decision::NeedsLookup(_) => "needs",
+    }
+}
+
+fn options(allow: &str, client: &str, lookup: &mut Script) -> Vec<RuleOption> {
+    match decide_with(allow, "", client, lookup) {
+        Decision::Granted(o) | Decision::Denied(o) => o.options,
+        Decision::NeedsLookup(n) => panic!("needs {n:?}"),
+    }
+}
+
+const DENY_ALL: &str = "ALL: ALL\n";
+
+#[test]
+fn search_order() {
+    assert_eq!(verdict("", "", "10.0.0.1", None), "granted");
+    assert_eq!(verdict("", DENY_ALL, "10.0.0.1", None), "denied");
+    assert_eq!(
+        verdict("in.telnetd: 10.0.0.1\n", DENY_ALL, "10.0.0.1", None),
+        "granted"
+    );
+    assert_eq!(verdict("sshd: ALL\n", DENY_ALL, "10.0.0.1", None), "denied");
+    assert_eq!(verdict("ALL: ALL: deny\n", "", "10.0.0.1", None), "denied");
+    assert_eq!(
+        verdict("", "ALL: ALL: allow\n", "10.0.0.1", None),
+        "granted"
+    );
+}
+
+#[test]
+fn faulty_files() {
+    // An unterminated last line: no match in allow, a denial in deny.
+    assert_eq!(verdict("ALL: ALL", "", "10.0.0.1", None), "granted");
+    assert_eq!(verdict("", "sshd: ALL\nx: y", "10.0.0.1", None), "denied");
+    // A bad option denies, even in hosts.allow.
+    assert_eq!(verdict("ALL: ALL: bogus\n", "", "10.0.0.1", None), "denied");
+    assert_eq!(verdict("ALL: ALL:\n", "", "10.0.0.1", None), "denied");
+}
+
+#[test]
+fn daemons_and_ports() {
+    assert_eq!(verdict("23: ALL\n", DENY_ALL, "10.0.0.1", None), "granted");
+    assert_eq!(
+        verdict("023@10.9.9.9: ALL\n", DENY_ALL, "10.0.0.1", None),
+        "granted"
+    );
+    assert_eq!(
+        verdict("ALL EXCEPT in.*: ALL\n", DENY_ALL, "10.0.0.1", None),
+        "denied"
+    );
+}
+
+#[test]
+fn names_are_looked_up_lazily() {
+    let mut lookup = Script::default();
+    decide_with("in.telnetd: 10.0.0.1\n", DENY_ALL, "10.0.0.1", &mut lookup);
+    assert!(lookup.asked.is_empty());
+    assert_eq!(
+        verdict(".example.com: ALL\n", "", "10.0.0.1", None),
+        "granted"
+    );
+    assert_eq!(
+        verdict(
+            "ALL: .example.com\n",
+            DENY_ALL,
+            "10.0.0.1",
+            Some("h.example.com")
+        ),
+        "granted"
+    );
+    assert_eq!(
+        verdict("ALL: PARANOID\n", DENY_ALL, "10.0.0.1", Some("paranoid")),
+        "granted"
+    );
+    assert_eq!(
+        verdict("ALL: UNKNOWN\n", DENY_ALL, "10.0.0.1", None),
+        "granted"
+    );
+    assert_eq!(
+        verdict("ALL: LOCAL\n", DENY_ALL, "10.0.0.1", Some("h")),
+        "granted"
+    );
+}
+
+#[test]
+fn parent_needs_lookup() {
+    let decide = |allow: &str| decide_pid(allow, DENY_ALL, "10.0.0.1", None, &mut NoLookup);
+    assert_eq!(
+        decide("ALL: .example.com\n"),
+        Decision::NeedsLookup(Need::ClientName)
+    );
+    assert_eq!(decide("ALL: joe@ALL\n"), Decision::NeedsLookup(Need::User));
+    assert_eq!(
+        decide("ALL@host: ALL\n"),
+        Decision::NeedsLookup(Need::ServerName)
+    );
+    assert_eq!(
+        decide("ALL: ALL: spawn %n\n"),
+        Decision::NeedsLookup(Need::ClientName)
+    );
+    assert_eq!(
+        decide("ALL: ALL: spawn %p\n"),
+        Decision::NeedsLookup(Need::Pid)
+    );
+    assert!(matches!(
+        decide("ALL: 10.0.0.1: spawn %h\n"),
+        Decision::Granted(_)
+    ));
+}
+
+#[test]
+fn option_values() {
+    let mut lookup = Script {
+        name: Some("evil;rm -rf /"),
+        user: Some("joe"),
+        ..Script::default()
+    };
+    let got = options(
+        "ALL: ALL: spawn %h %n %h %c: rfc931: spawn %c %d %p %r %R %%: setenv A b c: umask 027: nice: keepalive\n",
+        "10.0.0.1",
+        &mut lookup,
+    );
+    assert_eq!(
+        got,
+        [
+            RuleOption::Spawn("10.0.0.1 evil_rm_-rf_/ evil_rm_-rf_/ evil_rm_-rf_/".into()),
+            RuleOption::Rfc931(10),
+            RuleOption::Spawn("joe@evil_rm_-rf_/ in.telnetd 77 4000 23 %".into()),
+            RuleOption::Setenv("A".into(), "b c".into()),
+            RuleOption::Umask(0o27),
+            RuleOption::Nice(10),
+            RuleOption::Keepalive,
+        ]
+    );
+}
+
+#[test]
+fn aclexec_failure_unmatches_later_rules() {
+    let allow = "ALL: ALL: aclexec fail\n";
+    assert_eq!(
+        verdict(allow, "ALL: ALL: spawn x\n", "10.0.0.1", None),
+        "granted"
+    );
+    assert_eq!(
+        verdict("ALL: ALL: aclexec ok\n", DENY_ALL, "10.0.0.1", None),
+        "granted"
+    );
+}
+
+#[test]
+fn messages() {
+    let mut lookup = Script::default();
+    let Decision::Denied(outcome) = decide_with(
+        "",
+        "ALL: ALL: severity mail.notice\n",
+        "::ffff:10.0.0.1",
+        &mut lookup,
+    ) else {
+        panic!("not denied");
+    };
+    assert_eq!(
+        outcome.refused_message(),
+        "refused connect from ::ffff:10.0.0.1"
+    );
+    assert_eq!(outcome.deny_severity(), 21);
+    assert_eq!(outcome.rule, Some(RuleRef::new("deny", 1)));
+}
+
+#[test]
+fn addresses_print_like_glibc() {
+    let show = |s: &str| addr_string(s.parse().unwrap());
+    assert_eq!(show("::1.2.3.4"), "::1.2.3.4");
+    assert_eq!(show("::ffff:1.2.3.4"), "::ffff:1.2.3.4");
+    assert_eq!(show("::1"), "::1");
+    assert_eq!(show("2001:db8::1"), "2001:db8::1");
+}
+
+#[test]
+fn garbage_never_panics() {
+    let alphabet = b"aA0.:/@[]*?%\\#, \t\n\r\xc3\xa9\xffEXCEPT";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..2000 {
+        let text: Vec<u8> = (0..60)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state % alphabet.len() as u64) as usize]
+            })
+            .collect();
+        let table = Table::parse(&text, "fuzz");
+        let request = Request {
+            daemon: "d",
+            client: "[::ffff:10.0.0.1]:1".parse().unwrap(),
+            server: "10.0.0.2:23".parse().unwrap(),
+            pid: Some(1),
+        };
+        let mut lookup = Script {
+            name: Some("h\u{e9}.x"),
+            user: Some("u"),
+            ..Script::default()
+        };
+        eval::decide([&table, &table], &HostLists::new(), &request, &mut lookup);
+        check::lint(&table, None);
+    }
+}
