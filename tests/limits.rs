@@ -460,3 +460,58 @@ fn processes_of(uid: u32) -> usize {
     })
     .count()
 }
+
+/// `-L`: no spawns while the load average is above the limit; builtins are
+/// still served. The load is a fake /proc/loadavg in a private mount
+/// namespace, so the test does not depend on the machine's real load.
+#[test]
+fn load_shedding() {
+    if !is_root() || !require("unshare") {
+        eprintln!("skipping: a private /proc/loadavg needs root");
+        return;
+    }
+    let [port, time] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let dir = Dir::new("loadavg");
+    let loadavg = dir.create("loadavg", "9.50 9.50 9.50 1/100 1\n");
+    let config = dir.create(
+        "inetd.conf",
+        &format!(
+            "127.0.0.1:{port} stream tcp nowait root /bin/echo echo spawned\n\
+             127.0.0.1:{time} stream tcp nowait root internal time\n"
+        ),
+    );
+    let pidfile = dir.join("inetd.pid");
+    let log = dir.join("stderr.log");
+    let script = "mount --bind \"$0\" /proc/loadavg && exec \"$@\"";
+    let mut child = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .arg(&loadavg)
+        .arg(env!("CARGO_BIN_EXE_inetd"))
+        .args(["-d", "-L", "2", "-p"])
+        .arg(&pidfile)
+        .arg(&config)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_until("inetd to start", || pidfile.exists());
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut waiting = connect(&format!("127.0.0.1:{port}"));
+    assert!(
+        !answers_within(&mut waiting, SHORT),
+        "spawned above the load limit"
+    );
+    wait_until("the load message", || {
+        log_text().contains("load average 9.50 above 2")
+    });
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{time}"))).len(), 4);
+    // The load drops (same inode, so the bind mount sees it): served.
+    std::fs::write(&loadavg, "0.50 0.50 0.50 1/100 1\n").unwrap();
+    assert_eq!(read_all(&mut waiting), b"spawned\n");
+    for pid in children_of(child.id() as i32) {
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
