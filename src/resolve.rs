@@ -89,7 +89,7 @@ fn services_port(text: &str, service: &str, proto: &str) -> Option<u16> {
 }
 
 /// Addresses of `name` (a name or alias) in the text of /etc/hosts.
-fn hosts_addrs(text: &str, name: &str) -> Vec<IpAddr> {
+pub fn hosts_addrs(text: &str, name: &str) -> Vec<IpAddr> {
     text.lines()
         .filter_map(|line| {
             let line = line.split('#').next().unwrap_or("");

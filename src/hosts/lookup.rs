@@ -54,15 +54,7 @@ impl Lookup for HostsFileLookup {
 impl HostsFileLookup {
     /// Addresses of `name` in the hosts file.
     pub fn addrs(&self, name: &str) -> Vec<IpAddr> {
-        self.hosts
-            .lines()
-            .filter_map(|line| {
-                let line = line.split('#').next().unwrap_or("");
-                let mut fields = line.split_whitespace();
-                let addr: IpAddr = fields.next()?.parse().ok()?;
-                fields.any(|n| n.eq_ignore_ascii_case(name)).then_some(addr)
-            })
-            .collect()
+        crate::resolve::hosts_addrs(&self.hosts, name)
     }
 }
 
