@@ -263,6 +263,8 @@ struct Daemon {
     ready: VecDeque<Token>,
     /// Listeners at a cap of children or connections, to try again when one ends.
     blocked: Vec<usize>,
+    /// Some listener is paused for lack of resources (saves a scan per exit).
+    resources_paused: bool,
     replies: ReplyLimiter,
     /// Ports of the builtin dgram services: never answer a datagram from one.
     internal_dgram_ports: Vec<u16>,
@@ -315,6 +317,7 @@ impl Daemon {
             children: HashMap::new(),
             ready: VecDeque::new(),
             blocked: Vec::new(),
+            resources_paused: false,
             replies,
             internal_dgram_ports: Vec::new(),
             next_idle_sweep: now,
@@ -599,6 +602,7 @@ impl Daemon {
             let _ = socket.deregister(self.poll.registry());
         }
         listener.state = State::Paused(until, why);
+        self.resources_paused |= why == Pause::Resources;
     }
 
     /// Polls the listener again; registering reports what is already
@@ -620,6 +624,7 @@ impl Daemon {
                 self.log
                     .err(format!("{label}: cannot resume listening: {e}"));
                 listener.state = State::Paused(Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                self.resources_paused = true;
             }
         }
     }
@@ -629,6 +634,9 @@ impl Daemon {
     fn wake_blocked(&mut self) {
         for slot in self.blocked.drain(..) {
             self.ready.push_back(listener_token(slot));
+        }
+        if !std::mem::take(&mut self.resources_paused) {
+            return;
         }
         for slot in 0..self.listeners.len() {
             let paused = self.listeners[slot]
@@ -916,7 +924,7 @@ impl Daemon {
                 started: Instant::now(),
             },
         );
-        self.log.debug(format!("{label}: started pid {pid}"));
+        self.log.debug(format_args!("{label}: started pid {pid}"));
         Some(pid)
     }
 
@@ -1164,7 +1172,8 @@ impl Daemon {
                 format!("{}: pid {pid} {how}", child.label),
             );
         } else {
-            self.log.debug(format!("{}: pid {pid} exited", child.label));
+            self.log
+                .debug(format_args!("{}: pid {pid} exited", child.label));
         }
     }
 }
