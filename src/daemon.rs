@@ -21,6 +21,7 @@ use mio::{Events, Poll, Token};
 use crate::builtins::{self, Connection, Progress, Stream};
 use crate::cli::{self, Options};
 use crate::config::{self, Builtin, Listen, Program, Service, SocketType};
+use crate::hosts::{Decision, NoLookup, Request, RuleOption, Rules};
 use crate::limits::{self, ClientTable, RateWindow, Refusal, ReplyLimiter};
 use crate::listener::{self, Socket};
 use crate::log::{Level, Log};
@@ -28,6 +29,7 @@ use crate::pidfile::Pidfile;
 use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
 use crate::spawn::{self, Exec, Spawner};
+use crate::tcpd;
 
 const DEFAULT_PIDFILE: &str = "/var/run/inetd.pid";
 /// The environment of services unless `-E` is given.
@@ -53,7 +55,7 @@ pub fn run(opts: Options) -> i32 {
     let mut log = if to_stderr {
         Log::stderr(opts.debug)
     } else {
-        Log::syslog()
+        Log::syslog("inetd")
     };
     let services = match load(&opts.config, &mut log) {
         Ok(services) => services,
@@ -84,7 +86,7 @@ pub fn run(opts: Options) -> i32 {
         }
         if !to_stderr {
             // The pid in the syslog tag changed.
-            log = Log::syslog();
+            log = Log::syslog("inetd");
         }
     }
     match Daemon::new(opts, log, pidfile) {
@@ -148,6 +150,11 @@ struct Listener {
     /// `service/protocol`, for log lines.
     label: Rc<str>,
     exec: Option<Exec>,
+    /// The name matched against hosts.allow/hosts.deny daemon patterns.
+    access_name: String,
+    /// inetd's `--tcpd` mode in front of the program (or, for a builtin,
+    /// alone), for access decisions that must be made in a child.
+    checked_exec: Option<Exec>,
     socket: Option<Socket>,
     state: State,
     limits: ServiceLimits,
@@ -221,6 +228,10 @@ impl Listener {
     /// Counts one child or connection of `client` ended.
     fn release(&mut self, client: Option<IpAddr>, now: Instant) {
         self.active = self.active.saturating_sub(1);
+        self.release_client(client, now);
+    }
+
+    fn release_client(&mut self, client: Option<IpAddr>, now: Instant) {
         if let (Some(table), Some(client)) = (self.clients.as_mut(), client) {
             table.release(client, now);
         }
@@ -246,6 +257,21 @@ struct Session {
     last_active: Instant,
 }
 
+/// A builtin connection waiting for a `--tcpd` child's access verdict.
+struct Parked {
+    stream: Stream,
+    service: Builtin,
+    client: Option<IpAddr>,
+}
+
+/// What the parent decided about a client.
+enum Access {
+    Granted,
+    Denied,
+    /// A lookup or an option needs a child: run the `--tcpd` mode.
+    InChild,
+}
+
 struct Daemon {
     opts: Options,
     log: Log,
@@ -260,6 +286,9 @@ struct Daemon {
     free_sessions: Vec<usize>,
     open_sessions: usize,
     children: HashMap<pid_t, Child>,
+    /// Builtin connections whose access check runs in a child, by its pid.
+    parked: HashMap<pid_t, Parked>,
+    rules: Rules,
     ready: VecDeque<Token>,
     /// Listeners at a cap of children or connections, to try again when one ends.
     blocked: Vec<usize>,
@@ -301,7 +330,10 @@ impl Daemon {
             opts.limits.udp_rate,
             REPLY_SOURCES,
         );
+        let rules = Rules::load(&opts.hosts_allow, &opts.hosts_deny);
         Ok(Daemon {
+            rules,
+            parked: HashMap::new(),
             opts,
             log,
             pidfile,
@@ -431,7 +463,10 @@ impl Daemon {
                     let Some(exec) = self.prepare_exec(&service) else {
                         continue;
                     };
+                    let (access_name, checked_exec) = self.prepare_checked_exec(&service);
                     let mut listener = old[slot].take().expect("position found it");
+                    listener.access_name = access_name;
+                    listener.checked_exec = checked_exec;
                     listener.label = label(&service);
                     listener.limits = ServiceLimits::new(&service.limits, &self.opts.limits);
                     listener.service = service;
@@ -448,6 +483,7 @@ impl Daemon {
             let Some(exec) = self.prepare_exec(&service) else {
                 continue;
             };
+            let (access_name, checked_exec) = self.prepare_checked_exec(&service);
             let id = self.next_listener_id;
             self.next_listener_id += 1;
             let listener = Listener {
@@ -456,6 +492,8 @@ impl Daemon {
                 service,
                 id,
                 exec,
+                access_name,
+                checked_exec,
                 socket: None,
                 state: State::Unbound(Instant::now()),
                 spawns: RateWindow::default(),
@@ -509,6 +547,73 @@ impl Daemon {
                 ));
                 None
             }
+        }
+    }
+
+    /// The access-control name of a service (what tcpd would see: the
+    /// basename of argv[0], or the builtin's name) and the `--tcpd` child
+    /// that checks it when the parent cannot.
+    fn prepare_checked_exec(&mut self, service: &Service) -> (String, Option<Exec>) {
+        let name = match &service.program {
+            Program::Builtin(builtin) => builtin.name().to_string(),
+            Program::External { argv, .. } => {
+                let argv0 = argv.first().map_or("", String::as_str);
+                argv0.rsplit('/').next().unwrap_or(argv0).to_string()
+            }
+        };
+        let mut argv = vec![
+            "inetd".to_string(),
+            "--tcpd".to_string(),
+            self.opts.hosts_allow.to_string_lossy().into_owned(),
+            self.opts.hosts_deny.to_string_lossy().into_owned(),
+            name.clone(),
+        ];
+        if let Program::External { path, argv: args } = &service.program {
+            argv.push(path.to_string_lossy().into_owned());
+            argv.extend(args.iter().cloned());
+        }
+        let user = &service.user;
+        let exec = Exec::new(
+            Path::new("/proc/self/exe"),
+            &argv,
+            &self.env,
+            user.uid,
+            user.gid,
+            &user.groups,
+        );
+        (name, exec.ok())
+    }
+
+    /// Decides access in the parent, without blocking: with no lookups, and
+    /// only when the matched rule has no option that must run in a child.
+    /// A refusal decided here is logged like tcpd's.
+    fn check_access(&mut self, slot: usize, client: SocketAddr, server: SocketAddr) -> Access {
+        if self.rules.is_stale() {
+            self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
+        }
+        let Some(listener) = self.listeners[slot].as_ref() else {
+            return Access::Denied;
+        };
+        let request = Request {
+            daemon: &listener.access_name,
+            client,
+            server,
+            pid: None,
+        };
+        match self.rules.decide(&request, &mut NoLookup) {
+            Decision::Granted(outcome) if !outcome.options.iter().any(runs_in_child) => {
+                Access::Granted
+            }
+            Decision::Denied(outcome) if !outcome.options.iter().any(runs_in_child) => {
+                let label = listener.label.clone();
+                self.log.auth_limited(
+                    "refused",
+                    outcome.deny_severity(),
+                    format!("{label}: {}", outcome.refused_message()),
+                );
+                Access::Denied
+            }
+            _ => Access::InChild,
         }
     }
 
@@ -836,8 +941,16 @@ impl Daemon {
             let Ok(client) = self.admit_client(slot, &peer) else {
                 continue;
             };
+            let checked = match self.stream_access(slot, &stream, &peer) {
+                Access::Granted => false,
+                Access::InChild => true,
+                Access::Denied => {
+                    self.release_client(slot, client);
+                    continue;
+                }
+            };
             if self
-                .spawn(slot, stream.raw_fd(), Some(peer), client)
+                .spawn(slot, stream.raw_fd(), Some(peer), client, checked)
                 .is_none()
             {
                 let now = Instant::now();
@@ -852,10 +965,22 @@ impl Daemon {
     }
 
     /// Hands the listening socket itself to a child and stops polling it.
+    /// A datagram service's access is checked against the sender of the
+    /// waiting datagram (a stream `wait` service has no client yet).
     fn spawn_waiting(&mut self, slot: usize) {
         if !self.has_room(slot) || !self.load_allows(slot) || !self.rate_allows(slot) {
             return;
         }
+        let checked = match self.datagram_access(slot) {
+            Some(Access::Granted) | None => false,
+            Some(Access::InChild) => true,
+            Some(Access::Denied) => {
+                // Refused: the datagram is consumed, and the next one looked at.
+                self.drain_failed_datagram(slot);
+                self.ready.push_back(listener_token(slot));
+                return;
+            }
+        };
         let Some(socket) = self.listeners[slot]
             .as_mut()
             .and_then(|l| l.socket.as_mut())
@@ -864,7 +989,7 @@ impl Daemon {
         };
         let _ = socket.deregister(self.poll.registry());
         let fd = socket.raw_fd();
-        match self.spawn(slot, fd, None, None) {
+        match self.spawn(slot, fd, None, None, checked) {
             Some(pid) => {
                 if let Some(listener) = self.listeners[slot].as_mut() {
                     listener.state = State::Waiting(pid);
@@ -884,18 +1009,52 @@ impl Daemon {
         }
     }
 
+    /// Access for the sender of the datagram waiting on a UDP listener;
+    /// `None` when there is no such datagram or it is not a UDP socket.
+    fn datagram_access(&mut self, slot: usize) -> Option<Access> {
+        let Some(Socket::Udp(udp)) = self.listeners[slot].as_ref()?.socket.as_ref() else {
+            return None;
+        };
+        let (_, client) = udp.peek_from(&mut [0u8; 1]).ok()?;
+        let server = udp.local_addr().ok()?;
+        Some(self.check_access(slot, client, server))
+    }
+
+    /// Access for an accepted connection (UNIX sockets have no address to check).
+    fn stream_access(&mut self, slot: usize, stream: &Stream, peer: &Peer) -> Access {
+        match (stream, peer) {
+            (Stream::Tcp(tcp), Peer::Inet(client)) => match tcp.local_addr() {
+                Ok(server) => self.check_access(slot, *client, server),
+                Err(_) => Access::Denied,
+            },
+            _ => Access::Granted,
+        }
+    }
+
+    fn release_client(&mut self, slot: usize, client: Option<IpAddr>) {
+        if let Some(listener) = self.listeners[slot].as_mut() {
+            listener.release_client(client, Instant::now());
+        }
+    }
+
     /// Starts the listener's program on `fd` and counts the child. Returns
     /// its pid, also when exec failed (the child exits 127 and is reaped as
     /// usual); `None` when no process could be created.
+    /// `checked`: start the `--tcpd` mode, which decides access first.
     fn spawn(
         &mut self,
         slot: usize,
         fd: std::os::fd::RawFd,
         peer: Option<Peer>,
         client: Option<IpAddr>,
+        checked: bool,
     ) -> Option<pid_t> {
         let listener = self.listeners[slot].as_mut()?;
-        let exec = listener.exec.as_ref()?;
+        let exec = if checked {
+            listener.checked_exec.as_ref()?
+        } else {
+            listener.exec.as_ref()?
+        };
         let drain = listener.service.socket_type == SocketType::Dgram;
         let result = self.spawner.spawn(exec, fd, drain);
         let label = listener.label.clone();
@@ -956,6 +1115,17 @@ impl Daemon {
             let Ok(client) = self.admit_client(slot, &peer) else {
                 continue;
             };
+            match self.stream_access(slot, &stream, &peer) {
+                Access::Granted => {}
+                Access::Denied => {
+                    self.release_client(slot, client);
+                    continue;
+                }
+                Access::InChild => {
+                    self.park(slot, stream, service, peer, client);
+                    continue;
+                }
+            }
             if holds_connection {
                 self.open_session(slot, stream, service, client);
                 continue;
@@ -972,6 +1142,54 @@ impl Daemon {
             }
         }
         self.ready.push_back(listener_token(slot));
+    }
+
+    /// Starts the `--tcpd` child on a builtin connection, which waits for
+    /// its verdict (see [`Daemon::serve_parked`]).
+    fn park(
+        &mut self,
+        slot: usize,
+        stream: Stream,
+        service: Builtin,
+        peer: Peer,
+        client: Option<IpAddr>,
+    ) {
+        match self.spawn(slot, stream.raw_fd(), Some(peer), None, true) {
+            Some(pid) => {
+                self.parked.insert(
+                    pid,
+                    Parked {
+                        stream,
+                        service,
+                        client,
+                    },
+                );
+            }
+            None => self.release_client(slot, client),
+        }
+    }
+
+    /// The `--tcpd` child granted access: serve the builtin connection.
+    fn serve_parked(&mut self, slot: usize, parked: Parked) {
+        let Parked {
+            mut stream,
+            service,
+            client,
+        } = parked;
+        if listener::set_nonblocking(stream.raw_fd()).is_err() {
+            self.release_client(slot, client);
+            return;
+        }
+        match service {
+            Builtin::Daytime | Builtin::Time => {
+                let _ = match service {
+                    Builtin::Daytime => stream.write(&builtins::daytime()),
+                    _ => stream.write(&builtins::time()),
+                };
+                self.release_client(slot, client);
+            }
+            _ => self.open_session(slot, stream, service, client),
+        }
     }
 
     fn open_session(
@@ -1067,15 +1285,17 @@ impl Daemon {
     }
 
     fn serve_datagrams(&mut self, slot: usize, service: Builtin) {
-        let Some(socket) = self.listeners[slot]
-            .as_ref()
-            .and_then(|l| l.socket.as_ref())
-        else {
-            return;
-        };
         for _ in 0..ACCEPT_BATCH {
+            let Some(socket) = self.listeners[slot]
+                .as_ref()
+                .and_then(|l| l.socket.as_ref())
+            else {
+                return;
+            };
             let received = match socket {
-                Socket::Udp(s) => s.recv_from(&mut self.scratch).map(|(n, a)| (n, Some(a))),
+                Socket::Udp(s) => s
+                    .recv_from(&mut self.scratch)
+                    .map(|(n, a)| (n, Some((a, s.local_addr())))),
                 Socket::UnixDgram(s) => s.recv_from(&mut self.scratch).map(|(n, _)| (n, None)),
                 _ => return,
             };
@@ -1085,7 +1305,7 @@ impl Daemon {
                 // WouldBlock, or an error queued by an earlier reply (ICMP).
                 Err(_) => return,
             };
-            let (Socket::Udp(udp), Some(peer)) = (socket, peer) else {
+            let Some((peer, Ok(server))) = peer else {
                 continue;
             };
             // Never a reflector: no answer to another builtin's port or to
@@ -1097,12 +1317,32 @@ impl Daemon {
             {
                 continue;
             }
+            match self.check_access(slot, peer, server) {
+                Access::Granted => {}
+                Access::Denied => continue,
+                Access::InChild => {
+                    let label = self.listeners[slot].as_ref().map(|l| l.label.clone());
+                    self.log.limited(
+                        "udp access",
+                        Level::Warning,
+                        format!(
+                            "{}: dropped a datagram from {peer}: its access rule needs a \
+                             lookup or options, which UDP builtins cannot carry out",
+                            label.as_deref().unwrap_or("")
+                        ),
+                    );
+                    continue;
+                }
+            }
             let reply =
                 builtins::datagram_reply(service, &self.scratch[..n], self.chargen_requests);
             if service == Builtin::Chargen {
                 self.chargen_requests = self.chargen_requests.wrapping_add(1);
             }
-            if let Some(reply) = reply {
+            let socket = self.listeners[slot]
+                .as_ref()
+                .and_then(|l| l.socket.as_ref());
+            if let (Some(reply), Some(Socket::Udp(udp))) = (reply, socket) {
                 // A reply that does not fit the send buffer is dropped, as UDP may.
                 let _ = udp.send_to(reply.bytes(), peer);
             }
@@ -1125,7 +1365,10 @@ impl Daemon {
                 continue;
             };
             reaped = true;
-            self.log_exit(pid, status, &child);
+            let parked = self.parked.remove(&pid);
+            if parked.is_none() {
+                self.log_exit(pid, status, &child);
+            }
             let now = Instant::now();
             let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
             let (slot, id) = child.listener;
@@ -1136,6 +1379,15 @@ impl Daemon {
                 continue;
             }
             listener.release(child.client, now);
+            if let Some(parked) = parked {
+                let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
+                if granted {
+                    self.serve_parked(slot, parked);
+                } else {
+                    self.release_client(slot, parked.client);
+                }
+                continue;
+            }
             if listener.state == State::Waiting(pid) {
                 if failed {
                     self.drain_failed_datagram(slot);
@@ -1176,6 +1428,20 @@ impl Daemon {
                 .debug(format_args!("{}: pid {pid} exited", child.label));
         }
     }
+}
+
+/// Options the parent cannot carry out: they run commands, wait, or change
+/// the process or socket. (Severity only sets the log level; user and group
+/// are checked only; rfc931 and aclexec are done while deciding.)
+fn runs_in_child(option: &RuleOption) -> bool {
+    !matches!(
+        option,
+        RuleOption::Severity(_)
+            | RuleOption::User(_)
+            | RuleOption::Group(_)
+            | RuleOption::Rfc931(_)
+            | RuleOption::Aclexec(_)
+    )
 }
 
 fn listener_token(slot: usize) -> Token {

@@ -69,16 +69,21 @@ impl Socket {
     /// Puts the socket back in non-blocking mode after a `wait` child,
     /// which shares its open file description, made it blocking.
     pub fn set_nonblocking(&self) -> io::Result<()> {
-        let fd = self.raw_fd();
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
+        set_nonblocking(self.raw_fd())
     }
+}
+
+/// Sets O_NONBLOCK again on a socket whose open file description a child
+/// shared (children get blocking sockets).
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor the caller owns.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Opens, binds and (for streams) listens.

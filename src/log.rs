@@ -42,7 +42,15 @@ struct Window {
 
 enum Sink {
     Stderr,
-    Syslog(Option<Logger<LoggerBackend, Formatter3164>>),
+    Syslog(Box<Syslog>),
+}
+
+struct Syslog {
+    daemon: Option<Logger<LoggerBackend, Formatter3164>>,
+    /// Facility auth, for access refusals (as tcpd logs them).
+    auth: Option<Logger<LoggerBackend, Formatter3164>>,
+    /// The tag of syslog lines.
+    tag: String,
 }
 
 impl Log {
@@ -55,11 +63,41 @@ impl Log {
         }
     }
 
-    pub fn syslog() -> Log {
+    /// Logs to syslog as `tag[pid]`.
+    pub fn syslog(tag: &str) -> Log {
         Log {
-            sink: Sink::Syslog(connect()),
+            sink: Sink::Syslog(Box::new(Syslog {
+                daemon: connect(Facility::LOG_DAEMON, tag),
+                auth: None,
+                tag: tag.to_string(),
+            })),
             verbose: false,
             limited: HashMap::new(),
+        }
+    }
+
+    /// Logs an access decision to facility auth at syslog `priority`
+    /// (LOG_EMERG to LOG_DEBUG), as tcpd does.
+    pub fn auth(&mut self, priority: i32, msg: impl Display) {
+        let level = match priority {
+            i32::MIN..=3 => Level::Err,
+            4 => Level::Warning,
+            5 => Level::Notice,
+            6 => Level::Info,
+            _ => Level::Debug,
+        };
+        match &mut self.sink {
+            Sink::Stderr => self.log(level, msg),
+            Sink::Syslog(syslog) => {
+                let Syslog { auth, tag, .. } = &mut **syslog;
+                if auth.as_mut().is_some_and(|l| send(l, level, &msg)) {
+                    return;
+                }
+                *auth = connect(Facility::LOG_AUTH, tag);
+                if let Some(l) = auth.as_mut() {
+                    send(l, level, &msg);
+                }
+            }
         }
     }
 
@@ -83,6 +121,20 @@ impl Log {
     /// datagram: at most a few lines of each `kind` per window, then one
     /// line with the count of those held back.
     pub fn limited(&mut self, kind: &'static str, level: Level, msg: impl Display) {
+        if self.admit(kind, level) {
+            self.log(level, msg);
+        }
+    }
+
+    /// [`Log::auth`], limited like [`Log::limited`].
+    pub fn auth_limited(&mut self, kind: &'static str, priority: i32, msg: impl Display) {
+        if self.admit(kind, Level::Notice) {
+            self.auth(priority, msg);
+        }
+    }
+
+    /// Whether one more message of `kind` goes out in the current window.
+    fn admit(&mut self, kind: &'static str, level: Level) -> bool {
         let now = Instant::now();
         self.flush_window(kind, now);
         let window = self.limited.entry(kind).or_insert(Window {
@@ -93,9 +145,10 @@ impl Log {
         });
         if window.sent < LIMITED_LINES {
             window.sent += 1;
-            self.log(level, msg);
+            true
         } else {
             window.suppressed += 1;
+            false
         }
     }
 
@@ -147,12 +200,13 @@ impl Log {
             Sink::Stderr => {
                 let _ = writeln!(std::io::stderr(), "inetd[{}]: {msg}", std::process::id());
             }
-            Sink::Syslog(logger) => {
-                if logger.as_mut().is_some_and(|l| send(l, level, &msg)) {
+            Sink::Syslog(syslog) => {
+                let Syslog { daemon, tag, .. } = &mut **syslog;
+                if daemon.as_mut().is_some_and(|l| send(l, level, &msg)) {
                     return;
                 }
-                *logger = connect();
-                if let Some(l) = logger.as_mut() {
+                *daemon = connect(Facility::LOG_DAEMON, tag);
+                if let Some(l) = daemon.as_mut() {
                     send(l, level, &msg);
                 }
             }
@@ -160,11 +214,11 @@ impl Log {
     }
 }
 
-fn connect() -> Option<Logger<LoggerBackend, Formatter3164>> {
+fn connect(facility: Facility, tag: &str) -> Option<Logger<LoggerBackend, Formatter3164>> {
     let formatter = Formatter3164 {
-        facility: Facility::LOG_DAEMON,
+        facility,
         hostname: None,
-        process: "inetd".into(),
+        process: tag.into(),
         pid: std::process::id(),
     };
     let logger = syslog::unix(formatter).ok()?;

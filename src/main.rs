@@ -13,6 +13,7 @@ mod pidfile;
 mod resolve;
 mod signals;
 mod spawn;
+mod tcpd;
 
 use std::env;
 use std::process::exit;
@@ -20,6 +21,14 @@ use std::process::exit;
 use cli::Mode;
 
 fn main() {
+    // The daemon's own children, for access checks that may block (see tcpd.rs).
+    if env::args_os().nth(1).is_some_and(|a| a == "--tcpd") {
+        let args: Vec<String> = env::args_os()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        exit(tcpd::run(&args));
+    }
     let opts = match cli::parse(env::args_os().skip(1)) {
         Ok(opts) => opts,
         Err(e) => {

@@ -1,5 +1,6 @@
 //! The integration suite: one binary, one module per area.
 
+mod access;
 mod builtins;
 mod check;
 mod daemon;

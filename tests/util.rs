@@ -99,10 +99,15 @@ impl Daemon {
         let config_path = dir.create("inetd.conf", config);
         let pidfile = dir.join("inetd.pid");
         let log = dir.join("stderr.log");
+        // Rule files of the test's own (none unless it writes them).
         let child = inetd()
             .arg("-d")
             .arg("-p")
             .arg(&pidfile)
+            .arg("--allow")
+            .arg(dir.join("hosts.allow"))
+            .arg("--deny")
+            .arg(dir.join("hosts.deny"))
             .args(args)
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -140,6 +145,11 @@ impl Daemon {
         unsafe {
             libc::kill(self.pid(), sig);
         }
+    }
+
+    /// Writes one of the daemon's rule files (`hosts.allow`, `hosts.deny`).
+    pub fn write_rules(&self, name: &str, rules: &str) {
+        fs::write(self._dir.join(name), rules).expect("write rules");
     }
 
     pub fn log_text(&self) -> String {

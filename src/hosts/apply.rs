@@ -10,7 +10,6 @@ use super::RuleOption;
 
 /// Applies `options` in order for the connection `socket`. Returns when the
 /// service should run; a `twist` execs its command and returns only on error.
-#[allow(dead_code)] // used by the daemon
 pub fn apply_options(options: &[RuleOption], socket: BorrowedFd) -> io::Result<()> {
     for option in options {
         match option {

@@ -29,10 +29,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-#[allow(unused_imports)] // used by the daemon
 pub use apply::apply_options;
 pub use lookup::HostsFileLookup;
-#[allow(unused_imports)] // used by the daemon
 pub use system::SystemLookup;
 
 use eval::HostLists;
@@ -93,7 +91,6 @@ pub trait Lookup {
 }
 
 /// The parent's lookup: answers nothing, so a decision never blocks.
-#[allow(dead_code)] // used by the daemon
 pub struct NoLookup;
 
 impl Lookup for NoLookup {
@@ -181,13 +178,11 @@ pub struct Outcome {
 
 impl Outcome {
     /// The line tcpd logs when it refuses a connection.
-    #[allow(dead_code)] // used by the daemon
     pub fn refused_message(&self) -> String {
         format!("refused connect from {}", self.client)
     }
 
     /// The priority of the refusal line: tcpd's LOG_WARNING unless `severity` says otherwise.
-    #[allow(dead_code)] // used by the daemon
     pub fn deny_severity(&self) -> i32 {
         self.severity.unwrap_or(libc::LOG_WARNING)
     }
@@ -243,7 +238,6 @@ impl Rules {
     }
 
     /// Whether a file changed since [`Rules::load`] (a stat per file, no reading).
-    #[allow(dead_code)] // used by the daemon
     pub fn is_stale(&self) -> bool {
         self.stamps.iter().any(|(path, old)| stamp(path) != *old)
     }

@@ -1,5 +1,4 @@
 //! The lookup a child uses: it asks the system and may block.
-#![allow(dead_code)] // used by the daemon
 
 use std::ffi::CStr;
 use std::io::{self, BufRead, BufReader, Write};

@@ -1,0 +1,157 @@
+//! `inetd --tcpd ALLOW DENY DAEMON [PROGRAM ARGV0 ARGS...]`: what tcpd does
+//! once inetd has started it, for the connections whose access decision the
+//! daemon cannot make without blocking (a host name, an ident user, a
+//! netgroup) or whose rule has options that run commands or wait.
+//!
+//! The daemon starts this mode of its own binary in the child, through the
+//! same allocation-free spawn as any service, with the connection on fds 0-2
+//! and the service's user already set. Here, in a process of its own,
+//! blocking is fine. Granted: carry out the options, then exec PROGRAM (or,
+//! with no PROGRAM, for a builtin, exit 0 so that the daemon serves it).
+//! Denied: carry out the options, log the refusal, exit 1.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::BorrowedFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::sys::socket::{self, SockaddrLike, SockaddrStorage};
+
+use crate::hosts::{self, Decision, Outcome, Request, RuleOption, Rules, SystemLookup};
+use crate::log::Log;
+
+/// The exit status that tells the daemon to serve a builtin.
+pub const GRANTED: i32 = 0;
+pub const DENIED: i32 = 1;
+
+pub fn run(args: &[String]) -> i32 {
+    let [allow, deny, daemon, program @ ..] = args else {
+        eprintln!("inetd: --tcpd needs ALLOW DENY DAEMON [PROGRAM ARGV...]");
+        return 2;
+    };
+    let mut log = Log::syslog(daemon);
+    let Some((client, server)) = endpoints() else {
+        log.err("cannot tell the client's address");
+        return DENIED;
+    };
+    let rules = Rules::load(Path::new(allow), Path::new(deny));
+    let request = Request {
+        daemon,
+        client,
+        server,
+        pid: Some(std::process::id()),
+    };
+    // SAFETY: fd 0 is the connection (or the datagram socket) for as long
+    // as this process runs.
+    let socket = unsafe { BorrowedFd::borrow_raw(0) };
+    match rules.decide(&request, &mut SystemLookup) {
+        Decision::Granted(outcome) => {
+            if let Err(e) = carry_out(&outcome, socket, program.is_empty()) {
+                log.err(format!("options: {e}"));
+                return DENIED;
+            }
+            if outcome.twist().is_some() {
+                // A builtin's twist ran instead of the service.
+                return DENIED;
+            }
+            match program {
+                [] => GRANTED,
+                [path, argv0, args @ ..] => {
+                    let e = Command::new(path).arg0(argv0).args(args).exec();
+                    log.err(format!("{path}: {e}"));
+                    127
+                }
+                [path] => {
+                    log.err(format!("{path}: no argv[0]"));
+                    127
+                }
+            }
+        }
+        Decision::Denied(outcome) => {
+            // libwrap carries out the matched rule's options on a refusal too.
+            let _ = carry_out(&outcome, socket, program.is_empty());
+            log.auth(outcome.deny_severity(), outcome.refused_message());
+            DENIED
+        }
+        Decision::NeedsLookup(need) => {
+            log.err(format!("cannot decide access: {need:?} unavailable"));
+            DENIED
+        }
+    }
+}
+
+/// Carries out the options. `twist` replaces the process (the service does
+/// not run) unless `builtin`: the daemon serves builtins itself, so there
+/// the command runs to its end and the builtin is then not served.
+fn carry_out(outcome: &Outcome, socket: BorrowedFd, builtin: bool) -> io::Result<()> {
+    if !builtin {
+        return hosts::apply_options(&outcome.options, socket);
+    }
+    let others: Vec<RuleOption> = outcome
+        .options
+        .iter()
+        .filter(|o| !matches!(o, RuleOption::Twist(_)))
+        .cloned()
+        .collect();
+    hosts::apply_options(&others, socket)?;
+    if let Some(command) = outcome.twist() {
+        let stdio = || socket.try_clone_to_owned().map(Stdio::from);
+        Command::new("/bin/sh")
+            .args(["-c", command])
+            .stdin(stdio()?)
+            .stdout(stdio()?)
+            .stderr(stdio()?)
+            .status()?;
+    }
+    Ok(())
+}
+
+/// The client and server addresses of the connection on fd 0, or for a
+/// datagram socket the sender of the datagram waiting there.
+fn endpoints() -> Option<(SocketAddr, SocketAddr)> {
+    let server = inet(&socket::getsockname::<SockaddrStorage>(0).ok()?)?;
+    let client = match socket::getpeername::<SockaddrStorage>(0) {
+        Ok(peer) => inet(&peer)?,
+        Err(_) => datagram_sender()?,
+    };
+    Some((client, server))
+}
+
+fn datagram_sender() -> Option<SocketAddr> {
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let mut byte = 0u8;
+    // SAFETY: recvfrom writes at most `len` bytes of address into `storage`
+    // and one byte into `byte`; MSG_PEEK leaves the datagram for the service.
+    let n = unsafe {
+        libc::recvfrom(
+            0,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    };
+    if n < 0 {
+        return None;
+    }
+    // SAFETY: the kernel filled `len` bytes of a valid socket address.
+    let addr = unsafe {
+        SockaddrStorage::from_raw(
+            (&storage as *const libc::sockaddr_storage).cast(),
+            Some(len),
+        )
+    }?;
+    inet(&addr)
+}
+
+fn inet(addr: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+    }
+    addr.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+}

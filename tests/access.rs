@@ -1,0 +1,191 @@
+//! hosts.allow / hosts.deny through the daemon: every connection and every
+//! builtin datagram is checked; options run in a child.
+
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// An external service whose access name is `greeter` (argv[0]'s basename).
+fn greeter(port: u16) -> String {
+    let user = current_user();
+    format!("127.0.0.1:{port} stream tcp nowait {user} /bin/echo /usr/sbin/greeter hi\n")
+}
+
+#[test]
+fn tcp_clients_are_allowed_and_denied() {
+    let [port, time] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    let d = Daemon::start(
+        "access-tcp",
+        &format!(
+            "{}127.0.0.1:{time} stream tcp nowait {user} internal time\n",
+            greeter(port)
+        ),
+    );
+    d.write_rules("hosts.deny", "greeter, time: 127.0.0.2\n");
+    let addr = format!("127.0.0.1:{port}");
+    assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()), b"hi\n");
+    assert_eq!(read_all(connect_from("127.0.0.2", &addr).unwrap()), b"");
+    d.wait_for_log(&format!("{port}/tcp: refused connect from 127.0.0.2"));
+    let time_addr = format!("127.0.0.1:{time}");
+    assert_eq!(
+        read_all(connect_from("127.0.0.1", &time_addr).unwrap()).len(),
+        4
+    );
+    assert_eq!(
+        read_all(connect_from("127.0.0.2", &time_addr).unwrap()).len(),
+        0
+    );
+    // The rules are read again when they change.
+    d.write_rules("hosts.deny", "ALL: ALL\n");
+    assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()), b"");
+}
+
+#[test]
+fn udp_builtin_datagrams_are_checked() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start(
+        "access-udp",
+        &format!("127.0.0.1:{port} dgram udp wait {user} internal echo\n"),
+    );
+    d.write_rules("hosts.allow", "echo: 127.0.0.1\n");
+    d.write_rules("hosts.deny", "echo: ALL\n");
+    let addr = format!("127.0.0.1:{port}");
+    assert_eq!(udp_request(&addr, b"allowed"), b"allowed");
+    let denied = UdpSocket::bind("127.0.0.2:0").unwrap();
+    denied
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    denied.send_to(b"denied", &addr).unwrap();
+    assert!(
+        denied.recv_from(&mut [0; 16]).is_err(),
+        "denied client answered"
+    );
+}
+
+#[test]
+fn ipv6_clients() {
+    let [v6, v4] = [free_port("::1"), free_port("127.0.0.1")];
+    let user = current_user();
+    let d = Daemon::start(
+        "access-v6",
+        &format!(
+            "[::1]:{v6} stream tcp6 nowait {user} internal time\n\
+             127.0.0.1:{v4} stream tcp nowait {user} internal time\n"
+        ),
+    );
+    d.write_rules("hosts.allow", "time: [::1]\n");
+    d.write_rules("hosts.deny", "ALL: ALL\n");
+    assert_eq!(read_all(connect(&format!("[::1]:{v6}"))).len(), 4);
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{v4}"))).len(), 0);
+}
+
+#[test]
+fn twist_replaces_the_service() {
+    let [port, echo] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    let d = Daemon::start(
+        "access-twist",
+        &format!(
+            "{}127.0.0.1:{echo} stream tcp nowait {user} internal echo\n",
+            greeter(port)
+        ),
+    );
+    d.write_rules(
+        "hosts.allow",
+        "greeter: 127.0.0.1: twist /bin/echo twisted %a %d\n\
+         echo: 127.0.0.1: twist /bin/echo builtin %d\n",
+    );
+    assert_eq!(
+        read_all(connect(&format!("127.0.0.1:{port}"))),
+        b"twisted 127.0.0.1 greeter\n"
+    );
+    // A builtin's twist runs instead of the builtin.
+    assert_eq!(
+        read_all(connect(&format!("127.0.0.1:{echo}"))),
+        b"builtin echo\n"
+    );
+}
+
+#[test]
+fn spawn_runs_beside_the_service() {
+    let port = free_port("127.0.0.1");
+    let d = Daemon::start("access-spawn", &greeter(port));
+    let out = Dir::new("spawn-out");
+    let file = out.join("spawned");
+    std::fs::set_permissions(
+        &out.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    d.write_rules(
+        "hosts.allow",
+        &format!(
+            "greeter: ALL: spawn /bin/echo %a %d %c >> {}\n",
+            file.display()
+        ),
+    );
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))), b"hi\n");
+    wait_until("the spawned command", || {
+        std::fs::read_to_string(&file).is_ok_and(|s| s == "127.0.0.1 greeter 127.0.0.1\n")
+    });
+}
+
+#[test]
+fn banners_come_before_the_service() {
+    let port = free_port("127.0.0.1");
+    let d = Daemon::start("access-banners", &greeter(port));
+    let banners = Dir::new("banners");
+    banners.create("greeter", "Welcome, %a\n");
+    d.write_rules(
+        "hosts.allow",
+        &format!("greeter: ALL: banners {}\n", banners.path.display()),
+    );
+    let got = String::from_utf8(read_all(connect(&format!("127.0.0.1:{port}")))).unwrap();
+    assert_eq!(got, "Welcome, 127.0.0.1\r\nhi\n");
+}
+
+/// A rule that needs an ident lookup, with an ident server that never
+/// answers: the lookup waits in a child while everything else is served.
+#[test]
+fn a_slow_lookup_does_not_stall_other_services() {
+    if !is_root() {
+        eprintln!("skipping: the fake ident server needs port 113");
+        return;
+    }
+    let [port, time] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    // A silent ident server on 127.0.0.4:113, the address the client uses.
+    let ident = TcpListener::bind("127.0.0.4:113").unwrap();
+    let d = Daemon::start(
+        "access-slow",
+        &format!(
+            "{}127.0.0.1:{time} stream tcp nowait {user} internal time\n",
+            greeter(port)
+        ),
+    );
+    d.write_rules("hosts.allow", "greeter: ALL: rfc931 3\n");
+    let started = Instant::now();
+    let mut slow = connect_from("127.0.0.4", &format!("127.0.0.1:{port}")).unwrap();
+    let (_held, _) = ident.accept().unwrap();
+    // The lookup is under way: other services answer at once.
+    for _ in 0..3 {
+        let t = Instant::now();
+        assert_eq!(read_all(connect(&format!("127.0.0.1:{time}"))).len(), 4);
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "time took {:?}",
+            t.elapsed()
+        );
+    }
+    let mut reply = Vec::new();
+    slow.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"hi\n");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the lookup did not wait"
+    );
+}
