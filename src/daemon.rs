@@ -48,6 +48,8 @@ const RESOURCE_PAUSE: Duration = Duration::from_secs(1);
 const CLIENT_TABLE_CAPACITY: usize = 4096;
 /// Sources tracked by the builtin UDP reply limiter.
 const REPLY_SOURCES: usize = 4096;
+/// Datagrams kept while a child decides access for their sender.
+const MAX_PARKED_DATAGRAMS: usize = 16;
 
 pub fn run(opts: Options) -> i32 {
     prepare_descriptors();
@@ -264,6 +266,13 @@ struct Parked {
     client: Option<IpAddr>,
 }
 
+/// A datagram to a builtin, kept while a `--tcpd-datagram` child decides.
+struct ParkedDatagram {
+    service: Builtin,
+    peer: SocketAddr,
+    data: Vec<u8>,
+}
+
 /// What the parent decided about a client.
 enum Access {
     Granted,
@@ -288,6 +297,9 @@ struct Daemon {
     children: HashMap<pid_t, Child>,
     /// Builtin connections whose access check runs in a child, by its pid.
     parked: HashMap<pid_t, Parked>,
+    parked_datagrams: HashMap<pid_t, ParkedDatagram>,
+    /// fds 0-2 of `--tcpd-datagram` children.
+    dev_null: std::fs::File,
     rules: Rules,
     ready: VecDeque<Token>,
     /// Listeners at a cap of children or connections, to try again when one ends.
@@ -331,9 +343,16 @@ impl Daemon {
             REPLY_SOURCES,
         );
         let rules = Rules::load(&opts.hosts_allow, &opts.hosts_deny);
+        // Close-on-exec, as std opens every file.
+        let dev_null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?;
         Ok(Daemon {
             rules,
             parked: HashMap::new(),
+            parked_datagrams: HashMap::new(),
+            dev_null,
             opts,
             log,
             pidfile,
@@ -1321,16 +1340,7 @@ impl Daemon {
                 Access::Granted => {}
                 Access::Denied => continue,
                 Access::InChild => {
-                    let label = self.listeners[slot].as_ref().map(|l| l.label.clone());
-                    self.log.limited(
-                        "udp access",
-                        Level::Warning,
-                        format!(
-                            "{}: dropped a datagram from {peer}: its access rule needs a \
-                             lookup or options, which UDP builtins cannot carry out",
-                            label.as_deref().unwrap_or("")
-                        ),
-                    );
+                    self.park_datagram(slot, service, peer, server, n);
                     continue;
                 }
             }
@@ -1350,6 +1360,96 @@ impl Daemon {
         self.ready.push_back(listener_token(slot));
     }
 
+    /// Keeps the datagram in `scratch[..len]` and starts a child that
+    /// decides access for its sender; the reply goes out on a grant.
+    fn park_datagram(
+        &mut self,
+        slot: usize,
+        service: Builtin,
+        peer: SocketAddr,
+        server: SocketAddr,
+        len: usize,
+    ) {
+        let full = self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS || !self.has_room_now();
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        if full {
+            let label = listener.label.clone();
+            self.log.limited(
+                "udp access",
+                Level::Warning,
+                format!(
+                    "{label}: dropped a datagram from {peer}: too many access checks under way"
+                ),
+            );
+            return;
+        }
+        let argv = [
+            "inetd".to_string(),
+            "--tcpd-datagram".to_string(),
+            peer.to_string(),
+            server.to_string(),
+            self.opts.hosts_allow.to_string_lossy().into_owned(),
+            self.opts.hosts_deny.to_string_lossy().into_owned(),
+            listener.access_name.clone(),
+        ];
+        let user = &listener.service.user;
+        let exec = Exec::new(
+            Path::new("/proc/self/exe"),
+            &argv,
+            &self.env,
+            user.uid,
+            user.gid,
+            &user.groups,
+        );
+        let Ok(exec) = exec else {
+            return;
+        };
+        use std::os::fd::AsRawFd;
+        let Ok(pid) = self.spawner.spawn(&exec, self.dev_null.as_raw_fd(), false) else {
+            return;
+        };
+        listener.active += 1;
+        self.children.insert(
+            pid,
+            Child {
+                listener: (slot, listener.id),
+                label: listener.label.clone(),
+                exec_failed: false,
+                peer: Some(Peer::Inet(peer)),
+                client: None,
+                started: Instant::now(),
+            },
+        );
+        let data = self.scratch[..len].to_vec();
+        self.parked_datagrams.insert(
+            pid,
+            ParkedDatagram {
+                service,
+                peer,
+                data,
+            },
+        );
+    }
+
+    /// Room for one more child under the daemon-wide cap.
+    fn has_room_now(&self) -> bool {
+        let cap = self.opts.limits.max_children;
+        cap == 0 || self.children.len() < cap as usize
+    }
+
+    /// Sends the reply to a datagram whose sender was granted access.
+    fn answer_parked(&mut self, slot: usize, parked: ParkedDatagram) {
+        let reply = builtins::datagram_reply(parked.service, &parked.data, self.chargen_requests);
+        let socket = self.listeners[slot]
+            .as_ref()
+            .and_then(|l| l.socket.as_ref());
+        if let (Some(reply), Some(Socket::Udp(udp))) = (reply, socket) {
+            let _ = udp.send_to(reply.bytes(), parked.peer);
+        }
+    }
+
     // ---- children ----
 
     fn reap(&mut self) {
@@ -1366,7 +1466,8 @@ impl Daemon {
             };
             reaped = true;
             let parked = self.parked.remove(&pid);
-            if parked.is_none() {
+            let parked_datagram = self.parked_datagrams.remove(&pid);
+            if parked.is_none() && parked_datagram.is_none() {
                 self.log_exit(pid, status, &child);
             }
             let now = Instant::now();
@@ -1379,8 +1480,14 @@ impl Daemon {
                 continue;
             }
             listener.release(child.client, now);
+            let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
+            if let Some(parked) = parked_datagram {
+                if granted {
+                    self.answer_parked(slot, parked);
+                }
+                continue;
+            }
             if let Some(parked) = parked {
-                let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
                 if granted {
                     self.serve_parked(slot, parked);
                 } else {

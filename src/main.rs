@@ -22,12 +22,17 @@ use cli::Mode;
 
 fn main() {
     // The daemon's own children, for access checks that may block (see tcpd.rs).
-    if env::args_os().nth(1).is_some_and(|a| a == "--tcpd") {
+    let first = env::args_os().nth(1);
+    if let Some(datagram) = first.and_then(|a| match a.to_str() {
+        Some("--tcpd") => Some(false),
+        Some("--tcpd-datagram") => Some(true),
+        _ => None,
+    }) {
         let args: Vec<String> = env::args_os()
             .skip(2)
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        exit(tcpd::run(&args));
+        exit(tcpd::run(&args, datagram));
     }
     let opts = match cli::parse(env::args_os().skip(1)) {
         Ok(opts) => opts,

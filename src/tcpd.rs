@@ -9,6 +9,9 @@
 //! blocking is fine. Granted: carry out the options, then exec PROGRAM (or,
 //! with no PROGRAM, for a builtin, exit 0 so that the daemon serves it).
 //! Denied: carry out the options, log the refusal, exit 1.
+//!
+//! `inetd --tcpd-datagram CLIENT SERVER ALLOW DENY DAEMON` gives the verdict
+//! for a datagram a builtin has already read (fds 0-2 are /dev/null).
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -26,13 +29,19 @@ use crate::log::Log;
 pub const GRANTED: i32 = 0;
 pub const DENIED: i32 = 1;
 
-pub fn run(args: &[String]) -> i32 {
+/// `datagram`: the `--tcpd-datagram` form, with the addresses given.
+pub fn run(args: &[String], datagram: bool) -> i32 {
+    let (endpoints, args) = match (datagram, args) {
+        (true, [client, server, rest @ ..]) => (client.parse().ok().zip(server.parse().ok()), rest),
+        (true, _) => (None, args),
+        (false, _) => (socket_endpoints(), args),
+    };
     let [allow, deny, daemon, program @ ..] = args else {
         eprintln!("inetd: --tcpd needs ALLOW DENY DAEMON [PROGRAM ARGV...]");
         return 2;
     };
     let mut log = Log::syslog(daemon);
-    let Some((client, server)) = endpoints() else {
+    let Some((client, server)) = endpoints else {
         log.err("cannot tell the client's address");
         return DENIED;
     };
@@ -110,7 +119,7 @@ fn carry_out(outcome: &Outcome, socket: BorrowedFd, builtin: bool) -> io::Result
 
 /// The client and server addresses of the connection on fd 0, or for a
 /// datagram socket the sender of the datagram waiting there.
-fn endpoints() -> Option<(SocketAddr, SocketAddr)> {
+fn socket_endpoints() -> Option<(SocketAddr, SocketAddr)> {
     let server = inet(&socket::getsockname::<SockaddrStorage>(0).ok()?)?;
     let client = match socket::getpeername::<SockaddrStorage>(0) {
         Ok(peer) => inet(&peer)?,

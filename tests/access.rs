@@ -189,3 +189,29 @@ fn a_slow_lookup_does_not_stall_other_services() {
         "the lookup did not wait"
     );
 }
+
+/// A name-based rule for a UDP builtin: the parent cannot look names up,
+/// so a child decides while the datagram waits.
+#[test]
+fn udp_builtin_with_a_name_based_rule() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start(
+        "access-udp-name",
+        &format!("127.0.0.1:{port} dgram udp wait {user} internal echo\n"),
+    );
+    // 127.0.0.1 is localhost in /etc/hosts; 127.0.0.2 has no name.
+    d.write_rules("hosts.allow", "echo: localhost\n");
+    d.write_rules("hosts.deny", "echo: ALL\n");
+    let addr = format!("127.0.0.1:{port}");
+    assert_eq!(udp_request(&addr, b"by name"), b"by name");
+    let denied = UdpSocket::bind("127.0.0.2:0").unwrap();
+    denied
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    denied.send_to(b"nameless", &addr).unwrap();
+    assert!(
+        denied.recv_from(&mut [0; 16]).is_err(),
+        "nameless client answered"
+    );
+}
