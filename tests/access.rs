@@ -215,3 +215,29 @@ fn udp_builtin_with_a_name_based_rule() {
         "nameless client answered"
     );
 }
+
+/// A refused datagram for a `wait` UDP service is consumed: no program
+/// starts for it, and the next (allowed) datagram starts one.
+#[test]
+fn refused_wait_datagram_is_consumed() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start(
+        "access-wait-udp",
+        &format!("127.0.0.1:{port} dgram udp wait {user} /bin/false udpsvc\n"),
+    );
+    d.write_rules("hosts.deny", "udpsvc: 127.0.0.2\n");
+    let addr = format!("127.0.0.1:{port}");
+    let refused = UdpSocket::bind("127.0.0.2:0").unwrap();
+    refused.send_to(b"refused", &addr).unwrap();
+    d.wait_for_log("refused connect from 127.0.0.2");
+    let allowed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    allowed.send_to(b"allowed", &addr).unwrap();
+    d.wait_for_log("exited with status 1");
+    assert_eq!(
+        d.log_text().matches("started pid").count(),
+        1,
+        "{}",
+        d.log_text()
+    );
+}
