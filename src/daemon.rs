@@ -580,27 +580,39 @@ impl Daemon {
                 argv0.rsplit('/').next().unwrap_or(argv0).to_string()
             }
         };
-        let mut argv = vec![
-            "inetd".to_string(),
-            "--tcpd".to_string(),
-            self.opts.hosts_allow.to_string_lossy().into_owned(),
-            self.opts.hosts_deny.to_string_lossy().into_owned(),
-            name.clone(),
-        ];
-        if let Program::External { path, argv: args } = &service.program {
-            argv.push(path.to_string_lossy().into_owned());
-            argv.extend(args.iter().cloned());
+        let mut program = Vec::new();
+        if let Program::External { path, argv } = &service.program {
+            program.push(path.to_string_lossy().into_owned());
+            program.extend(argv.iter().cloned());
         }
-        let user = &service.user;
-        let exec = Exec::new(
+        let exec = self.tcpd_exec("--tcpd", &[], &name, &program, &service.user);
+        (name, exec.ok())
+    }
+
+    /// inetd itself in one of its tcpd modes (see `tcpd.rs`), as `user`:
+    /// `inetd MODE [ADDRESSES] ALLOW DENY NAME [PROGRAM ARGV...]`.
+    fn tcpd_exec(
+        &self,
+        mode: &str,
+        addresses: &[String],
+        name: &str,
+        program: &[String],
+        user: &config::Credentials,
+    ) -> io::Result<Exec> {
+        let mut argv = vec!["inetd".to_string(), mode.to_string()];
+        argv.extend(addresses.iter().cloned());
+        argv.push(self.opts.hosts_allow.to_string_lossy().into_owned());
+        argv.push(self.opts.hosts_deny.to_string_lossy().into_owned());
+        argv.push(name.to_string());
+        argv.extend(program.iter().cloned());
+        Exec::new(
             Path::new("/proc/self/exe"),
             &argv,
             &self.env,
             user.uid,
             user.gid,
             &user.groups,
-        );
-        (name, exec.ok())
+        )
     }
 
     /// Decides access in the parent, without blocking: with no lookups, and
@@ -1370,12 +1382,11 @@ impl Daemon {
         server: SocketAddr,
         len: usize,
     ) {
-        let full = self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS || !self.has_room_now();
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let Some(listener) = self.listeners[slot].as_ref() else {
             return;
         };
-        if full {
-            let label = listener.label.clone();
+        let label = listener.label.clone();
+        if self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS || !self.has_room_now() {
             self.log.limited(
                 "udp access",
                 Level::Warning,
@@ -1385,24 +1396,15 @@ impl Daemon {
             );
             return;
         }
-        let argv = [
-            "inetd".to_string(),
-            "--tcpd-datagram".to_string(),
-            peer.to_string(),
-            server.to_string(),
-            self.opts.hosts_allow.to_string_lossy().into_owned(),
-            self.opts.hosts_deny.to_string_lossy().into_owned(),
-            listener.access_name.clone(),
-        ];
-        let user = &listener.service.user;
-        let exec = Exec::new(
-            Path::new("/proc/self/exe"),
-            &argv,
-            &self.env,
-            user.uid,
-            user.gid,
-            &user.groups,
+        let addresses = [peer.to_string(), server.to_string()];
+        let exec = self.tcpd_exec(
+            "--tcpd-datagram",
+            &addresses,
+            &listener.access_name,
+            &[],
+            &listener.service.user,
         );
+        let listener_id = (slot, listener.id);
         let Ok(exec) = exec else {
             return;
         };
@@ -1410,12 +1412,14 @@ impl Daemon {
         let Ok(pid) = self.spawner.spawn(&exec, self.dev_null.as_raw_fd(), false) else {
             return;
         };
-        listener.active += 1;
+        if let Some(listener) = self.listeners[slot].as_mut() {
+            listener.active += 1;
+        }
         self.children.insert(
             pid,
             Child {
-                listener: (slot, listener.id),
-                label: listener.label.clone(),
+                listener: listener_id,
+                label,
                 exec_failed: false,
                 peer: Some(Peer::Inet(peer)),
                 client: None,
