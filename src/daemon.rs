@@ -615,13 +615,19 @@ impl Daemon {
         )
     }
 
+    /// Reloads the rule files if they changed; false when they grant
+    /// everything (no files, say), so no address need even be looked at.
+    fn rules_apply(&mut self) -> bool {
+        if self.rules.is_stale() {
+            self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
+        }
+        !self.rules.grants_all()
+    }
+
     /// Decides access in the parent, without blocking: with no lookups, and
     /// only when the matched rule has no option that must run in a child.
     /// A refusal decided here is logged like tcpd's.
     fn check_access(&mut self, slot: usize, client: SocketAddr, server: SocketAddr) -> Access {
-        if self.rules.is_stale() {
-            self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
-        }
         let Some(listener) = self.listeners[slot].as_ref() else {
             return Access::Denied;
         };
@@ -1043,6 +1049,9 @@ impl Daemon {
     /// Access for the sender of the datagram waiting on a UDP listener;
     /// `None` when there is no such datagram or it is not a UDP socket.
     fn datagram_access(&mut self, slot: usize) -> Option<Access> {
+        if !self.rules_apply() {
+            return None;
+        }
         let Some(Socket::Udp(udp)) = self.listeners[slot].as_ref()?.socket.as_ref() else {
             return None;
         };
@@ -1053,6 +1062,9 @@ impl Daemon {
 
     /// Access for an accepted connection (UNIX sockets have no address to check).
     fn stream_access(&mut self, slot: usize, stream: &Stream, peer: &Peer) -> Access {
+        if !self.rules_apply() {
+            return Access::Granted;
+        }
         match (stream, peer) {
             (Stream::Tcp(tcp), Peer::Inet(client)) => match tcp.local_addr() {
                 Ok(server) => self.check_access(slot, *client, server),
@@ -1324,9 +1336,7 @@ impl Daemon {
                 return;
             };
             let received = match socket {
-                Socket::Udp(s) => s
-                    .recv_from(&mut self.scratch)
-                    .map(|(n, a)| (n, Some((a, s.local_addr())))),
+                Socket::Udp(s) => s.recv_from(&mut self.scratch).map(|(n, a)| (n, Some(a))),
                 Socket::UnixDgram(s) => s.recv_from(&mut self.scratch).map(|(n, _)| (n, None)),
                 _ => return,
             };
@@ -1336,7 +1346,7 @@ impl Daemon {
                 // WouldBlock, or an error queued by an earlier reply (ICMP).
                 Err(_) => return,
             };
-            let Some((peer, Ok(server))) = peer else {
+            let Some(peer) = peer else {
                 continue;
             };
             // Never a reflector: no answer to another builtin's port or to
@@ -1348,12 +1358,19 @@ impl Daemon {
             {
                 continue;
             }
-            match self.check_access(slot, peer, server) {
-                Access::Granted => {}
-                Access::Denied => continue,
-                Access::InChild => {
-                    self.park_datagram(slot, service, peer, server, n);
-                    continue;
+            if self.rules_apply() {
+                // The address the socket is bound to, as getsockname would say.
+                let server = match self.listeners[slot].as_ref().map(|l| &l.service.listen) {
+                    Some(Listen::Inet { addr, .. }) => *addr,
+                    _ => continue,
+                };
+                match self.check_access(slot, peer, server) {
+                    Access::Granted => {}
+                    Access::Denied => continue,
+                    Access::InChild => {
+                        self.park_datagram(slot, service, peer, server, n);
+                        continue;
+                    }
                 }
             }
             let reply =

@@ -242,6 +242,15 @@ impl Rules {
         self.stamps.iter().any(|(path, old)| stamp(path) != *old)
     }
 
+    /// Whether every request is granted with no options: both files are
+    /// empty (or missing) and were read without fault. The daemon then
+    /// skips the decision entirely.
+    pub fn grants_all(&self) -> bool {
+        [&self.allow, &self.deny]
+            .iter()
+            .all(|t| t.entries.is_empty() && t.fault.is_none())
+    }
+
     pub fn decide(&self, request: &Request, lookup: &mut dyn Lookup) -> Decision {
         eval::decide([&self.allow, &self.deny], &self.host_lists, request, lookup)
     }
