@@ -33,11 +33,13 @@ const USAGE: &str = "\
 usage: loadgen MODE [options]
 common:   --addr HOST:PORT  --duration SECS (default 2)  --count N (default 1000000)
           --timeout-ms MS   per-operation timeout (default 3000)
+          --cpu-pid PID     also report the CPU time of PID and its reaped children per operation
 tx:       --conc N  --send N (bytes of request)  --shutdown (SHUT_WR after the request)
           --expect N (reply bytes that end a transaction; default: read to EOF)
           --min N (fewest bytes a read-to-EOF reply may have, default 1)
           --echo-check (the reply must equal the request)
-          --spread N (source addresses 127.0.0.2..N+1, default 16; 0 = off)
+          --spread N (source addresses 127.0.0.2..N+1; default 0 = 127.0.0.1 only. Daemons
+            that look up client names (libwrap) resolve 127.0.0.1 from /etc/hosts, the others maybe not)
           --linger0 (close with RST, no TIME_WAIT)
           --hup-pid PID --hups N --hup-interval-ms MS [--hup-files CONF A B] (SIGHUP during the load,
             writing A and B in turn to CONF before each)
@@ -47,7 +49,8 @@ udp:      --inflight N  --send N  --echo-check
 idle:     --conns N  --hold SECS  --ready-file FILE (written once all are open)
 spawn:    --pidfile FILE --out FILE [--probe-send N] --timeout-ms MS -- CMD ARGS...
 hup:      --pid PID  (SIGHUP, then probe --addr until a reply of >= 1 byte)
-mem:      --pid PID
+mem:      --pid PID [--list] (--list: also the pids of its descendants, one a line)
+probe:    --addr HOST:PORT (exit 0 when one connection gets an answer)
 report:   RESULTS.tsv [--base NAME] [--order a,b,c]
 ";
 
@@ -75,6 +78,14 @@ fn main() {
         "spawn" => run_spawn(&opts),
         "hup" => run_hup(&opts),
         "mem" => run_mem(&opts),
+        "probe" => {
+            // Exit status only: 0 when the service answers one attempt.
+            let sa = opts.addr().unwrap_or_else(|e| {
+                eprintln!("loadgen probe: {e}");
+                process::exit(2)
+            });
+            process::exit(if probe_once(&sa, opts.probe_send, Duration::from_millis(300)) { 0 } else { 1 })
+        }
         "report" => run_report(&opts),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -114,6 +125,8 @@ struct Opts {
     out: Option<String>,
     probe_send: usize,
     pid: Option<i32>,
+    list: bool,
+    cpu_pid: Option<i32>,
     base: Option<String>,
     order: Vec<String>,
     rest: Vec<String>,
@@ -127,7 +140,7 @@ impl Opts {
             timeout: Duration::from_millis(3000),
             conc: 1,
             min: 1,
-            spread: 16,
+            spread: 0,
             hup_interval: Duration::from_millis(20),
             hold: 30.0,
             probe_send: 1,
@@ -177,6 +190,8 @@ impl Opts {
                 "--out" => o.out = Some(val()?),
                 "--probe-send" => o.probe_send = num(val()?)?,
                 "--pid" => o.pid = Some(num(val()?)?),
+                "--list" => o.list = true,
+                "--cpu-pid" => o.cpu_pid = Some(num(val()?)?),
                 "--base" => o.base = Some(val()?),
                 "--order" => o.order = val()?.split(',').map(str::to_string).collect(),
                 "--" => {
@@ -367,6 +382,49 @@ impl Fails {
     }
 }
 
+/// CPU use over a measurement: the generator's own (to show it is not the
+/// bottleneck) and the daemon's, children it reaped included.
+struct CpuMark {
+    pid: Option<i32>,
+    ticks: u64,
+    own_us: u64,
+    t: Instant,
+}
+
+fn proc_ticks(pid: i32) -> u64 {
+    // utime stime cutime cstime: fields 14-17, counted after the ")" of comm.
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0 };
+    rest.split_whitespace().skip(11).take(4).filter_map(|v| v.parse::<u64>().ok()).sum()
+}
+
+fn own_cpu_us() -> u64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+impl CpuMark {
+    fn new(pid: Option<i32>) -> CpuMark {
+        CpuMark { pid, ticks: pid.map_or(0, proc_ticks), own_us: own_cpu_us(), t: Instant::now() }
+    }
+    fn extra(&self, ops: u64) -> String {
+        let wall = self.t.elapsed().as_secs_f64();
+        let own = (own_cpu_us() - self.own_us) as f64 / 1e6;
+        let mut s = format!(" lg_cpu_pct={:.0}", own / wall * 100.0);
+        if let Some(pid) = self.pid {
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+            let d = (proc_ticks(pid).saturating_sub(self.ticks)) as f64 / hz;
+            let _ = write!(s, " d_cpu_pct={:.0}", d / wall * 100.0);
+            if ops > 0 {
+                let _ = write!(s, " d_cpu_us_per_op={:.1}", d * 1e6 / ops as f64);
+            }
+        }
+        s
+    }
+}
+
 fn percentile(sorted: &[u32], p: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
@@ -448,6 +506,7 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
     let sa = o.addr()?;
     let req = payload(o.send, 0);
     let ep = Epoll::new();
+    let cpu = CpuMark::new(o.cpu_pid);
     let start = Instant::now();
     let mut deadline = start + Duration::from_secs_f64(o.duration);
     let mut hup = match o.hup_pid {
@@ -692,10 +751,11 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
     // the count ran out first, else to the deadline.
     let stop = if started >= o.count && inflight == 0 { last_done } else { end };
     let elapsed = stop.duration_since(start).as_secs_f64();
-    let extra = match &hup {
+    let mut extra = match &hup {
         Some(h) => format!(" hups={} inflight={}", h.sent, inflight),
         None => format!(" inflight={inflight}"),
     };
+    extra += &cpu.extra(ok);
     print_result(ok, elapsed, &mut lat, &fails, &extra);
     Ok(())
 }
@@ -704,6 +764,7 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
 
 fn run_stream(o: &Opts) -> Result<(), String> {
     let sa = o.addr()?;
+    let cpu = CpuMark::new(o.cpu_pid);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(o.duration);
     let mut s = TcpStream::connect_timeout(&sa, o.timeout).map_err(|e| format!("connect {sa}: {e}"))?;
@@ -754,7 +815,7 @@ fn run_stream(o: &Opts) -> Result<(), String> {
         elapsed,
         &mut lat,
         &fails,
-        &format!(" bytes={} mbps={:.1}", total, total as f64 / elapsed / 1e6),
+        &format!(" bytes={} mbps={:.1}{}", total, total as f64 / elapsed / 1e6, cpu.extra(total >> 20)),
     );
     Ok(())
 }
@@ -788,6 +849,7 @@ impl LingerZero for TcpStream {
 fn run_udp(o: &Opts) -> Result<(), String> {
     let sa = o.addr()?;
     let ep = Epoll::new();
+    let cpu = CpuMark::new(o.cpu_pid);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(o.duration);
     let size = o.send.max(if o.echo_check { 8 } else { 1 });
@@ -896,7 +958,7 @@ fn run_udp(o: &Opts) -> Result<(), String> {
     let stop = if sent >= o.count { last_done.max(start + Duration::from_millis(1)) } else { end };
     let elapsed = stop.duration_since(start).as_secs_f64();
     let loss = if sent > 0 { lost as f64 / sent as f64 * 100.0 } else { 0.0 };
-    print_result(ok, elapsed, &mut lat, &fails, &format!(" sent={sent} lost={lost} loss_pct={loss:.3}"));
+    print_result(ok, elapsed, &mut lat, &fails, &format!(" sent={sent} lost={lost} loss_pct={loss:.3}{}", cpu.extra(ok)));
     Ok(())
 }
 
@@ -908,7 +970,7 @@ fn run_idle(o: &Opts) -> Result<(), String> {
     let ep = Epoll::new();
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(o.duration.max(5.0));
-    let spread = if sa.is_ipv4() { o.spread.max(1) } else { 0 };
+    let spread = if sa.is_ipv4() { o.spread } else { 0 };
     // Per connection: 0 connecting, 1 echo sent, 2 established (echo answered), 3 failed.
     let mut fds: Vec<RawFd> = Vec::with_capacity(n);
     let mut state: Vec<u8> = Vec::with_capacity(n);
@@ -1135,7 +1197,8 @@ fn run_mem(o: &Opts) -> Result<(), String> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("pid {pid}: {e}"))?;
     let rss = proc_field_kib(&status, "VmRSS:");
     let (mut pss, mut rss_tree, mut n) = (0u64, 0u64, 0u64);
-    for p in descendants(pid) {
+    let all = descendants(pid);
+    for &p in &all {
         if let Ok(s) = fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
             pss += proc_field_kib(&s, "Pss:");
             rss_tree += proc_field_kib(&s, "Rss:");
@@ -1143,6 +1206,11 @@ fn run_mem(o: &Opts) -> Result<(), String> {
         }
     }
     println!("rss_kib={rss} pss_tree_kib={pss} rss_tree_kib={rss_tree} procs={n}");
+    if o.list {
+        for p in &all[1..] {
+            println!("{p}");
+        }
+    }
     Ok(())
 }
 
@@ -1150,7 +1218,7 @@ fn run_mem(o: &Opts) -> Result<(), String> {
 
 /// Higher is better for rates and throughput; lower for everything else.
 fn higher_is_better(metric: &str) -> bool {
-    metric.ends_with("per_s") || metric.ends_with("mbps") || metric.contains("rate")
+    metric.ends_with("per_s") || metric.ends_with("mbps") || metric.ends_with("_open")
 }
 
 fn fmt_num(v: f64) -> String {
@@ -1204,6 +1272,10 @@ fn run_report(o: &Opts) -> Result<(), String> {
             vals.entry((d, m)).or_default().push(v);
         }
     }
+    // Group the rows by workload number (the prefix before the first dot), keeping
+    // the order of first appearance within a workload.
+    let section = |m: &String| m.split('.').next().and_then(|x| x.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    metrics.sort_by_key(section);
     let mut order: Vec<String> = o.order.iter().filter(|d| daemons.contains(d)).cloned().collect();
     for d in &daemons {
         if !order.contains(d) {
