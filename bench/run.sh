@@ -246,7 +246,7 @@ daemon_cmd() { # DAEMON CONF N
         xinetd) echo "$XINETD" -dontfork -f "$2" ;;
         # inetutils has no foreground mode but -d, and -d sleeps 1 s after every
         # reaped child: it runs detached, and its pid comes from its pid file.
-        inetutils-inetd) echo "$INETUTILS_INETD" -R "$RATE" -p "$out/$1.dpid" "$2" ;;
+        inetutils-inetd) echo "$INETUTILS_INETD" -R "$RATE" --pidfile="$out/$1.dpid" "$2" ;;
         busybox) echo "$BUSYBOX_INETD" -f -e "$2" ;;
         refserver) echo "$REF" $(ref_args "$3" 0) ;;
     esac
@@ -264,6 +264,14 @@ SPID=""   # its supervisor (loadgen spawn)
 # start DAEMON N: starts it with the N-service config, records the startup time.
 start_daemon() {
     local d=$1 n=$2 conf="$out/$1.conf" f="$out/$1.start" i
+    # Another server on our ports would take our load: refuse to go on.
+    for i in 7 13 17001; do
+        if "$LG" probe --addr "127.0.0.1:$i" >/dev/null 2>&1; then
+            log "something already answers on 127.0.0.1:$i (a daemon left over?); stop it first"
+            ss -ltnp 2>/dev/null | grep -E "127\.0\.0\.1:$i\b" >&2 || true
+            exit 1
+        fi
+    done
     write_conf "$d" "$n" 0 "$conf"
     rm -f "$f" "$out/$d.pid"
     # shellcheck disable=SC2046
@@ -281,10 +289,14 @@ start_daemon() {
         for ((i = 0; i < 40; i++)); do [ -s "$out/$d.dpid" ] && break; sleep 0.05; done
         DPID=$(cat "$out/$d.dpid" 2>/dev/null || true)
         rm -f "$out/$d.dpid"
+        if [ -z "$DPID" ]; then
+            # Never leave it running: find it by its listening socket.
+            DPID=$(ss -ltnpH 'sport = :7' 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+        fi
     fi
     [ -n "$DPID" ] && pids_to_kill+=("$DPID")
     STARTUP=$(kv "$(cat "$f" 2>/dev/null || true)" startup_ms)
-    if [ -z "$STARTUP" ] || [ "$STARTUP" = fail ]; then
+    if [ -z "$STARTUP" ] || [ "$STARTUP" = fail ] || [ -z "$DPID" ]; then
         log "$d did not answer on 127.0.0.1:7; its log:"
         tail -20 "$out/$d.log" >&2
         return 1
@@ -425,7 +437,7 @@ round() { # DAEMON ROUND
     before=$(mem_of "$DPID")
     record "$d" "6.rss_after_load_kib" "$(kv "$before" rss_kib)" "$r"
     rm -f "$out/idle.ready"
-    "$LG" idle --addr 127.0.0.1:7 --conns "$idle_conns" --duration 60 --hold 120 \
+    "$LG" idle --addr 127.0.0.1:7 --conns "$idle_conns" --duration 20 --hold 60 \
         --ready-file "$out/idle.ready" >/dev/null 2>>"$out/loadgen.err" &
     local ipid=$!
     pids_to_kill+=("$ipid")
