@@ -1128,7 +1128,26 @@ fn run_spawn(o: &Opts) -> Result<(), String> {
     if let Some(p) = &o.pidfile {
         fs::write(p, format!("{pid}\n")).map_err(|e| format!("{p}: {e}"))?;
     }
-    let res = probe_until(&sa, o.probe_send, t0, o.timeout);
+    // Probe until it answers; give up early if it exits with a failure (a
+    // daemon that detaches exits 0 and is probed on).
+    let end = t0 + o.timeout;
+    let mut res = None;
+    let mut exited_ok = false;
+    while Instant::now() < end {
+        if probe_once(&sa, o.probe_send, Duration::from_millis(500)) {
+            res = Some(t0.elapsed());
+            break;
+        }
+        if !exited_ok {
+            if let Ok(Some(st)) = child.try_wait() {
+                if !st.success() {
+                    break;
+                }
+                exited_ok = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let line = match res {
         Some(d) => format!("startup_ms={:.3} pid={pid}", d.as_secs_f64() * 1e3),
         None => format!("startup_ms=fail pid={pid}"),
