@@ -84,7 +84,13 @@ fn main() {
                 eprintln!("loadgen probe: {e}");
                 process::exit(2)
             });
-            process::exit(if probe_once(&sa, opts.probe_send, Duration::from_millis(300)) { 0 } else { 1 })
+            process::exit(
+                if probe_once(&sa, opts.probe_send, Duration::from_millis(300)) {
+                    0
+                } else {
+                    1
+                },
+            )
         }
         "report" => run_report(&opts),
         "help" | "-h" | "--help" => {
@@ -222,7 +228,10 @@ fn raise_nofile() {
         let mut rl: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
             let want = 200_000.max(rl.rlim_cur);
-            let new = libc::rlimit { rlim_cur: want, rlim_max: want.max(rl.rlim_max) };
+            let new = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: want.max(rl.rlim_max),
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &new) != 0 {
                 rl.rlim_cur = rl.rlim_max;
                 libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
@@ -260,14 +269,24 @@ fn sockaddr(sa: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 
 fn setopt(fd: RawFd, level: i32, name: i32, val: i32) {
     unsafe {
-        libc::setsockopt(fd, level, name, &val as *const i32 as *const libc::c_void, 4);
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &val as *const i32 as *const libc::c_void,
+            4,
+        );
     }
 }
 
 /// A non-blocking socket with a connect under way (or done, or failed:
 /// Err(errno) when connect failed at once).
 fn start_connect(sa: &SocketAddr, ty: i32, src: Option<Ipv4Addr>) -> Result<RawFd, i32> {
-    let dom = if sa.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let dom = if sa.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     let fd = unsafe { libc::socket(dom, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(errno());
@@ -299,7 +318,13 @@ fn so_error(fd: RawFd) -> i32 {
     let mut v: i32 = 0;
     let mut len = 4 as libc::socklen_t;
     unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut v as *mut i32 as *mut libc::c_void, &mut len);
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            &mut v as *mut i32 as *mut libc::c_void,
+            &mut len,
+        );
     }
     v
 }
@@ -307,7 +332,10 @@ fn so_error(fd: RawFd) -> i32 {
 fn close_fd(fd: RawFd, linger0: bool) {
     unsafe {
         if linger0 {
-            let l = libc::linger { l_onoff: 1, l_linger: 0 };
+            let l = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
             libc::setsockopt(
                 fd,
                 libc::SOL_SOCKET,
@@ -344,7 +372,8 @@ impl Epoll {
         self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
     }
     fn wait(&self, evs: &mut [libc::epoll_event], timeout_ms: i32) -> usize {
-        let n = unsafe { libc::epoll_wait(self.fd, evs.as_mut_ptr(), evs.len() as i32, timeout_ms) };
+        let n =
+            unsafe { libc::epoll_wait(self.fd, evs.as_mut_ptr(), evs.len() as i32, timeout_ms) };
         if n < 0 {
             0
         } else {
@@ -393,9 +422,17 @@ struct CpuMark {
 
 fn proc_ticks(pid: i32) -> u64 {
     // utime stime cutime cstime: fields 14-17, counted after the ")" of comm.
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0 };
-    rest.split_whitespace().skip(11).take(4).filter_map(|v| v.parse::<u64>().ok()).sum()
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0;
+    };
+    rest.split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum()
 }
 
 fn own_cpu_us() -> u64 {
@@ -407,7 +444,12 @@ fn own_cpu_us() -> u64 {
 
 impl CpuMark {
     fn new(pid: Option<i32>) -> CpuMark {
-        CpuMark { pid, ticks: pid.map_or(0, proc_ticks), own_us: own_cpu_us(), t: Instant::now() }
+        CpuMark {
+            pid,
+            ticks: pid.map_or(0, proc_ticks),
+            own_us: own_cpu_us(),
+            t: Instant::now(),
+        }
     }
     fn extra(&self, ops: u64) -> String {
         let wall = self.t.elapsed().as_secs_f64();
@@ -453,7 +495,9 @@ fn print_result(ok: u64, elapsed: f64, lat: &mut [u32], fails: &Fails, extra: &s
 }
 
 fn payload(n: usize, seed: u64) -> Vec<u8> {
-    (0..n).map(|i| b'a' + ((i as u64 + seed) % 26) as u8).collect()
+    (0..n)
+        .map(|i| b'a' + ((i as u64 + seed) % 26) as u8)
+        .collect()
 }
 
 // ---------------------------------------------------------------- tx / rr
@@ -521,8 +565,17 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
             };
             // The load lasts as long as the reloads plus a little, within --duration.
             let need = o.hup_interval * (o.hups + 1) + Duration::from_millis(300);
-            deadline = deadline.min(start + need).max(start + Duration::from_millis(100));
-            Some(HupPlan { pid, left: o.hups, every: o.hup_interval, next: start + o.hup_interval, files, sent: 0 })
+            deadline = deadline
+                .min(start + need)
+                .max(start + Duration::from_millis(100));
+            Some(HupPlan {
+                pid,
+                left: o.hups,
+                every: o.hup_interval,
+                next: start + o.hup_interval,
+                files,
+                sent: 0,
+            })
         }
         _ => None,
     };
@@ -531,7 +584,14 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
         _ => 0,
     };
     let mut slots: Vec<Slot> = (0..o.conc)
-        .map(|_| Slot { fd: -1, st: St::Free, t0: start, until: start, off: 0, got: 0 })
+        .map(|_| Slot {
+            fd: -1,
+            st: St::Free,
+            t0: start,
+            until: start,
+            off: 0,
+            got: 0,
+        })
         .collect();
     let mut started: u64 = 0;
     let mut ok: u64 = 0;
@@ -552,7 +612,12 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
             } else {
                 started += 1;
                 let src = if spread > 0 {
-                    Some(Ipv4Addr::new(127, 0, 0, 2 + (started % spread as u64) as u8))
+                    Some(Ipv4Addr::new(
+                        127,
+                        0,
+                        0,
+                        2 + (started % spread as u64) as u8,
+                    ))
                 } else {
                     None
                 };
@@ -681,7 +746,14 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
             if slots[i].st == St::Writing {
                 let s = &mut slots[i];
                 while s.off < req.len() {
-                    let w = unsafe { libc::send(fd, req[s.off..].as_ptr() as *const libc::c_void, req.len() - s.off, libc::MSG_NOSIGNAL) };
+                    let w = unsafe {
+                        libc::send(
+                            fd,
+                            req[s.off..].as_ptr() as *const libc::c_void,
+                            req.len() - s.off,
+                            libc::MSG_NOSIGNAL,
+                        )
+                    };
                     if w < 0 {
                         break;
                     }
@@ -705,7 +777,8 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
             // Reading.
             let mut outcome: Option<Result<(), i32>> = None;
             loop {
-                let r = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+                let r =
+                    unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
                 let s = &mut slots[i];
                 if r > 0 {
                     let r = r as usize;
@@ -724,7 +797,11 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
                         }
                     }
                 } else if r == 0 {
-                    outcome = Some(if expect.is_none() && s.got >= o.min { Ok(()) } else { Err(0) });
+                    outcome = Some(if expect.is_none() && s.got >= o.min {
+                        Ok(())
+                    } else {
+                        Err(0)
+                    });
                     break;
                 } else {
                     let e = errno();
@@ -749,7 +826,11 @@ fn run_tcp(o: &Opts, persistent: bool) -> Result<(), String> {
     }
     // Rate over the time the load actually ran: to the last completion when
     // the count ran out first, else to the deadline.
-    let stop = if started >= o.count && inflight == 0 { last_done } else { end };
+    let stop = if started >= o.count && inflight == 0 {
+        last_done
+    } else {
+        end
+    };
     let elapsed = stop.duration_since(start).as_secs_f64();
     let mut extra = match &hup {
         Some(h) => format!(" hups={} inflight={}", h.sent, inflight),
@@ -767,7 +848,8 @@ fn run_stream(o: &Opts) -> Result<(), String> {
     let cpu = CpuMark::new(o.cpu_pid);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(o.duration);
-    let mut s = TcpStream::connect_timeout(&sa, o.timeout).map_err(|e| format!("connect {sa}: {e}"))?;
+    let mut s =
+        TcpStream::connect_timeout(&sa, o.timeout).map_err(|e| format!("connect {sa}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_millis(200))).ok();
     let mut buf = vec![0u8; 1 << 16];
     let mut total: u64 = 0;
@@ -775,7 +857,7 @@ fn run_stream(o: &Opts) -> Result<(), String> {
     let mut fails = Fails::default();
     let t0 = Instant::now();
     let mut quiet = Duration::ZERO;
-    while Instant::now() < deadline && total < o.count.max(1) * 1 << 20 {
+    while Instant::now() < deadline && total < o.count.max(1).saturating_mul(1 << 20) {
         match s.read(&mut buf) {
             Ok(0) => {
                 fails.short += 1;
@@ -788,7 +870,9 @@ fn run_stream(o: &Opts) -> Result<(), String> {
                 total += n as u64;
                 quiet = Duration::ZERO;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 quiet += Duration::from_millis(200);
                 if quiet >= o.timeout {
                     fails.timeout += 1;
@@ -815,7 +899,12 @@ fn run_stream(o: &Opts) -> Result<(), String> {
         elapsed,
         &mut lat,
         &fails,
-        &format!(" bytes={} mbps={:.1}{}", total, total as f64 / elapsed / 1e6, cpu.extra(total >> 20)),
+        &format!(
+            " bytes={} mbps={:.1}{}",
+            total,
+            total as f64 / elapsed / 1e6,
+            cpu.extra(total >> 20)
+        ),
     );
     Ok(())
 }
@@ -826,7 +915,10 @@ trait LingerZero {
 impl LingerZero for TcpStream {
     fn set_linger_zero(&self) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        let l = libc::linger { l_onoff: 1, l_linger: 0 };
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
         let r = unsafe {
             libc::setsockopt(
                 self.as_raw_fd(),
@@ -862,9 +954,16 @@ fn run_udp(o: &Opts) -> Result<(), String> {
     }
     let mut us: Vec<U> = Vec::new();
     for i in 0..o.conc {
-        let fd = start_connect(&sa, libc::SOCK_DGRAM, None).map_err(|e| format!("udp socket: errno {e}"))?;
+        let fd = start_connect(&sa, libc::SOCK_DGRAM, None)
+            .map_err(|e| format!("udp socket: errno {e}"))?;
         ep.add(fd, EPOLLIN, i as u64);
-        us.push(U { fd, seq: 0, t0: start, until: start, busy: false });
+        us.push(U {
+            fd,
+            seq: 0,
+            t0: start,
+            until: start,
+            busy: false,
+        });
     }
     let mut sent: u64 = 0;
     let mut ok: u64 = 0;
@@ -893,7 +992,8 @@ fn run_udp(o: &Opts) -> Result<(), String> {
                 if o.echo_check {
                     msg[..8].copy_from_slice(&u.seq.to_be_bytes());
                 }
-                let w = unsafe { libc::send(u.fd, msg.as_ptr() as *const libc::c_void, msg.len(), 0) };
+                let w =
+                    unsafe { libc::send(u.fd, msg.as_ptr() as *const libc::c_void, msg.len(), 0) };
                 sent += 1;
                 u.t0 = now;
                 if w < 0 {
@@ -918,7 +1018,9 @@ fn run_udp(o: &Opts) -> Result<(), String> {
         for ev in &evs[..n] {
             let u = &mut us[ev.u64 as usize];
             loop {
-                let r = unsafe { libc::recv(u.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+                let r = unsafe {
+                    libc::recv(u.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0)
+                };
                 if r < 0 {
                     let e = errno();
                     if e != libc::EAGAIN {
@@ -955,10 +1057,27 @@ fn run_udp(o: &Opts) -> Result<(), String> {
     for u in &us {
         unsafe { libc::close(u.fd) };
     }
-    let stop = if sent >= o.count { last_done.max(start + Duration::from_millis(1)) } else { end };
+    let stop = if sent >= o.count {
+        last_done.max(start + Duration::from_millis(1))
+    } else {
+        end
+    };
     let elapsed = stop.duration_since(start).as_secs_f64();
-    let loss = if sent > 0 { lost as f64 / sent as f64 * 100.0 } else { 0.0 };
-    print_result(ok, elapsed, &mut lat, &fails, &format!(" sent={sent} lost={lost} loss_pct={loss:.3}{}", cpu.extra(ok)));
+    let loss = if sent > 0 {
+        lost as f64 / sent as f64 * 100.0
+    } else {
+        0.0
+    };
+    print_result(
+        ok,
+        elapsed,
+        &mut lat,
+        &fails,
+        &format!(
+            " sent={sent} lost={lost} loss_pct={loss:.3}{}",
+            cpu.extra(ok)
+        ),
+    );
     Ok(())
 }
 
@@ -982,7 +1101,8 @@ fn run_idle(o: &Opts) -> Result<(), String> {
     let window = 128; // connects in flight at once: stay under the daemons' backlog
     while done < n && Instant::now() < deadline {
         while fds.len() < n && pending < window {
-            let src = (spread > 0).then(|| Ipv4Addr::new(127, 0, 0, 2 + (fds.len() as u32 % spread) as u8));
+            let src = (spread > 0)
+                .then(|| Ipv4Addr::new(127, 0, 0, 2 + (fds.len() as u32 % spread) as u8));
             match start_connect(&sa, libc::SOCK_STREAM, src) {
                 Ok(fd) => {
                     ep.add(fd, EPOLLOUT, fds.len() as u64);
@@ -1005,7 +1125,18 @@ fn run_idle(o: &Opts) -> Result<(), String> {
             match state[i] {
                 0 => {
                     let e = so_error(fd);
-                    let w = if e == 0 { unsafe { libc::send(fd, b"x".as_ptr() as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } } else { -1 };
+                    let w = if e == 0 {
+                        unsafe {
+                            libc::send(
+                                fd,
+                                b"x".as_ptr() as *const libc::c_void,
+                                1,
+                                libc::MSG_NOSIGNAL,
+                            )
+                        }
+                    } else {
+                        -1
+                    };
                     if w == 1 {
                         state[i] = 1;
                         ep.modify(fd, EPOLLIN, i as u64);
@@ -1018,7 +1149,9 @@ fn run_idle(o: &Opts) -> Result<(), String> {
                     }
                 }
                 1 => {
-                    let r = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+                    let r = unsafe {
+                        libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0)
+                    };
                     if r == 1 {
                         state[i] = 2;
                     } else {
@@ -1068,7 +1201,9 @@ fn run_idle(o: &Opts) -> Result<(), String> {
 
 /// One attempt: connect, send `send` bytes, wait for at least one byte back.
 fn probe_once(sa: &SocketAddr, send: usize, timeout: Duration) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(sa, timeout) else { return false };
+    let Ok(mut s) = TcpStream::connect_timeout(sa, timeout) else {
+        return false;
+    };
     s.set_read_timeout(Some(timeout)).ok();
     let _ = s.set_linger_zero();
     if send > 0 && s.write_all(&payload(send, 0)).is_err() {
@@ -1193,11 +1328,21 @@ fn descendants(root: i32) -> Vec<i32> {
     let mut parent: Vec<(i32, i32)> = Vec::new();
     if let Ok(rd) = fs::read_dir("/proc") {
         for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
             // pid (comm) state ppid ...: comm may hold spaces and parentheses.
-            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
-            let ppid = rest.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                continue;
+            };
+            let ppid = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             parent.push((pid, ppid));
         }
     }
@@ -1213,7 +1358,8 @@ fn descendants(root: i32) -> Vec<i32> {
 
 fn run_mem(o: &Opts) -> Result<(), String> {
     let pid = o.pid.ok_or("--pid is required")?;
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("pid {pid}: {e}"))?;
+    let status =
+        fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("pid {pid}: {e}"))?;
     let rss = proc_field_kib(&status, "VmRSS:");
     let (mut pss, mut rss_tree, mut n) = (0u64, 0u64, 0u64);
     let all = descendants(pid);
@@ -1293,15 +1439,29 @@ fn run_report(o: &Opts) -> Result<(), String> {
     }
     // Group the rows by workload number (the prefix before the first dot), keeping
     // the order of first appearance within a workload.
-    let section = |m: &String| m.split('.').next().and_then(|x| x.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    let section = |m: &String| {
+        m.split('.')
+            .next()
+            .and_then(|x| x.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    };
     metrics.sort_by_key(section);
-    let mut order: Vec<String> = o.order.iter().filter(|d| daemons.contains(d)).cloned().collect();
+    let mut order: Vec<String> = o
+        .order
+        .iter()
+        .filter(|d| daemons.contains(d))
+        .cloned()
+        .collect();
     for d in &daemons {
         if !order.contains(d) {
             order.push(d.clone());
         }
     }
-    let base = o.base.clone().filter(|b| order.contains(b)).or_else(|| order.first().cloned());
+    let base = o
+        .base
+        .clone()
+        .filter(|b| order.contains(b))
+        .or_else(|| order.first().cloned());
     let mut out = String::new();
     let _ = write!(out, "| metric |");
     for d in &order {
@@ -1329,7 +1489,16 @@ fn run_report(o: &Opts) -> Result<(), String> {
                     let n = v.len();
                     let x = median(v);
                     med.insert(d, x);
-                    let _ = write!(out, " {}{} |", fmt_num(x), if n < 3 { format!(" (n={n})") } else { String::new() });
+                    let _ = write!(
+                        out,
+                        " {}{} |",
+                        fmt_num(x),
+                        if n < 3 {
+                            format!(" (n={n})")
+                        } else {
+                            String::new()
+                        }
+                    );
                 }
                 _ => out.push_str(" – |"),
             }
