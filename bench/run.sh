@@ -78,16 +78,29 @@ results="$out/results.tsv"
 : > "$results"
 
 # ------------------------------------------------------------------ cleanup
-# Every pid we start goes in here; on exit each one still alive is killed.
-pids_to_kill=()
+# Every process we start is tracked as PID:STARTTIME while it runs; on exit
+# each one still alive is killed, after checking (by its start time) that the
+# pid was not reused by some other process in the meantime.
+tracked=()
+starttime() { awk '{ sub(/.*\) /, ""); print $20 }' "/proc/$1/stat" 2>/dev/null || true; }
+track() { # PID
+    local st
+    st=$(starttime "$1")
+    [ -n "$st" ] && tracked+=("$1:$st")
+    return 0
+}
+untrack_all() { tracked=(); }
+ours_still() { # PID:STARTTIME -> true when that very process still exists
+    [ "$(starttime "${1%%:*}")" = "${1#*:}" ]
+}
 cleanup() {
-    local p
-    for p in "${pids_to_kill[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
+    local t
+    for t in "${tracked[@]}"; do
+        if ours_still "$t"; then kill -TERM "${t%%:*}" 2>/dev/null || true; fi
     done
     sleep 0.2
-    for p in "${pids_to_kill[@]}"; do
-        kill -KILL "$p" 2>/dev/null || true
+    for t in "${tracked[@]}"; do
+        if ours_still "$t"; then kill -KILL "${t%%:*}" 2>/dev/null || true; fi
     done
 }
 trap cleanup EXIT
@@ -278,7 +291,7 @@ start_daemon() {
     "$LG" spawn --addr 127.0.0.1:7 --probe-send 1 --timeout-ms 15000 \
         --pidfile "$out/$d.pid" --out "$f" -- "${SANDBOX[@]}" $PIN $(daemon_cmd "$d" "$conf" "$n") >>"$out/$d.log" 2>&1 &
     SPID=$!
-    pids_to_kill+=("$SPID")
+    track "$SPID"
     for ((i = 0; i < 400; i++)); do
         [ -e "$f" ] && break
         sleep 0.05
@@ -294,7 +307,7 @@ start_daemon() {
             DPID=$(ss -ltnpH 'sport = :7' 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
         fi
     fi
-    [ -n "$DPID" ] && pids_to_kill+=("$DPID")
+    [ -n "$DPID" ] && track "$DPID"
     STARTUP=$(kv "$(cat "$f" 2>/dev/null || true)" startup_ms)
     if [ -z "$STARTUP" ] || [ "$STARTUP" = fail ] || [ -z "$DPID" ]; then
         log "$d did not answer on 127.0.0.1:7; its log:"
@@ -314,15 +327,22 @@ alive() {
 stop_daemon() {
     local kids p i
     [ -n "$DPID" ] || return 0
-    kids=$("$LG" mem --pid "$DPID" --list 2>/dev/null | tail -n +2 || true)
+    kids=""
+    for p in $("$LG" mem --pid "$DPID" --list 2>/dev/null | tail -n +2 || true); do
+        kids="$kids $p:$(starttime "$p")"
+    done
     kill -TERM "$DPID" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
         if ! alive "$DPID" && ! alive "$SPID"; then break; fi
         sleep 0.05
     done
     kill -KILL "$DPID" 2>/dev/null || true
-    for p in $kids; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $kids; do
+        if ours_still "$p"; then kill -TERM "${p%%:*}" 2>/dev/null || true; fi
+    done
     wait "$SPID" 2>/dev/null || true
+    # Nothing of this daemon runs any more (the idle generator was waited for).
+    untrack_all
     # Wait for the ports to be free for the next daemon.
     for ((i = 0; i < 100; i++)); do
         "$LG" probe --addr 127.0.0.1:7 >/dev/null 2>&1 || break
@@ -440,7 +460,7 @@ round() { # DAEMON ROUND
     "$LG" idle --addr 127.0.0.1:7 --conns "$idle_conns" --duration 20 --hold 60 \
         --ready-file "$out/idle.ready" >/dev/null 2>>"$out/loadgen.err" &
     local ipid=$!
-    pids_to_kill+=("$ipid")
+    track "$ipid"
     for ((i = 0; i < 1400; i++)); do [ -e "$out/idle.ready" ] && break; sleep 0.05; done
     sleep 0.3
     after=$(mem_of "$DPID")
