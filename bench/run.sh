@@ -26,7 +26,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-cmdline="bench/run.sh $*"
+cmdline="bench/run.sh${*:+ $*}"
 
 smoke=0
 ours=""
@@ -308,6 +308,7 @@ start_daemon() {
         fi
     fi
     [ -n "$DPID" ] && track "$DPID"
+    DSTART=$(starttime "$DPID")
     STARTUP=$(kv "$(cat "$f" 2>/dev/null || true)" startup_ms)
     if [ -z "$STARTUP" ] || [ "$STARTUP" = fail ] || [ -z "$DPID" ]; then
         log "$d did not answer on 127.0.0.1:7; its log:"
@@ -323,23 +324,18 @@ alive() {
     [ -n "$st" ] && [ "$st" != Z ]
 }
 
-# stop: the daemon, then whatever children it left, by pid.
+# stop: the daemon, then whatever children it left, by pid (and start time).
 stop_daemon() {
-    local kids p i
+    local i
     [ -n "$DPID" ] || return 0
-    kids=""
-    for p in $("$LG" mem --pid "$DPID" --list 2>/dev/null | tail -n +2 || true); do
-        kids="$kids $p:$(starttime "$p")"
-    done
-    kill -TERM "$DPID" 2>/dev/null || true
+    "$LG" mem --pid "$DPID" --list 2>/dev/null | tail -n +2 > "$out/kids" || true
+    if ours_still "$DPID:$DSTART"; then kill -TERM "$DPID" 2>/dev/null || true; fi
     for ((i = 0; i < 100; i++)); do
         if ! alive "$DPID" && ! alive "$SPID"; then break; fi
         sleep 0.05
     done
-    kill -KILL "$DPID" 2>/dev/null || true
-    for p in $kids; do
-        if ours_still "$p"; then kill -TERM "${p%%:*}" 2>/dev/null || true; fi
-    done
+    if ours_still "$DPID:$DSTART"; then kill -KILL "$DPID" 2>/dev/null || true; fi
+    "$LG" kill < "$out/kids" >/dev/null 2>&1 || true
     wait "$SPID" 2>/dev/null || true
     # Nothing of this daemon runs any more (the idle generator was waited for).
     untrack_all

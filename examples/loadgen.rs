@@ -49,7 +49,8 @@ udp:      --inflight N  --send N  --echo-check
 idle:     --conns N  --hold SECS  --ready-file FILE (written once all are open)
 spawn:    --pidfile FILE --out FILE [--probe-send N] --timeout-ms MS -- CMD ARGS...
 hup:      --pid PID  (SIGHUP, then probe --addr until a reply of >= 1 byte)
-mem:      --pid PID [--list] (--list: also the pids of its descendants, one a line)
+mem:      --pid PID [--list] (--list: also its descendants, one PID:STARTTIME a line)
+kill:     (stdin: PID:STARTTIME items) SIGTERM to each that is still that process
 probe:    --addr HOST:PORT (exit 0 when one connection gets an answer)
 report:   RESULTS.tsv [--base NAME] [--order a,b,c]
 ";
@@ -78,6 +79,7 @@ fn main() {
         "spawn" => run_spawn(&opts),
         "hup" => run_hup(&opts),
         "mem" => run_mem(&opts),
+        "kill" => run_kill(),
         "probe" => {
             // Exit status only: 0 when the service answers one attempt.
             let sa = opts.addr().unwrap_or_else(|e| {
@@ -1356,6 +1358,31 @@ fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
+/// Field 22 of /proc/PID/stat: with the pid, it names one process for good.
+fn start_time(pid: i32) -> u64 {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0 };
+    rest.split_whitespace().nth(19).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// SIGTERM to each `PID:STARTTIME` read from stdin whose process still is the
+/// one that was listed (a pid reused since is left alone).
+fn run_kill() -> Result<(), String> {
+    let mut text = String::new();
+    io::stdin().read_to_string(&mut text).map_err(|e| e.to_string())?;
+    let mut n = 0;
+    for item in text.split_whitespace() {
+        let Some((p, st)) = item.split_once(':') else { continue };
+        let (Ok(pid), Ok(st)) = (p.parse::<i32>(), st.parse::<u64>()) else { continue };
+        if pid > 1 && st != 0 && start_time(pid) == st {
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            n += 1;
+        }
+    }
+    println!("killed={n}");
+    Ok(())
+}
+
 fn run_mem(o: &Opts) -> Result<(), String> {
     let pid = o.pid.ok_or("--pid is required")?;
     let status =
@@ -1372,8 +1399,8 @@ fn run_mem(o: &Opts) -> Result<(), String> {
     }
     println!("rss_kib={rss} pss_tree_kib={pss} rss_tree_kib={rss_tree} procs={n}");
     if o.list {
-        for p in &all[1..] {
-            println!("{p}");
+        for &p in &all[1..] {
+            println!("{p}:{}", start_time(p));
         }
     }
     Ok(())
