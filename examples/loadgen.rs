@@ -1360,20 +1360,33 @@ fn descendants(root: i32) -> Vec<i32> {
 
 /// Field 22 of /proc/PID/stat: with the pid, it names one process for good.
 fn start_time(pid: i32) -> u64 {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0 };
-    rest.split_whitespace().nth(19).and_then(|v| v.parse().ok()).unwrap_or(0)
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0;
+    };
+    rest.split_whitespace()
+        .nth(19)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// SIGTERM to each `PID:STARTTIME` read from stdin whose process still is the
 /// one that was listed (a pid reused since is left alone).
 fn run_kill() -> Result<(), String> {
     let mut text = String::new();
-    io::stdin().read_to_string(&mut text).map_err(|e| e.to_string())?;
+    io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
     let mut n = 0;
     for item in text.split_whitespace() {
-        let Some((p, st)) = item.split_once(':') else { continue };
-        let (Ok(pid), Ok(st)) = (p.parse::<i32>(), st.parse::<u64>()) else { continue };
+        let Some((p, st)) = item.split_once(':') else {
+            continue;
+        };
+        let (Ok(pid), Ok(st)) = (p.parse::<i32>(), st.parse::<u64>()) else {
+            continue;
+        };
         if pid > 1 && st != 0 && start_time(pid) == st {
             unsafe { libc::kill(pid, libc::SIGTERM) };
             n += 1;
