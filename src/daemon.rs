@@ -1179,10 +1179,7 @@ impl Daemon {
                 Builtin::Daytime => stream.write(&builtins::daytime()),
                 _ => stream.write(&builtins::time()),
             };
-            if let Some(listener) = self.listeners[slot].as_mut() {
-                listener.active += 1;
-                listener.release(client, Instant::now());
-            }
+            self.release_client(slot, client);
         }
         self.ready.push_back(listener_token(slot));
     }

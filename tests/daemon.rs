@@ -26,7 +26,7 @@ fn external_service_gets_a_clean_process() {
     let [port, status_port] = [0; 2].map(|_| free_port("127.0.0.1"));
     let probe = example("probe");
     let user = current_user();
-    let d = Daemon::start(
+    let _d = Daemon::start(
         "probe",
         &format!(
             "127.0.0.1:{port} stream tcp nowait {user} {} my-argv0 one two\n\
@@ -54,7 +54,6 @@ fn external_service_gets_a_clean_process() {
     );
     let uid = unsafe { libc::getuid() }.to_string();
     assert!(report_field(&report, "uid").starts_with(&uid));
-    drop(d);
 }
 
 #[test]
@@ -151,7 +150,7 @@ fn wait_stream_service() {
         .unwrap();
     let python = String::from_utf8_lossy(&python.stdout).trim().to_string();
     let user = current_user();
-    let d = Daemon::start(
+    let _d = Daemon::start(
         "waitstream",
         &format!(
             "127.0.0.1:{port} stream tcp wait {user} {python} python3 {}\n",
@@ -165,7 +164,6 @@ fn wait_stream_service() {
             b"accepted by the service\n"
         );
     }
-    drop(d);
 }
 
 /// A `wait` dgram service: in.tftpd behind inetd, fetched with tftp.
