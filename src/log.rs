@@ -1,16 +1,18 @@
 //! Logging to syslog (facility daemon, tag `inetd[pid]`) or to stderr.
 //!
-//! The syslog socket is non-blocking: when syslogd is slow the message is
-//! dropped rather than stalling the loop. After an error the connection is
-//! made again, since the syslog crate never reconnects by itself (a
-//! restarted syslogd would otherwise lose every later message).
+//! Lines go to the local syslog daemon in the format glibc's syslog(3)
+//! writes (RFC 3164: `<PRI>Mmm dd hh:mm:ss tag[pid]: message`) over a
+//! non-blocking socket: when syslogd is slow the message is dropped rather
+//! than stalling the loop. After an error the socket is connected again, so
+//! a restarted syslogd gets every later message.
 
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -45,12 +47,26 @@ enum Sink {
     Syslog(Box<Syslog>),
 }
 
+/// Where syslog(3) sends its lines.
+const SYSLOG_PATH: &str = "/dev/log";
+/// The longest line sent; a longer message is cut. RFC 3164 allows 1024
+/// bytes, and syslog daemons accept at least this much.
+const MAX_SYSLOG_LINE: usize = 2048;
+const LOG_DAEMON: u8 = 3 << 3;
+const LOG_AUTH: u8 = 4 << 3;
+
 struct Syslog {
-    daemon: Option<Logger<LoggerBackend, Formatter3164>>,
-    /// Facility auth, for access refusals (as tcpd logs them).
-    auth: Option<Logger<LoggerBackend, Formatter3164>>,
-    /// The tag of syslog lines.
+    socket: Option<SyslogSocket>,
+    /// `name[pid]`, the tag of every line.
     tag: String,
+    /// The line being written, kept to reuse its allocation.
+    line: Vec<u8>,
+}
+
+struct SyslogSocket {
+    fd: OwnedFd,
+    /// Stream sockets (some syslog-ng setups) need each line terminated.
+    stream: bool,
 }
 
 impl Log {
@@ -67,9 +83,9 @@ impl Log {
     pub fn syslog(tag: &str) -> Log {
         Log {
             sink: Sink::Syslog(Box::new(Syslog {
-                daemon: connect(Facility::LOG_DAEMON, tag),
-                auth: None,
-                tag: tag.to_string(),
+                socket: None,
+                tag: format!("{tag}[{}]", std::process::id()),
+                line: Vec::new(),
             })),
             verbose: false,
             limited: HashMap::new(),
@@ -79,25 +95,18 @@ impl Log {
     /// Logs an access decision to facility auth at syslog `priority`
     /// (LOG_EMERG to LOG_DEBUG), as tcpd does.
     pub fn auth(&mut self, priority: i32, msg: impl Display) {
-        let level = match priority {
-            i32::MIN..=3 => Level::Err,
-            4 => Level::Warning,
-            5 => Level::Notice,
-            6 => Level::Info,
-            _ => Level::Debug,
-        };
         match &mut self.sink {
-            Sink::Stderr => self.log(level, msg),
-            Sink::Syslog(syslog) => {
-                let Syslog { auth, tag, .. } = &mut **syslog;
-                if auth.as_mut().is_some_and(|l| send(l, level, &msg)) {
-                    return;
-                }
-                *auth = connect(Facility::LOG_AUTH, tag);
-                if let Some(l) = auth.as_mut() {
-                    send(l, level, &msg);
-                }
+            Sink::Stderr => {
+                let level = match priority {
+                    i32::MIN..=3 => Level::Err,
+                    4 => Level::Warning,
+                    5 => Level::Notice,
+                    6 => Level::Info,
+                    _ => Level::Debug,
+                };
+                self.log(level, msg)
             }
+            Sink::Syslog(syslog) => syslog.send(LOG_AUTH | priority.clamp(0, 7) as u8, &msg),
         }
     }
 
@@ -200,54 +209,106 @@ impl Log {
             Sink::Stderr => {
                 let _ = writeln!(std::io::stderr(), "inetd[{}]: {msg}", std::process::id());
             }
-            Sink::Syslog(syslog) => {
-                let Syslog { daemon, tag, .. } = &mut **syslog;
-                if daemon.as_mut().is_some_and(|l| send(l, level, &msg)) {
-                    return;
-                }
-                *daemon = connect(Facility::LOG_DAEMON, tag);
-                if let Some(l) = daemon.as_mut() {
-                    send(l, level, &msg);
-                }
+            Sink::Syslog(syslog) => syslog.send(LOG_DAEMON | level.severity(), &msg),
+        }
+    }
+}
+
+impl Level {
+    /// The syslog(3) severity.
+    fn severity(self) -> u8 {
+        match self {
+            Level::Err => 3,
+            Level::Warning => 4,
+            Level::Notice => 5,
+            Level::Info => 6,
+            Level::Debug => 7,
+        }
+    }
+}
+
+impl Syslog {
+    /// Sends one line at `priority` (facility | severity), connecting
+    /// first if needed; a failed send is tried once more on a new socket.
+    fn send(&mut self, priority: u8, msg: &impl Display) {
+        self.line.clear();
+        let _ = write!(self.line, "<{priority}>");
+        push_timestamp(&mut self.line);
+        let _ = write!(self.line, "{}: {msg}", self.tag);
+        self.line.truncate(MAX_SYSLOG_LINE);
+        self.line.push(0);
+        for _ in 0..2 {
+            if self.socket.is_none() {
+                self.socket = connect();
             }
+            let Some(socket) = &self.socket else { return };
+            if socket.send(&self.line) {
+                return;
+            }
+            self.socket = None;
         }
     }
 }
 
-fn connect(facility: Facility, tag: &str) -> Option<Logger<LoggerBackend, Formatter3164>> {
-    let formatter = Formatter3164 {
-        facility,
-        hostname: None,
-        process: tag.into(),
-        pid: std::process::id(),
-    };
-    let logger = syslog::unix(formatter).ok()?;
-    match &logger.backend {
-        LoggerBackend::Unix(socket) => socket.set_nonblocking(true).ok()?,
-        LoggerBackend::UnixStream(stream) => stream.get_ref().set_nonblocking(true).ok()?,
-        _ => {}
+impl SyslogSocket {
+    /// Sends a NUL-terminated `line`, with its NUL only on a stream.
+    /// Whether the socket is still usable: a full buffer drops the line
+    /// but keeps the socket.
+    fn send(&self, line: &[u8]) -> bool {
+        let line = if self.stream {
+            line
+        } else {
+            &line[..line.len() - 1]
+        };
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+        match socket::send(self.fd.as_raw_fd(), line, flags) {
+            // A partly written stream line would garble the next one.
+            Ok(n) => n == line.len() || !self.stream,
+            Err(nix::errno::Errno::EAGAIN) => !self.stream,
+            Err(_) => false,
+        }
     }
-    Some(logger)
 }
 
-/// Whether the message went out (a full socket buffer counts: the message is dropped).
-fn send(
-    logger: &mut Logger<LoggerBackend, Formatter3164>,
-    level: Level,
-    msg: &impl Display,
-) -> bool {
-    let result = match level {
-        Level::Err => logger.err(msg),
-        Level::Warning => logger.warning(msg),
-        Level::Notice => logger.notice(msg),
-        Level::Info => logger.info(msg),
-        Level::Debug => logger.debug(msg),
-    };
-    match result {
-        Ok(()) => true,
-        Err(syslog::Error::Io(e) | syslog::Error::Write(e)) => {
-            e.kind() == std::io::ErrorKind::WouldBlock
+/// Connects to syslogd's socket, a datagram socket or else a stream one,
+/// without blocking.
+fn connect() -> Option<SyslogSocket> {
+    let addr = UnixAddr::new(SYSLOG_PATH).ok()?;
+    for stream in [false, true] {
+        let kind = if stream {
+            SockType::Stream
+        } else {
+            SockType::Datagram
+        };
+        let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+        let fd = socket::socket(AddressFamily::Unix, kind, flags, None).ok()?;
+        match socket::connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => return Some(SyslogSocket { fd, stream }),
+            Err(nix::errno::Errno::EPROTOTYPE) => continue,
+            Err(_) => return None,
         }
-        Err(_) => false,
     }
+    None
+}
+
+/// Appends the local time as `Mmm dd hh:mm:ss ` (strftime `%b %e %T`, in
+/// the C locale as inetd never calls setlocale), as syslog(3) does.
+fn push_timestamp(line: &mut Vec<u8>) {
+    let mut buf = [0u8; 32];
+    // SAFETY: localtime_r and strftime write only into the buffers given,
+    // whose sizes are passed; the format is NUL-terminated.
+    let n = unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return;
+        }
+        libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%b %e %T ".as_ptr(),
+            &tm,
+        )
+    };
+    line.extend_from_slice(&buf[..n]);
 }

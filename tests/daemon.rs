@@ -508,3 +508,103 @@ fn bind_failure_is_retried() {
     d.wait_for_log(&format!("listening on 127.0.0.1:{port}"));
     assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))).len(), 4);
 }
+
+/// Without `-d` or `-e`, lines go to /dev/log in syslog(3)'s format:
+/// daemon facility for the daemon's own messages, auth for refusals. The
+/// daemon reconnects when syslogd's socket is replaced, and falls back to a
+/// stream socket. /dev is a directory of the test's in a private mount
+/// namespace, so the machine's syslog is not involved.
+#[test]
+fn logs_to_syslog_and_reconnects() {
+    use std::os::unix::net::{UnixDatagram, UnixListener};
+    if !is_root() || !require("unshare") {
+        eprintln!("skipping: a private /dev/log needs root");
+        return;
+    }
+    let port = free_port("127.0.0.1");
+    let dir = Dir::new("syslog");
+    let dev = dir.join("dev");
+    fs::create_dir(&dev).unwrap();
+    fs::write(dev.join("null"), "").unwrap();
+    let log_path = dev.join("log");
+    let syslogd = UnixDatagram::bind(&log_path).unwrap();
+    syslogd.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // The first line that contains `text`.
+    let receive = |socket: &UnixDatagram, text: &str| loop {
+        let mut buf = [0; 4096];
+        let n = socket.recv(&mut buf).expect("a syslog line");
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if line.contains(text) {
+            break line;
+        }
+    };
+    let good = format!("127.0.0.1:{port} stream tcp nowait root internal daytime\n");
+    let config = dir.create("inetd.conf", &format!("{good}bad line\n"));
+    fs::write(dir.join("hosts.deny"), "ALL: ALL\n").unwrap();
+    let pidfile = dir.join("inetd.pid");
+    let script = "mount --bind /dev/null \"$0/null\" && mount --rbind \"$0\" /dev && exec \"$@\"";
+    let daemon = Spawned(
+        std::process::Command::new("unshare")
+            .args(["-m", "sh", "-c", script])
+            .arg(&dev)
+            .arg(env!("CARGO_BIN_EXE_inetd"))
+            .arg("-f")
+            .arg("-p")
+            .arg(&pidfile)
+            .arg("--allow")
+            .arg(dir.join("hosts.allow"))
+            .arg("--deny")
+            .arg(dir.join("hosts.deny"))
+            .arg(&config)
+            .spawn()
+            .unwrap(),
+    );
+    let tag = format!("inetd[{}]: ", daemon.pid());
+    // <daemon.err>Mmm dd hh:mm:ss inetd[pid]: file:line: reason
+    let line = receive(&syslogd, "inetd.conf:2: ");
+    assert!(line.starts_with("<27>"), "{line:?}");
+    assert_eq!(line.find(&tag), Some(20), "{line:?}");
+    daemon.wait_for_pidfile(&pidfile);
+
+    // A refusal: facility auth, at tcpd's warning severity.
+    let _ = read_all(connect(&format!("127.0.0.1:{port}")));
+    let line = receive(&syslogd, "refused");
+    assert!(line.starts_with("<36>"), "{line:?}");
+
+    // syslogd restarts: a new socket at the same path.
+    drop(syslogd);
+    fs::remove_file(&log_path).unwrap();
+    let syslogd = UnixDatagram::bind(&log_path).unwrap();
+    syslogd.set_read_timeout(Some(TIMEOUT)).unwrap();
+    fs::write(&config, "another bad line\n").unwrap();
+    daemon.signal(libc::SIGHUP);
+    let line = receive(&syslogd, "inetd.conf:1: ");
+    assert!(line.starts_with("<27>"), "{line:?}");
+
+    // Now a stream socket: each line ends in a NUL.
+    drop(syslogd);
+    fs::remove_file(&log_path).unwrap();
+    let syslogd = UnixListener::bind(&log_path).unwrap();
+    fs::write(&config, &good).unwrap();
+    daemon.signal(libc::SIGHUP);
+    syslogd.set_nonblocking(true).unwrap();
+    let mut accepted = None;
+    wait_until("a stream connection", || {
+        accepted = syslogd.accept().ok();
+        accepted.is_some()
+    });
+    let (mut stream, _) = accepted.unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut text = Vec::new();
+    let mut byte = [0];
+    while text.iter().filter(|&&b| b == 0).count() < 2 {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "{text:?}");
+        text.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.starts_with("<30>") && text.contains("reloaded: 1 services\0"),
+        "{text:?}"
+    );
+}

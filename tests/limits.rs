@@ -303,11 +303,9 @@ fn descriptor_exhaustion_costs_no_cpu_and_recovers() {
             Ok(())
         });
     }
-    let mut child = command.spawn().unwrap();
-    let pid = child.id() as i32;
-    wait_until("the pid file", || {
-        std::fs::read_to_string(&pidfile).is_ok_and(|s| s.trim() == pid.to_string())
-    });
+    let daemon = Spawned(command.spawn().unwrap());
+    let pid = daemon.pid();
+    daemon.wait_for_pidfile(&pidfile);
     let addr = format!("127.0.0.1:{port}");
     let flood: Vec<TcpStream> = (0..100).map(|_| connect(&addr)).collect();
     wait_until("EMFILE", || {
@@ -323,8 +321,6 @@ fn descriptor_exhaustion_costs_no_cpu_and_recovers() {
     drop(flood);
     let mut fresh = connect(&addr);
     cat_round_trip(&mut fresh, b"recovered");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -414,7 +410,7 @@ fn fork_failures_are_survived() {
         use std::os::unix::process::CommandExt;
         command.uid(uid).gid(gid);
     }
-    let mut daemon = command.spawn().unwrap();
+    let _daemon = Spawned(command.spawn().unwrap());
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_until("inetd to start", || log_text().contains("ready"));
     let addr = format!("127.0.0.1:{port}");
@@ -437,8 +433,6 @@ fn fork_failures_are_survived() {
         let _ = s.read_to_end(&mut got);
         got == b"back"
     });
-    let _ = daemon.kill();
-    let _ = daemon.wait();
 }
 
 fn processes_of(uid: u32) -> usize {
@@ -483,17 +477,19 @@ fn load_shedding() {
     let pidfile = dir.join("inetd.pid");
     let log = dir.join("stderr.log");
     let script = "mount --bind \"$0\" /proc/loadavg && exec \"$@\"";
-    let mut child = std::process::Command::new("unshare")
-        .args(["-m", "sh", "-c", script])
-        .arg(&loadavg)
-        .arg(env!("CARGO_BIN_EXE_inetd"))
-        .args(["-d", "-L", "2", "-p"])
-        .arg(&pidfile)
-        .arg(&config)
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_until("inetd to start", || pidfile.exists());
+    let daemon = Spawned(
+        std::process::Command::new("unshare")
+            .args(["-m", "sh", "-c", script])
+            .arg(&loadavg)
+            .arg(env!("CARGO_BIN_EXE_inetd"))
+            .args(["-d", "-L", "2", "-p"])
+            .arg(&pidfile)
+            .arg(&config)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    daemon.wait_for_pidfile(&pidfile);
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     let mut waiting = connect(&format!("127.0.0.1:{port}"));
     assert!(
@@ -507,11 +503,4 @@ fn load_shedding() {
     // The load drops (same inode, so the bind mount sees it): served.
     std::fs::write(&loadavg, "0.50 0.50 0.50 1/100 1\n").unwrap();
     assert_eq!(read_all(&mut waiting), b"spawned\n");
-    for pid in children_of(child.id() as i32) {
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }

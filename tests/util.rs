@@ -178,20 +178,57 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        for pid in children_of(self.pid()) {
-            // SAFETY: kill(2) on a process the daemon started for this test.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        stop(&mut self.child);
         if std::thread::panicking() {
             eprintln!("--- inetd log ---\n{}", self.log_text());
         }
     }
+}
+
+/// A daemon a test started with its own command line: stopped with its
+/// children on drop, also when the test panics.
+pub struct Spawned(pub std::process::Child);
+
+impl Spawned {
+    pub fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    /// Waits until the daemon has written its pid to `pidfile`, which it
+    /// does once its sockets are bound.
+    pub fn wait_for_pidfile(&self, pidfile: &Path) {
+        let pid = self.pid().to_string();
+        wait_until("inetd to write its pid file", || {
+            fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid)
+        });
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        stop(&mut self.0);
+    }
+}
+
+/// Kills a daemon and every child it has, by pid, and reaps it.
+fn stop(child: &mut std::process::Child) {
+    for pid in children_of(child.id() as i32) {
+        // SAFETY: kill(2) on a process the daemon started for this test.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    if let Ok(None) = child.try_wait() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
 }
 
 /// The pids whose parent is `pid`.
