@@ -9,6 +9,8 @@ mod hosts;
 mod limits;
 mod listener;
 mod log;
+#[cfg(panic = "abort")]
+mod no_unwind;
 mod pidfile;
 mod resolve;
 mod signals;
