@@ -9,7 +9,7 @@ use crate::resolve::SystemResolver;
 /// service on stdout, see [`config::Service::dump_line`]); returns the exit
 /// status: 1 when a line was rejected or the file is unreadable, warnings aside.
 pub fn run(path: &Path, dump: bool) -> i32 {
-    let (services, errors) = match config::load(path, &SystemResolver) {
+    let (services, errors) = match config::load(path, &SystemResolver::default()) {
         Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("inetd: {}: {e}", path.display());

@@ -103,7 +103,7 @@ pub fn run(opts: Options) -> i32 {
 /// Reads and parses the configuration, logging every rejected line and
 /// warning. Returns the services and the number of rejected lines.
 fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
-    let (services, errors) = config::load(path, &SystemResolver)?;
+    let (services, errors) = config::load(path, &SystemResolver::default())?;
     let mut rejected = 0;
     for e in &errors {
         if e.is_warning() {
@@ -301,6 +301,10 @@ struct Daemon {
     /// fds 0-2 of `--tcpd-datagram` children.
     dev_null: std::fs::File,
     rules: Rules,
+    /// Whether the rule files were checked for changes in this loop turn:
+    /// once a turn is enough to see an edit before the next wake-up, and a
+    /// busy turn's many connections then cost one stat per file in all.
+    rules_checked: bool,
     ready: VecDeque<Token>,
     /// Listeners at a cap of children or connections, to try again when one ends.
     blocked: Vec<usize>,
@@ -350,6 +354,7 @@ impl Daemon {
             .open("/dev/null")?;
         Ok(Daemon {
             rules,
+            rules_checked: false,
             parked: HashMap::new(),
             parked_datagrams: HashMap::new(),
             dev_null,
@@ -401,6 +406,7 @@ impl Daemon {
                     return 1;
                 }
             }
+            self.rules_checked = false;
             for event in events.iter() {
                 self.dispatch(event.token());
             }
@@ -618,9 +624,10 @@ impl Daemon {
     /// Reloads the rule files if they changed; false when they grant
     /// everything (no files, say), so no address need even be looked at.
     fn rules_apply(&mut self) -> bool {
-        if self.rules.is_stale() {
+        if !self.rules_checked && self.rules.is_stale() {
             self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
         }
+        self.rules_checked = true;
         !self.rules.grants_all()
     }
 

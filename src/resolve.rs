@@ -2,6 +2,8 @@
 //! groups and host addresses. The daemon uses [`SystemResolver`]; tests use
 //! their own table.
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 #[cfg(test)]
@@ -25,8 +27,18 @@ pub trait Resolver {
     fn host(&self, name: &str) -> Vec<IpAddr>;
 }
 
-/// The real system databases.
-pub struct SystemResolver;
+/// The real system databases, each read or asked once per name: a config
+/// of hundreds of lines for one user would otherwise read the password and
+/// group files hundreds of times. Make one per configuration load, so a
+/// reload sees the files as they are then.
+#[derive(Default)]
+pub struct SystemResolver {
+    services: OnceCell<String>,
+    hosts: OnceCell<String>,
+    users: RefCell<HashMap<String, Option<User>>>,
+    groups: RefCell<HashMap<String, Option<u32>>>,
+    group_lists: RefCell<HashMap<(String, u32), Vec<u32>>>,
+}
 
 /// Ports of the builtin services, for systems without /etc/services.
 const BUILTIN_PORTS: [(&str, u16); 5] = [
@@ -39,8 +51,8 @@ const BUILTIN_PORTS: [(&str, u16); 5] = [
 
 impl Resolver for SystemResolver {
     fn port(&self, service: &str, proto: &str) -> Option<u16> {
-        let text = std::fs::read_to_string("/etc/services").unwrap_or_default();
-        services_port(&text, service, proto).or_else(|| {
+        let text = self.services.get_or_init(|| read_or_empty("/etc/services"));
+        services_port(text, service, proto).or_else(|| {
             BUILTIN_PORTS
                 .iter()
                 .find(|(name, _)| *name == service)
@@ -49,31 +61,46 @@ impl Resolver for SystemResolver {
     }
 
     fn user(&self, name: &str) -> Option<User> {
-        let user = nix::unistd::User::from_name(name).ok()??;
-        Some(User {
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-        })
+        let mut users = self.users.borrow_mut();
+        let user = users.entry(name.to_string()).or_insert_with(|| {
+            let user = nix::unistd::User::from_name(name).ok()??;
+            Some(User {
+                uid: user.uid.as_raw(),
+                gid: user.gid.as_raw(),
+            })
+        });
+        user.clone()
     }
 
     fn group(&self, name: &str) -> Option<u32> {
-        let group = nix::unistd::Group::from_name(name).ok()??;
-        Some(group.gid.as_raw())
+        let mut groups = self.groups.borrow_mut();
+        *groups.entry(name.to_string()).or_insert_with(|| {
+            let group = nix::unistd::Group::from_name(name).ok()??;
+            Some(group.gid.as_raw())
+        })
     }
 
     fn groups(&self, user: &str, gid: u32) -> Vec<u32> {
-        let Ok(name) = std::ffi::CString::new(user) else {
-            return vec![gid];
-        };
-        nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
-            .map(|groups| groups.into_iter().map(|g| g.as_raw()).collect())
-            .unwrap_or_else(|_| vec![gid])
+        let mut lists = self.group_lists.borrow_mut();
+        let list = lists.entry((user.to_string(), gid)).or_insert_with(|| {
+            let Ok(name) = std::ffi::CString::new(user) else {
+                return vec![gid];
+            };
+            nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
+                .map(|groups| groups.into_iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_else(|_| vec![gid])
+        });
+        list.clone()
     }
 
     fn host(&self, name: &str) -> Vec<IpAddr> {
-        let text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        hosts_addrs(&text, name)
+        let text = self.hosts.get_or_init(|| read_or_empty("/etc/hosts"));
+        hosts_addrs(text, name)
     }
+}
+
+fn read_or_empty(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Looks `service` (a name or alias) up in the text of /etc/services.

@@ -38,8 +38,11 @@ fn basename(path: &str) -> &str {
 pub fn run(allow: &Path, deny: &Path, config_path: &Path) -> i32 {
     let daemons = match std::fs::read_to_string(config_path) {
         Ok(text) => {
-            let (services, _) =
-                config::parse(&text, &config_path.to_string_lossy(), &SystemResolver);
+            let (services, _) = config::parse(
+                &text,
+                &config_path.to_string_lossy(),
+                &SystemResolver::default(),
+            );
             Some(daemon_names(&services)).filter(|d| !d.is_empty())
         }
         Err(_) => None,
