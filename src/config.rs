@@ -85,8 +85,21 @@ pub struct Credentials {
     pub gid: u32,
     /// The group name when one was given (`user:group` or `user.group`).
     pub group: Option<String>,
-    /// Supplementary groups of the user (as initgroups would set them).
+    /// Supplementary groups of the user (as initgroups would set them);
+    /// not looked up when [`Credentials::switch`] is `None`.
     pub groups: Vec<u32>,
+}
+
+impl Credentials {
+    /// What the child switches to when inetd runs as root: uid, gid and
+    /// groups. `None` for `root` with no group given: such a program keeps
+    /// inetd's own credentials, as in the BSD inetds and busybox (which
+    /// call initgroups only for other users). Looking root's groups up
+    /// would also load NSS modules (libnss_systemd: 500 KiB) into the
+    /// daemon for good.
+    pub fn switch(&self) -> Option<(u32, u32, &[u32])> {
+        (self.uid != 0 || self.group.is_some()).then_some((self.uid, self.gid, &self.groups))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -571,7 +584,11 @@ impl Parser<'_> {
             uid: user.uid,
             gid,
             group: group.map(str::to_string),
-            groups: self.resolver.groups(name, gid),
+            groups: if user.uid == 0 && group.is_none() {
+                Vec::new()
+            } else {
+                self.resolver.groups(name, gid)
+            },
         })
     }
 

@@ -100,6 +100,18 @@ pub fn run(opts: Options) -> i32 {
     }
 }
 
+/// The name matched against the daemon patterns of hosts.allow/deny: the
+/// builtin's name, or the program's argv[0] basename, as tcpd uses.
+fn access_name(service: &Service) -> String {
+    match &service.program {
+        Program::Builtin(builtin) => builtin.name().to_string(),
+        Program::External { argv, .. } => {
+            let argv0 = argv.first().map_or("", String::as_str);
+            argv0.rsplit('/').next().unwrap_or(argv0).to_string()
+        }
+    }
+}
+
 /// Reads and parses the configuration, logging every rejected line and
 /// warning. Returns the services and the number of rejected lines.
 fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
@@ -154,9 +166,6 @@ struct Listener {
     exec: Option<Exec>,
     /// The name matched against hosts.allow/hosts.deny daemon patterns.
     access_name: String,
-    /// inetd's `--tcpd` mode in front of the program (or, for a builtin,
-    /// alone), for access decisions that must be made in a child.
-    checked_exec: Option<Exec>,
     socket: Option<Socket>,
     state: State,
     limits: ServiceLimits,
@@ -488,10 +497,8 @@ impl Daemon {
                     let Some(exec) = self.prepare_exec(&service) else {
                         continue;
                     };
-                    let (access_name, checked_exec) = self.prepare_checked_exec(&service);
                     let mut listener = old[slot].take().expect("position found it");
-                    listener.access_name = access_name;
-                    listener.checked_exec = checked_exec;
+                    listener.access_name = access_name(&service);
                     listener.label = label(&service);
                     listener.limits = ServiceLimits::new(&service.limits, &self.opts.limits);
                     listener.service = service;
@@ -508,17 +515,15 @@ impl Daemon {
             let Some(exec) = self.prepare_exec(&service) else {
                 continue;
             };
-            let (access_name, checked_exec) = self.prepare_checked_exec(&service);
             let id = self.next_listener_id;
             self.next_listener_id += 1;
             let listener = Listener {
                 label: label(&service),
                 limits: ServiceLimits::new(&service.limits, &self.opts.limits),
+                access_name: access_name(&service),
                 service,
                 id,
                 exec,
-                access_name,
-                checked_exec,
                 socket: None,
                 state: State::Unbound(Instant::now()),
                 spawns: RateWindow::default(),
@@ -533,6 +538,11 @@ impl Daemon {
             self.put_listener(slot, listener);
             self.bind(slot);
         }
+        self.listeners.shrink_to_fit();
+        // The parse left its garbage at the top of the heap: give it back
+        // rather than hold it for the daemon's lifetime.
+        // SAFETY: malloc_trim only returns free memory to the kernel.
+        unsafe { libc::malloc_trim(0) };
         self.internal_dgram_ports = self
             .listeners
             .iter()
@@ -560,8 +570,7 @@ impl Daemon {
         let Program::External { path, argv } = &service.program else {
             return Some(None);
         };
-        let user = &service.user;
-        match Exec::new(path, argv, &self.env, user.uid, user.gid, &user.groups) {
+        match Exec::new(path, argv, &self.env, service.user.switch()) {
             Ok(exec) => Some(Some(exec)),
             Err(e) => {
                 self.log.err(format!(
@@ -578,21 +587,19 @@ impl Daemon {
     /// The access-control name of a service (what tcpd would see: the
     /// basename of argv[0], or the builtin's name) and the `--tcpd` child
     /// that checks it when the parent cannot.
-    fn prepare_checked_exec(&mut self, service: &Service) -> (String, Option<Exec>) {
-        let name = match &service.program {
-            Program::Builtin(builtin) => builtin.name().to_string(),
-            Program::External { argv, .. } => {
-                let argv0 = argv.first().map_or("", String::as_str);
-                argv0.rsplit('/').next().unwrap_or(argv0).to_string()
-            }
-        };
+    /// inetd's `--tcpd` mode in front of the listener's program (or, for a
+    /// builtin, alone), for an access decision that must be made in a child.
+    /// Built when needed rather than kept: most services never need it.
+    fn checked_exec(&self, slot: usize) -> Option<Exec> {
+        let listener = self.listeners[slot].as_ref()?;
         let mut program = Vec::new();
-        if let Program::External { path, argv } = &service.program {
+        if let Program::External { path, argv } = &listener.service.program {
             program.push(path.to_string_lossy().into_owned());
             program.extend(argv.iter().cloned());
         }
-        let exec = self.tcpd_exec("--tcpd", &[], &name, &program, &service.user);
-        (name, exec.ok())
+        let user = &listener.service.user;
+        let name = &listener.access_name;
+        self.tcpd_exec("--tcpd", &[], name, &program, user).ok()
     }
 
     /// inetd itself in one of its tcpd modes (see `tcpd.rs`), as `user`:
@@ -611,14 +618,7 @@ impl Daemon {
         argv.push(self.opts.hosts_deny.to_string_lossy().into_owned());
         argv.push(name.to_string());
         argv.extend(program.iter().cloned());
-        Exec::new(
-            Path::new("/proc/self/exe"),
-            &argv,
-            &self.env,
-            user.uid,
-            user.gid,
-            &user.groups,
-        )
+        Exec::new(Path::new("/proc/self/exe"), &argv, &self.env, user.switch())
     }
 
     /// Reloads the rule files if they changed; false when they grant
@@ -1099,11 +1099,15 @@ impl Daemon {
         client: Option<IpAddr>,
         checked: bool,
     ) -> Option<pid_t> {
-        let listener = self.listeners[slot].as_mut()?;
-        let exec = if checked {
-            listener.checked_exec.as_ref()?
+        let checked_exec = if checked {
+            Some(self.checked_exec(slot)?)
         } else {
-            listener.exec.as_ref()?
+            None
+        };
+        let listener = self.listeners[slot].as_mut()?;
+        let exec = match &checked_exec {
+            Some(exec) => exec,
+            None => listener.exec.as_ref()?,
         };
         let drain = listener.service.socket_type == SocketType::Dgram;
         let result = self.spawner.spawn(exec, fd, drain);

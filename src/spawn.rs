@@ -44,14 +44,13 @@ pub struct Exec {
 
 impl Exec {
     /// Prepares `path` with `argv` and `env` (`NAME=value` strings). The
-    /// child switches to `uid`/`gid`/`groups` only when the daemon is root.
+    /// child switches to `switch_to` (uid, gid, groups) only when the daemon
+    /// is root.
     pub fn new(
         path: &Path,
         argv: &[String],
         env: &[CString],
-        uid: u32,
-        gid: u32,
-        groups: &[u32],
+        switch_to: Option<(u32, u32, &[u32])>,
     ) -> io::Result<Exec> {
         let path = cstring(path.as_os_str())?;
         let argv: Vec<CString> = argv
@@ -63,7 +62,9 @@ impl Exec {
         let envp_ptrs = null_terminated(&envp);
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        let credentials = root.then(|| (uid, gid, groups.to_vec()));
+        let credentials = switch_to
+            .filter(|_| root)
+            .map(|(uid, gid, groups)| (uid, gid, groups.to_vec()));
         Ok(Exec {
             path,
             _argv: argv,

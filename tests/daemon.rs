@@ -132,6 +132,61 @@ fn services_run_as_the_configured_user() {
     assert_eq!(groups, expected);
 }
 
+/// `root` keeps inetd's own credentials, as in the BSD inetds and busybox;
+/// `root:group` switches group and supplementary groups.
+#[test]
+fn root_keeps_the_daemons_groups() {
+    if !is_root() {
+        eprintln!("skipping: switching groups needs root");
+        return;
+    }
+    let [kept, switched] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let probe = example("probe");
+    let dir = Dir::new("rootgroups");
+    let config = dir.create(
+        "inetd.conf",
+        &format!(
+            "127.0.0.1:{kept} stream tcp nowait root {probe} probe\n\
+             127.0.0.1:{switched} stream tcp nowait root:daemon {probe} probe\n",
+            probe = probe.display()
+        ),
+    );
+    let pidfile = dir.join("inetd.pid");
+    let mut command = inetd();
+    command.arg("-d").arg("-p").arg(&pidfile).arg(&config);
+    command.stderr(std::process::Stdio::null());
+    // SAFETY: setgroups(2) in the child before exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            let groups = [4242];
+            libc::setgroups(1, groups.as_ptr());
+            Ok(())
+        });
+    }
+    let daemon = Spawned(command.spawn().unwrap());
+    daemon.wait_for_pidfile(&pidfile);
+    let report = probe_report(&format!("127.0.0.1:{kept}"));
+    assert_eq!(report_field(&report, "groups"), "4242");
+    let report = probe_report(&format!("127.0.0.1:{switched}"));
+    let daemon_gid = String::from_utf8(
+        std::process::Command::new("getent")
+            .args(["group", "daemon"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let daemon_gid = daemon_gid.split(':').nth(2).unwrap();
+    assert!(
+        report_field(&report, "gid").starts_with(daemon_gid),
+        "{report}"
+    );
+    let groups = report_field(&report, "groups");
+    assert!(!groups.contains("4242"), "{report}");
+    assert!(groups.split(' ').any(|g| g == daemon_gid), "{report}");
+}
+
 /// A `wait` stream service gets the listening socket and accepts itself.
 #[test]
 fn wait_stream_service() {

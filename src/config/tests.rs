@@ -77,7 +77,8 @@ fn builtin_service() {
                 uid: 0,
                 gid: 0,
                 group: None,
-                groups: vec![0],
+                // root with no group keeps inetd's credentials: not looked up.
+                groups: vec![],
             },
             program: Program::Builtin(Builtin::Echo),
         }
@@ -751,14 +752,14 @@ ftp stream tcp46 nowait/3/10/2 first.last /usr/sbin/tcpd in.ftpd -l
         dump(text),
         [
             "0.0.0.0:7 tcp4 stream nowait rate=- child=- ip-rate=- ip-child=- \
-             user=root uid=0 gid=0 group=- groups=0 internal=echo",
+             user=root uid=0 gid=0 group=- groups=- internal=echo",
             "[::1]:13 udp6 dgram wait rate=10 child=- ip-rate=- ip-child=- \
              user=nobody uid=65534 gid=5 group=tty groups=5 internal=daytime",
             "[::]:21 tcp46 stream nowait rate=- child=3 ip-rate=10 ip-child=2 \
              user=first.last uid=1000 gid=1000 group=- groups=1000,27,100 \
              exec=/usr/sbin/tcpd argv=in.ftpd -l",
             "/run/x.sock unix stream nowait rate=- child=- ip-rate=- ip-child=- \
-             user=root uid=0 gid=0 group=- groups=0 exec=/bin/cat argv=cat",
+             user=root uid=0 gid=0 group=- groups=- exec=/bin/cat argv=cat",
         ]
     );
 }
