@@ -16,6 +16,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use libc::pid_t;
+use mio::unix::SourceFd;
 use mio::{Events, Poll, Token};
 
 use crate::builtins::{self, Connection, Progress, Stream};
@@ -30,11 +31,13 @@ use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
 use crate::spawn::{self, Exec, Spawner};
 use crate::tcpd;
+use crate::watch::RuleWatch;
 
 const DEFAULT_PIDFILE: &str = "/var/run/inetd.pid";
 /// The environment of services unless `-E` is given.
 const SERVICE_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+const RULE_WATCH_TOKEN: Token = Token(usize::MAX - 2);
 /// Connections accepted (or datagrams read) per listener per turn, so that
 /// one busy service cannot starve the others.
 const ACCEPT_BATCH: usize = 64;
@@ -98,6 +101,16 @@ pub fn run(opts: Options) -> i32 {
             1
         }
     }
+}
+
+/// Watches the rule files, registered with the loop; `None` (the files are
+/// then stat'ed once per loop turn) when inotify is not available.
+fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
+    let watch = RuleWatch::new(rules.files())?;
+    poll.registry()
+        .register(&mut SourceFd(&watch.fd()), RULE_WATCH_TOKEN, mio::Interest::READABLE)
+        .ok()?;
+    Some(watch)
 }
 
 /// The name matched against the daemon patterns of hosts.allow/deny: the
@@ -310,10 +323,13 @@ struct Daemon {
     /// fds 0-2 of `--tcpd-datagram` children.
     dev_null: std::fs::File,
     rules: Rules,
-    /// Whether the rule files were checked for changes in this loop turn:
-    /// once a turn is enough to see an edit before the next wake-up, and a
-    /// busy turn's many connections then cost one stat per file in all.
-    rules_checked: bool,
+    /// Tells when the rule files may have changed (see `watch.rs`).
+    rule_watch: Option<RuleWatch>,
+    /// Whether the rule files may have changed since they were last
+    /// compared with the loaded rules: set by the watch, or at every loop
+    /// turn when there is none (once a turn sees an edit before the next
+    /// wake-up, and a busy turn's connections share one stat per file).
+    rules_dirty: bool,
     ready: VecDeque<Token>,
     /// Listeners at a cap of children or connections, to try again when one ends.
     blocked: Vec<usize>,
@@ -356,6 +372,7 @@ impl Daemon {
             REPLY_SOURCES,
         );
         let rules = Rules::load(&opts.hosts_allow, &opts.hosts_deny);
+        let rule_watch = watch_rules(&poll, &rules);
         // Close-on-exec, as std opens every file.
         let dev_null = std::fs::OpenOptions::new()
             .read(true)
@@ -363,7 +380,8 @@ impl Daemon {
             .open("/dev/null")?;
         Ok(Daemon {
             rules,
-            rules_checked: false,
+            rule_watch,
+            rules_dirty: true,
             parked: HashMap::new(),
             parked_datagrams: HashMap::new(),
             dev_null,
@@ -415,7 +433,13 @@ impl Daemon {
                     return 1;
                 }
             }
-            self.rules_checked = false;
+            // Before this wake-up's connections: may the rules have changed?
+            self.rules_dirty |= match &self.rule_watch {
+                None => true,
+                Some(watch) => {
+                    events.iter().any(|e| e.token() == RULE_WATCH_TOKEN) && watch.drain()
+                }
+            };
             for event in events.iter() {
                 self.dispatch(event.token());
             }
@@ -442,6 +466,8 @@ impl Daemon {
             if pending.terminate {
                 self.terminate = true;
             }
+        } else if token == RULE_WATCH_TOKEN {
+            // Read at the start of the turn.
         } else if token.0 % 2 == 0 {
             self.on_listener(token.0 / 2);
         } else {
@@ -624,10 +650,17 @@ impl Daemon {
     /// Reloads the rule files if they changed; false when they grant
     /// everything (no files, say), so no address need even be looked at.
     fn rules_apply(&mut self) -> bool {
-        if !self.rules_checked && self.rules.is_stale() {
-            self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
+        if self.rules_dirty {
+            self.rules_dirty = false;
+            if self.rules.is_stale() {
+                self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
+                // The files may be new inodes, and the host lists other files.
+                if let Some(old) = self.rule_watch.take() {
+                    let _ = self.poll.registry().deregister(&mut SourceFd(&old.fd()));
+                }
+                self.rule_watch = watch_rules(&self.poll, &self.rules);
+            }
         }
-        self.rules_checked = true;
         !self.rules.grants_all()
     }
 

@@ -16,6 +16,7 @@ mod resolve;
 mod signals;
 mod spawn;
 mod tcpd;
+mod watch;
 
 use std::env;
 use std::process::exit;

@@ -38,8 +38,12 @@ fn tcp_clients_are_allowed_and_denied() {
         read_all(connect_from("127.0.0.2", &time_addr).unwrap()).len(),
         0
     );
-    // The rules are read again when they change.
+    // The rules are read again when they change, in place or replaced.
     d.write_rules("hosts.deny", "ALL: ALL\n");
+    assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()), b"");
+    d.replace_rules("hosts.deny", "");
+    assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()), b"hi\n");
+    d.replace_rules("hosts.deny", "greeter: 127.0.0.1\n");
     assert_eq!(read_all(connect_from("127.0.0.1", &addr).unwrap()), b"");
 }
 

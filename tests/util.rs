@@ -152,6 +152,13 @@ impl Daemon {
         fs::write(self._dir.join(name), rules).expect("write rules");
     }
 
+    /// Replaces a rule file as editors do: a new file renamed over it.
+    pub fn replace_rules(&self, name: &str, rules: &str) {
+        let new = self._dir.join(&format!("{name}.new"));
+        fs::write(&new, rules).expect("write rules");
+        fs::rename(&new, self._dir.join(name)).expect("rename rules");
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -237,6 +237,11 @@ impl Rules {
         }
     }
 
+    /// The files the rules were read from: both rule files and host lists.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.stamps.iter().map(|(path, _)| path.as_path())
+    }
+
     /// Whether a file changed since [`Rules::load`] (a stat per file, no reading).
     pub fn is_stale(&self) -> bool {
         self.stamps.iter().any(|(path, old)| stamp(path) != *old)
