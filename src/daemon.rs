@@ -108,7 +108,11 @@ pub fn run(opts: Options) -> i32 {
 fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
     let watch = RuleWatch::new(rules.files())?;
     poll.registry()
-        .register(&mut SourceFd(&watch.fd()), RULE_WATCH_TOKEN, mio::Interest::READABLE)
+        .register(
+            &mut SourceFd(&watch.fd()),
+            RULE_WATCH_TOKEN,
+            mio::Interest::READABLE,
+        )
         .ok()?;
     Some(watch)
 }
