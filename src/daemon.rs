@@ -663,6 +663,9 @@ impl Daemon {
                     let _ = self.poll.registry().deregister(&mut SourceFd(&old.fd()));
                 }
                 self.rule_watch = watch_rules(&self.poll, &self.rules);
+                // An edit between the load and the new watch made no event:
+                // compare the stamps once more at the next check.
+                self.rules_dirty = true;
             }
         }
         !self.rules.grants_all()
