@@ -516,18 +516,23 @@ impl Daemon {
     /// and counts; the rest are closed or opened.
     fn apply(&mut self, services: Vec<Service>) {
         let mut old: Vec<Option<Listener>> = std::mem::take(&mut self.listeners);
+        // One lookup per new service, so a reload is linear in its size.
+        let mut by_key: HashMap<(Listen, SocketType), usize> = old
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, l)| {
+                let (listen, socket_type) = l.as_ref()?.key();
+                Some(((listen.clone(), socket_type), slot))
+            })
+            .collect();
         let mut fresh: Vec<Service> = Vec::new();
         for service in services {
-            let kept = old.iter().position(|l| {
-                l.as_ref()
-                    .is_some_and(|l| l.key() == (&service.listen, service.socket_type))
-            });
-            match kept {
+            match by_key.remove(&(service.listen.clone(), service.socket_type)) {
                 Some(slot) => {
                     let Some(exec) = self.prepare_exec(&service) else {
                         continue;
                     };
-                    let mut listener = old[slot].take().expect("position found it");
+                    let mut listener = old[slot].take().expect("each slot is keyed once");
                     listener.access_name = access_name(&service);
                     listener.label = label(&service);
                     listener.limits = ServiceLimits::new(&service.limits, &self.opts.limits);
@@ -541,6 +546,7 @@ impl Daemon {
         for listener in old.into_iter().flatten() {
             self.close_listener(listener);
         }
+        let mut free_slot = 0;
         for service in fresh {
             let Some(exec) = self.prepare_exec(&service) else {
                 continue;
@@ -560,11 +566,11 @@ impl Daemon {
                 active: 0,
                 clients: None,
             };
-            let slot = self
-                .listeners
-                .iter()
-                .position(Option::is_none)
-                .unwrap_or(self.listeners.len());
+            // Slots below `free_slot` are taken: the scan is linear in all.
+            while self.listeners.get(free_slot).is_some_and(Option::is_some) {
+                free_slot += 1;
+            }
+            let slot = free_slot;
             self.put_listener(slot, listener);
             self.bind(slot);
         }

@@ -663,3 +663,42 @@ fn logs_to_syslog_and_reconnects() {
         "{text:?}"
     );
 }
+
+/// Matching the new configuration against the running services is linear:
+/// the same services listed in the reverse order (the worst case of a
+/// search per service) reload about as fast as in their own order.
+#[test]
+fn reload_time_does_not_depend_on_the_order_of_services() {
+    const SERVICES: usize = 4000;
+    let dir = Dir::new("reload-order");
+    let lines: Vec<String> = (0..SERVICES)
+        .map(|i| {
+            let path = dir.join(&format!("s{i}"));
+            format!("{} stream unix nowait root internal echo\n", path.display())
+        })
+        .collect();
+    let forward: String = lines.concat();
+    let reversed: String = lines.iter().rev().map(String::as_str).collect();
+    let d = Daemon::start("reload-order-daemon", &forward);
+    let timed = |config: &str| {
+        let started = std::time::Instant::now();
+        d.reload(config);
+        started.elapsed()
+    };
+    // The first reload of each order warms up; the second counts.
+    let (_, forward_time) = (timed(&forward), timed(&forward));
+    let (_, reversed_time) = (timed(&reversed), timed(&reversed));
+    let reloads = d.log_text();
+    assert_eq!(
+        reloads
+            .matches(&format!("reloaded: {SERVICES} services"))
+            .count(),
+        4,
+        "{}",
+        reloads.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        reversed_time < forward_time * 3 + std::time::Duration::from_millis(50),
+        "reversed order took {reversed_time:?}, own order {forward_time:?}"
+    );
+}
