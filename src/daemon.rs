@@ -43,8 +43,10 @@ const RULE_WATCH_TOKEN: Token = Token(usize::MAX - 2);
 const ACCEPT_BATCH: usize = 64;
 /// Bytes one builtin connection may move per turn.
 const CONNECTION_BUDGET: usize = 128 * 1024;
-/// How long a listener that could not be bound waits before trying again.
+/// How long a listener that could not be bound waits before trying again;
+/// the wait doubles with each failure up to `BIND_RETRY_MAX`.
 const BIND_RETRY: Duration = Duration::from_secs(5);
+const BIND_RETRY_MAX: Duration = Duration::from_secs(60);
 /// How long a listener waits after running out of descriptors or processes.
 const RESOURCE_PAUSE: Duration = Duration::from_secs(1);
 /// Clients tracked per service with per-client limits.
@@ -185,6 +187,8 @@ struct Listener {
     access_name: String,
     socket: Option<Socket>,
     state: State,
+    /// Failed binds in a row (see [`Daemon::bind`]).
+    bind_failures: u32,
     limits: ServiceLimits,
     spawns: RateWindow,
     /// Live children, or open builtin connections.
@@ -421,8 +425,12 @@ impl Daemon {
                 self.log.err(format!("cannot write pid file: {e}"));
             }
         }
-        let serving = self.listeners.iter().flatten().count();
-        self.log.info(format!("ready: {serving} services"));
+        let (bound, unbound) = self.count_bound();
+        self.log.info(if unbound == 0 {
+            format!("ready: {bound} services")
+        } else {
+            format!("ready: {bound} services, {unbound} not bound yet")
+        });
         let mut events = Events::with_capacity(256);
         while !self.terminate {
             let timeout = if self.ready.is_empty() {
@@ -562,6 +570,7 @@ impl Daemon {
                 exec,
                 socket: None,
                 state: State::Unbound(Instant::now()),
+                bind_failures: 0,
                 spawns: RateWindow::default(),
                 active: 0,
                 clients: None,
@@ -725,8 +734,12 @@ impl Daemon {
         match load(&self.opts.config.clone(), &mut self.log) {
             Ok((services, 0)) => {
                 self.apply(services);
-                let serving = self.listeners.iter().flatten().count();
-                self.log.info(format!("reloaded: {serving} services"));
+                let (bound, unbound) = self.count_bound();
+                self.log.info(if unbound == 0 {
+                    format!("reloaded: {bound} services")
+                } else {
+                    format!("reloaded: {bound} services, {unbound} not bound yet")
+                });
             }
             Ok((_, errors)) => self.log.err(format!(
                 "{}: {errors} bad lines, configuration not reloaded: the old one keeps serving",
@@ -769,22 +782,53 @@ impl Daemon {
                 }
                 listener.socket = Some(socket);
                 listener.state = State::Listening;
-                self.log.debug(format!(
+                let failures = std::mem::take(&mut listener.bind_failures);
+                let msg = format!(
                     "{}: listening on {}",
                     listener.label,
                     describe(&listener.service.listen)
-                ));
+                );
+                if failures == 0 {
+                    self.log.debug(msg);
+                } else {
+                    self.log
+                        .info(format!("{msg} after {failures} failed attempts"));
+                }
             }
             Err(e) => {
-                self.log.err(format!(
-                    "{}: cannot bind {}: {e}; retrying every {} s",
-                    listener.label,
-                    describe(&listener.service.listen),
-                    BIND_RETRY.as_secs()
-                ));
-                listener.state = State::Unbound(Instant::now() + BIND_RETRY);
+                // A port that stays taken is retried ever less often, and
+                // logged at the 1st, 2nd, 4th, 8th... failure, not forever.
+                listener.bind_failures = listener.bind_failures.saturating_add(1);
+                let failures = listener.bind_failures;
+                let retry = BIND_RETRY
+                    .saturating_mul(1 << (failures - 1).min(8))
+                    .min(BIND_RETRY_MAX);
+                if failures.is_power_of_two() {
+                    let again = if failures == 1 {
+                        String::new()
+                    } else {
+                        format!(" (failed {failures} times)")
+                    };
+                    self.log.err(format!(
+                        "{}: cannot bind {}: {e}{again}; retrying in {} s",
+                        listener.label,
+                        describe(&listener.service.listen),
+                        retry.as_secs()
+                    ));
+                }
+                listener.state = State::Unbound(Instant::now() + retry);
             }
         }
+    }
+
+    /// Listeners with a socket, and those still waiting to bind one.
+    fn count_bound(&self) -> (usize, usize) {
+        let listeners = self.listeners.iter().flatten();
+        let unbound = listeners
+            .clone()
+            .filter(|l| matches!(l.state, State::Unbound(_)))
+            .count();
+        (listeners.count() - unbound, unbound)
     }
 
     /// Stops polling the listener until `until` (the socket stays bound, so

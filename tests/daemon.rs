@@ -702,3 +702,24 @@ fn reload_time_does_not_depend_on_the_order_of_services() {
         "reversed order took {reversed_time:?}, own order {forward_time:?}"
     );
 }
+
+/// A port that stays taken is retried ever less often and logged only at
+/// the 1st, 2nd, 4th... failure; `ready:` counts only the bound services.
+#[test]
+fn bind_failures_back_off_and_ready_counts_bound_services() {
+    let [taken, free] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    let _squatter = std::net::TcpListener::bind(("127.0.0.1", taken)).unwrap();
+    let d = Daemon::start(
+        "bind-backoff",
+        &format!(
+            "127.0.0.1:{taken} stream tcp nowait {user} internal time\n\
+             127.0.0.1:{free} stream tcp nowait {user} internal time\n"
+        ),
+    );
+    d.wait_for_log("ready: 1 services, 1 not bound yet");
+    d.wait_for_log("(failed 2 times); retrying in 10 s");
+    let log = d.log_text();
+    assert_eq!(log.matches("cannot bind").count(), 2, "{log}");
+    assert!(log.contains("retrying in 5 s"), "{log}");
+}
