@@ -28,16 +28,25 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-R rate] [-c max] [-C rate]
   --match    explain the hosts.allow/hosts.deny decision for a client, like tcpdmatch
   --check-hosts  lint hosts.allow/hosts.deny against the configuration, like tcpdchk
   --allow FILE, --deny FILE  rule files (default /etc/hosts.allow, /etc/hosts.deny)
+  --no-wrap  do not check hosts.allow/hosts.deny at all (default: check every
+             service but those whose program is tcpd, which checks them itself)
 
 limits (0 means none):
-  -R N                   spawns per minute per service, then pause it (default 10000)
+  -R N                   spawns per minute per service, then pause it (default none;
+                         a service whose children fail at once is paused anyway)
   -c N                   children per service (default none)
   -C N                   connections per minute per client, per service (default none)
   -s N                   children per client, per service (default none)
   -L LOAD                start nothing while the 1-minute load average exceeds LOAD
   --max-children N       children of all services together (default 1024)
   --retry-time SECS      how long a paused service stays paused (default 600)
-  --max-builtins N       concurrent builtin TCP connections in all (default 16384)
+  --max-builtins N       concurrent builtin TCP connections in all (default 16384,
+                         and never more than the descriptor limit leaves room for)
+  --builtins-per-client N  concurrent builtin TCP connections per client, per
+                         service (default 32)
+  --max-decisions N      access checks running in a child at once, per service
+                         (default 32; in all, at most half of --max-children)
+  --decisions-per-client N  access checks in a child at once per client (default 4)
   --idle-timeout SECS    close idle builtin TCP connections (default 300)
   --v6-prefix BITS       count IPv6 clients by this prefix (default 64)
   --udp-source-rate N    builtin UDP replies per second per source (default 50)
@@ -78,6 +87,8 @@ pub struct Options {
     pub backlog: i32,
     pub hosts_allow: PathBuf,
     pub hosts_deny: PathBuf,
+    /// Whether inetd checks hosts.allow/hosts.deny (`--no-wrap`: no).
+    pub wrap: bool,
     pub limits: Limits,
 }
 
@@ -97,6 +108,12 @@ pub struct Limits {
     pub max_children: u32,
     pub retry_time: Duration,
     pub max_builtins: u32,
+    /// Builtin TCP connections per client, per service.
+    pub builtins_per_client: u32,
+    /// Access decisions running in a child at once, per service.
+    pub decisions_per_service: u32,
+    /// Access decisions running in a child at once, per client.
+    pub decisions_per_client: u32,
     pub idle_timeout: Duration,
     pub v6_prefix: u8,
     pub udp_source_rate: u32,
@@ -106,7 +123,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            spawns_per_minute: 10_000,
+            spawns_per_minute: 0,
             children_per_service: 0,
             connections_per_client: 0,
             children_per_client: 0,
@@ -114,6 +131,9 @@ impl Default for Limits {
             max_children: 1024,
             retry_time: Duration::from_secs(600),
             max_builtins: 16_384,
+            builtins_per_client: 32,
+            decisions_per_service: 32,
+            decisions_per_client: 4,
             idle_timeout: Duration::from_secs(300),
             v6_prefix: 64,
             udp_source_rate: 50,
@@ -136,6 +156,7 @@ impl Default for Options {
             backlog: 128,
             hosts_allow: PathBuf::from(DEFAULT_ALLOW),
             hosts_deny: PathBuf::from(DEFAULT_DENY),
+            wrap: true,
             limits: Limits::default(),
         }
     }
@@ -173,6 +194,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                 "allow" => opts.hosts_allow = PathBuf::from(value()?),
                 "deny" => opts.hosts_deny = PathBuf::from(value()?),
                 "check-hosts" => opts.mode = Mode::CheckHosts,
+                "no-wrap" => opts.wrap = false,
                 "match" => {
                     let mut operand = || {
                         args.next()
@@ -190,6 +212,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                 "max-children" => limits.max_children = number(name, &value()?)?,
                 "retry-time" => limits.retry_time = seconds(name, &value()?)?,
                 "max-builtins" => limits.max_builtins = number(name, &value()?)?,
+                "builtins-per-client" => limits.builtins_per_client = number(name, &value()?)?,
+                "max-decisions" => limits.decisions_per_service = number(name, &value()?)?,
+                "decisions-per-client" => limits.decisions_per_client = number(name, &value()?)?,
                 "idle-timeout" => limits.idle_timeout = seconds(name, &value()?)?,
                 "v6-prefix" => {
                     limits.v6_prefix = number(name, &value()?)?;

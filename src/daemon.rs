@@ -183,8 +183,9 @@ struct Listener {
     /// `service/protocol`, for log lines.
     label: Rc<str>,
     exec: Option<Exec>,
-    /// The name matched against hosts.allow/hosts.deny daemon patterns.
-    access_name: String,
+    /// The name matched against hosts.allow/hosts.deny daemon patterns;
+    /// `None` when inetd does not check them for this service.
+    access_name: Option<String>,
     socket: Option<Socket>,
     state: State,
     /// Failed binds in a row (see [`Daemon::bind`]).
@@ -541,7 +542,7 @@ impl Daemon {
                         continue;
                     };
                     let mut listener = old[slot].take().expect("each slot is keyed once");
-                    listener.access_name = access_name(&service);
+                    listener.access_name = self.checked_name(&service);
                     listener.label = label(&service);
                     listener.limits = ServiceLimits::new(&service.limits, &self.opts.limits);
                     listener.service = service;
@@ -564,7 +565,7 @@ impl Daemon {
             let listener = Listener {
                 label: label(&service),
                 limits: ServiceLimits::new(&service.limits, &self.opts.limits),
-                access_name: access_name(&service),
+                access_name: self.checked_name(&service),
                 service,
                 id,
                 exec,
@@ -601,6 +602,15 @@ impl Daemon {
                 _ => None,
             })
             .collect();
+    }
+
+    /// The access name of a service whose access inetd checks: not with
+    /// `--no-wrap`, nor when the program is tcpd, which checks the rules
+    /// itself (checking them twice would run `spawn` and send banners twice).
+    fn checked_name(&self, service: &Service) -> Option<String> {
+        let tcpd = matches!(&service.program,
+            Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
+        (self.opts.wrap && !tcpd).then(|| access_name(service))
     }
 
     fn put_listener(&mut self, slot: usize, listener: Listener) {
@@ -643,7 +653,7 @@ impl Daemon {
             program.extend(argv.iter().cloned());
         }
         let user = &listener.service.user;
-        let name = &listener.access_name;
+        let name = listener.access_name.as_deref()?;
         self.tcpd_exec("--tcpd", &[], name, &program, user).ok()
     }
 
@@ -693,8 +703,11 @@ impl Daemon {
         let Some(listener) = self.listeners[slot].as_ref() else {
             return Access::Denied;
         };
+        let Some(daemon) = &listener.access_name else {
+            return Access::Granted;
+        };
         let request = Request {
-            daemon: &listener.access_name,
+            daemon,
             client,
             server,
             pid: None,
@@ -1511,11 +1524,14 @@ impl Daemon {
             );
             return;
         }
+        let Some(name) = listener.access_name.as_deref() else {
+            return;
+        };
         let addresses = [peer.to_string(), server.to_string()];
         let exec = self.tcpd_exec(
             "--tcpd-datagram",
             &addresses,
-            &listener.access_name,
+            name,
             &[],
             &listener.service.user,
         );

@@ -245,3 +245,67 @@ fn refused_wait_datagram_is_consumed() {
         d.log_text()
     );
 }
+
+/// A line whose program is tcpd (Debian's usual form) is left to tcpd: the
+/// rules are checked once, so a `spawn` option runs once. `--no-wrap`
+/// turns inetd's own checking off. The rule files are the test's own,
+/// bind-mounted over /etc/hosts.* in a private mount namespace, since tcpd
+/// reads only those.
+#[test]
+fn tcpd_lines_are_checked_once_and_no_wrap_checks_nothing() {
+    if !is_root() || !require("unshare") || !require("tcpd") {
+        eprintln!("skipping: tcpd's own rule files can be replaced only as root");
+        return;
+    }
+    let tcpd = find_in_path("tcpd").expect("required above");
+    let [wrapped, plain] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let dir = Dir::new("tcpd-once");
+    let mark = dir.join("spawned");
+    let allow = dir.create(
+        "hosts.allow",
+        &format!("echo: ALL: spawn (/bin/echo %d >> {})\n", mark.display()),
+    );
+    let deny = dir.create("hosts.deny", "ALL: ALL\n");
+    let start = |name: &str, extra: &[&str]| {
+        let config = dir.create(
+            &format!("{name}.conf"),
+            &format!(
+                "127.0.0.1:{wrapped} stream tcp nowait root {} /bin/echo hi\n\
+                 127.0.0.1:{plain} stream tcp nowait root /usr/bin/printf printf ho\n",
+                tcpd.display()
+            ),
+        );
+        let pidfile = dir.join(&format!("{name}.pid"));
+        let script = "mount --bind \"$0\" /etc/hosts.allow && mount --bind \"$1\" \
+                      /etc/hosts.deny && shift && exec \"$@\"";
+        let daemon = Spawned(
+            std::process::Command::new("unshare")
+                .args(["-m", "sh", "-c", script])
+                .arg(&allow)
+                .arg(&deny)
+                .arg(env!("CARGO_BIN_EXE_inetd"))
+                .arg("-d")
+                .args(extra)
+                .arg("-p")
+                .arg(&pidfile)
+                .arg(&config)
+                .stderr(std::fs::File::create(dir.join(&format!("{name}.log"))).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        daemon.wait_for_pidfile(&pidfile);
+        daemon
+    };
+    {
+        let _d = start("wrapped", &[]);
+        assert_eq!(read_all(connect(&format!("127.0.0.1:{wrapped}"))), b"hi\n");
+        wait_until("tcpd's spawn", || mark.exists());
+        // `printf` is checked by inetd itself: denied.
+        assert_eq!(read_all(connect(&format!("127.0.0.1:{plain}"))), b"");
+    }
+    let spawned = std::fs::read_to_string(&mark).unwrap();
+    assert_eq!(spawned, "echo\n", "the rules were checked more than once");
+    std::fs::remove_file(&mark).unwrap();
+    let _d = start("no-wrap", &["--no-wrap"]);
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{plain}"))), b"ho");
+}

@@ -62,7 +62,7 @@ pub fn require(tool: &str) -> bool {
     false
 }
 
-fn find_in_path(tool: &str) -> Option<PathBuf> {
+pub fn find_in_path(tool: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
     env::split_paths(&path)
         .map(|dir| dir.join(tool))
