@@ -23,7 +23,7 @@ use crate::builtins::{self, Connection, Progress, Stream};
 use crate::cli::{self, Options};
 use crate::config::{self, Builtin, Listen, Program, Service, SocketType};
 use crate::hosts::{Decision, NoLookup, Request, RuleOption, Rules};
-use crate::limits::{self, ClientTable, RateWindow, Refusal, ReplyLimiter};
+use crate::limits::{self, ClientTable, FailureStreak, RateWindow, Refusal, ReplyLimiter};
 use crate::listener::{self, Socket};
 use crate::log::{Level, Log};
 use crate::pidfile::Pidfile;
@@ -192,6 +192,7 @@ struct Listener {
     bind_failures: u32,
     limits: ServiceLimits,
     spawns: RateWindow,
+    failures: FailureStreak,
     /// Live children, or open builtin connections.
     active: u32,
     /// Per-client counts, when the service limits clients.
@@ -276,6 +277,8 @@ struct Child {
     label: Rc<str>,
     /// Already logged when spawn returned.
     exec_failed: bool,
+    /// Started in the `--tcpd` mode: a quick non-zero exit may be a refusal.
+    checked: bool,
     peer: Option<Peer>,
     /// The key this child is counted under in its listener's client table.
     client: Option<IpAddr>,
@@ -573,6 +576,7 @@ impl Daemon {
                 state: State::Unbound(Instant::now()),
                 bind_failures: 0,
                 spawns: RateWindow::default(),
+                failures: FailureStreak::default(),
                 active: 0,
                 clients: None,
             };
@@ -954,6 +958,24 @@ impl Daemon {
         false
     }
 
+    /// Pauses a service whose children fail at once, one after the other,
+    /// for the retry time: one line says so, with the count.
+    fn pause_looping(&mut self, slot: usize, status: libc::c_int) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        let failures = std::mem::take(&mut listener.failures).count();
+        let retry = self.opts.limits.retry_time;
+        self.log.err(format!(
+            "{} server failing (looping): {failures} children in a row failed at once, \
+             the last {}; service paused for {} s",
+            listener.label,
+            describe_exit(status),
+            retry.as_secs()
+        ));
+        self.pause(slot, Instant::now() + retry, Pause::Looping);
+    }
+
     /// Counts one spawn against the service's rate; when over it, the
     /// service is paused for the retry time, as the BSD inetds do.
     fn rate_allows(&mut self, slot: usize) -> bool {
@@ -1235,6 +1257,7 @@ impl Daemon {
                 listener: listener_id,
                 label: label.clone(),
                 exec_failed,
+                checked,
                 peer,
                 client,
                 started: Instant::now(),
@@ -1552,6 +1575,7 @@ impl Daemon {
                 listener: listener_id,
                 label,
                 exec_failed: false,
+                checked: true,
                 peer: Some(Peer::Inet(peer)),
                 client: None,
                 started: Instant::now(),
@@ -1630,10 +1654,22 @@ impl Daemon {
                 }
                 continue;
             }
-            if listener.state == State::Waiting(pid) {
-                if failed {
-                    self.drain_failed_datagram(slot);
-                }
+            let quick_failure = child.exec_failed
+                || (now.saturating_duration_since(child.started) < limits::QUICK_EXIT
+                    && if child.checked {
+                        // Not a refusal: the program could not be executed.
+                        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 127
+                    } else {
+                        failed
+                    });
+            let looping = listener.failures.looping(quick_failure, now);
+            let waiting = listener.state == State::Waiting(pid);
+            if waiting && failed {
+                self.drain_failed_datagram(slot);
+            }
+            if looping {
+                self.pause_looping(slot, status);
+            } else if waiting {
                 self.resume(slot);
             }
         }
@@ -1643,11 +1679,7 @@ impl Daemon {
     }
 
     fn log_exit(&mut self, pid: pid_t, status: libc::c_int, child: &Child) {
-        let how = if libc::WIFSIGNALED(status) {
-            format!("killed by signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("exited with status {}", libc::WEXITSTATUS(status))
-        };
+        let how = describe_exit(status);
         let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
         if self.opts.log_connections {
             let peer = child
@@ -1684,6 +1716,14 @@ fn runs_in_child(option: &RuleOption) -> bool {
             | RuleOption::Rfc931(_)
             | RuleOption::Aclexec(_)
     )
+}
+
+fn describe_exit(status: libc::c_int) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
+    }
 }
 
 fn listener_token(slot: usize) -> Token {

@@ -36,6 +36,49 @@ impl RateWindow {
     }
 }
 
+/// How a service's children end, to tell a looping service (one whose
+/// program cannot run, or exits at once without doing its work, so inetd
+/// starts it again and again) from a busy one: only failures count.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FailureStreak {
+    /// Quick failures in a row, and when the first of them ended.
+    count: u32,
+    since: Option<Instant>,
+}
+
+/// A child that fails within this time of its start failed "at once".
+pub const QUICK_EXIT: Duration = Duration::from_secs(1);
+/// Quick failures in a row, within `LOOP_WINDOW`, that make a service looping.
+pub const LOOP_FAILURES: u32 = 10;
+pub const LOOP_WINDOW: Duration = Duration::from_secs(1);
+
+impl FailureStreak {
+    /// Records how one child ended (`quick_failure`: it could not be
+    /// executed, or exited non-zero or by a signal at once). True when the
+    /// service is looping: [`LOOP_FAILURES`] quick failures in a row, the
+    /// first no longer than [`LOOP_WINDOW`] ago. Any other end breaks the
+    /// streak.
+    pub fn looping(&mut self, quick_failure: bool, now: Instant) -> bool {
+        if !quick_failure {
+            *self = FailureStreak::default();
+            return false;
+        }
+        match self.since {
+            Some(since) if now.saturating_duration_since(since) <= LOOP_WINDOW => {}
+            _ => {
+                self.since = Some(now);
+                self.count = 0;
+            }
+        }
+        self.count += 1;
+        self.count >= LOOP_FAILURES
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+}
+
 /// The address a client is counted under: IPv4-mapped addresses as IPv4,
 /// IPv6 addresses by their first `v6_prefix` bits (one site gets a /64).
 pub fn client_key(ip: IpAddr, v6_prefix: u8) -> IpAddr {
@@ -259,6 +302,27 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_quick_failures_in_a_row_make_a_service_looping() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut streak = FailureStreak::default();
+        for i in 0..LOOP_FAILURES - 1 {
+            assert!(!streak.looping(true, ms(u64::from(i))));
+        }
+        assert!(streak.looping(true, ms(20)));
+        // A success breaks the streak.
+        let mut streak = FailureStreak::default();
+        for i in 0..100 {
+            assert!(!streak.looping(i % 5 != 0, ms(i)));
+        }
+        // Failures spread thinner than the window never add up.
+        let mut streak = FailureStreak::default();
+        for i in 0..100 {
+            assert!(!streak.looping(true, ms(i * 200)));
+        }
     }
 
     #[test]

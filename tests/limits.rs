@@ -504,3 +504,32 @@ fn load_shedding() {
     std::fs::write(&loadavg, "0.50 0.50 0.50 1/100 1\n").unwrap();
     assert_eq!(read_all(&mut waiting), b"spawned\n");
 }
+
+/// A `wait` service whose program exits at once without taking the
+/// connection would be started again and again: it is paused after a few
+/// failures in a row, with one line that says so.
+#[test]
+fn a_service_failing_at_once_is_paused_within_a_second() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start_with(
+        "looping",
+        &format!("127.0.0.1:{port} stream tcp wait {user} /bin/false false\n"),
+        &["-l"],
+    );
+    let started = Instant::now();
+    let _pending = connect(&format!("127.0.0.1:{port}"));
+    d.wait_for_log("server failing (looping): 10 children in a row failed at once");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let exits = || d.log_text().matches("exited with status 1").count();
+    let paused_at = exits();
+    assert!(paused_at <= 12, "{paused_at} failing children");
+    std::thread::sleep(SHORT);
+    assert_eq!(exits(), paused_at, "children started while paused");
+    let log = d.log_text();
+    assert!(
+        log.contains("the last exited with status 1; service paused for 600 s"),
+        "{log}"
+    );
+    assert_eq!(log.matches("looping").count(), 1, "{log}");
+}
