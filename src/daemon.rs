@@ -1,8 +1,9 @@
 //! The daemon: one single-threaded mio loop over every listening socket,
 //! the builtin connections and the signal pipe.
 //!
-//! Tokens: listener slot `i` is `2i`, builtin connection slot `j` is `2j+1`,
-//! and the signal pipe has its own token. Work that a budget cut short goes
+//! Tokens (see [`Key`]): listener slots, builtin connection slots and the
+//! decision pipes of `--tcpd` children are told apart by their residue
+//! mod 3; the signal pipe and rule watch have tokens of their own. Work that a budget cut short goes
 //! on a ready queue and continues on the next turn, after other events.
 
 use std::collections::{HashMap, VecDeque};
@@ -10,6 +11,7 @@ use std::ffi::CString;
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -23,7 +25,9 @@ use crate::builtins::{self, Connection, Progress, Stream};
 use crate::cli::{self, Options};
 use crate::config::{self, Builtin, Listen, Program, Service, SocketType};
 use crate::hosts::{Decision, NoLookup, Request, RuleOption, Rules};
-use crate::limits::{self, ClientTable, FailureStreak, RateWindow, Refusal, ReplyLimiter};
+use crate::limits::{
+    self, ClientTable, DecisionTable, FailureStreak, RateWindow, Refusal, ReplyLimiter,
+};
 use crate::listener::{self, Socket};
 use crate::log::{Level, Log};
 use crate::pidfile::Pidfile;
@@ -195,6 +199,8 @@ struct Listener {
     failures: FailureStreak,
     /// Live children, or open builtin connections.
     active: u32,
+    /// Children of `active` still deciding access (see [`Deciding`]).
+    deciding: u32,
     /// Per-client counts, when the service limits clients.
     clients: Option<ClientTable>,
 }
@@ -283,6 +289,38 @@ struct Child {
     /// The key this child is counted under in its listener's client table.
     client: Option<IpAddr>,
     started: Instant,
+    /// While a `--tcpd` child decides access.
+    deciding: Option<Deciding>,
+}
+
+/// A `--tcpd` child's access decision under way: it holds the write end of
+/// this pipe on its fd 3, closed when it execs the program (or a twist) or
+/// exits, which ends the decision.
+struct Deciding {
+    pipe: std::os::fd::OwnedFd,
+    /// The key it is counted under in the daemon's decision table.
+    client: Option<IpAddr>,
+}
+
+/// What [`Daemon::spawn`] starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Run {
+    /// The service's program.
+    Program,
+    /// The `--tcpd` mode, which decides access, then execs the program
+    /// (or, for a builtin, exits with the verdict).
+    Checked,
+    /// The `--tcpd-datagram` mode: the verdict for a datagram a builtin
+    /// has read, to this server address.
+    CheckDatagram(SocketAddr),
+}
+
+/// Why [`Daemon::spawn`] started no child.
+enum NoChild {
+    /// Too many access decisions under way (logged): refuse the client.
+    Refused,
+    /// No process could be created: pause the listener briefly.
+    Failed,
 }
 
 /// A builtin TCP connection and what the daemon counts it against.
@@ -329,6 +367,8 @@ struct Daemon {
     free_sessions: Vec<usize>,
     open_sessions: usize,
     children: HashMap<pid_t, Child>,
+    /// The access decisions under way in children, per client and in all.
+    decisions: DecisionTable,
     /// Builtin connections whose access check runs in a child, by its pid.
     parked: HashMap<pid_t, Parked>,
     parked_datagrams: HashMap<pid_t, ParkedDatagram>,
@@ -410,6 +450,7 @@ impl Daemon {
             free_sessions: Vec::new(),
             open_sessions: 0,
             children: HashMap::new(),
+            decisions: DecisionTable::default(),
             ready: VecDeque::new(),
             blocked: Vec::new(),
             resources_paused: false,
@@ -484,10 +525,12 @@ impl Daemon {
             }
         } else if token == RULE_WATCH_TOKEN {
             // Read at the start of the turn.
-        } else if token.0 % 2 == 0 {
-            self.on_listener(token.0 / 2);
         } else {
-            self.on_session(token.0 / 2);
+            match Key::of(token) {
+                Key::Listener(slot) => self.on_listener(slot),
+                Key::Session(index) => self.on_session(index),
+                Key::Decision(pid) => self.end_decision(pid),
+            }
         }
     }
 
@@ -578,6 +621,7 @@ impl Daemon {
                 spawns: RateWindow::default(),
                 failures: FailureStreak::default(),
                 active: 0,
+                deciding: 0,
                 clients: None,
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
@@ -659,6 +703,22 @@ impl Daemon {
         let user = &listener.service.user;
         let name = listener.access_name.as_deref()?;
         self.tcpd_exec("--tcpd", &[], name, &program, user).ok()
+    }
+
+    /// inetd's `--tcpd-datagram` mode, for the verdict on a datagram from
+    /// `client` that a builtin has already read.
+    fn datagram_check_exec(
+        &self,
+        slot: usize,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Option<Exec> {
+        let listener = self.listeners[slot].as_ref()?;
+        let name = listener.access_name.as_deref()?;
+        let addresses = [client.to_string(), server.to_string()];
+        let user = &listener.service.user;
+        self.tcpd_exec("--tcpd-datagram", &addresses, name, &[], user)
+            .ok()
     }
 
     /// inetd itself in one of its tcpd modes (see `tcpd.rs`), as `user`:
@@ -792,7 +852,7 @@ impl Daemon {
             backlog,
         ) {
             Ok(mut socket) => {
-                if let Err(e) = socket.register(self.poll.registry(), listener_token(slot)) {
+                if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
                     self.log.err(format!("{}: register: {e}", listener.label));
                     listener.state = State::Unbound(Instant::now() + BIND_RETRY);
                     return;
@@ -872,7 +932,7 @@ impl Daemon {
         };
         let restored = socket
             .set_nonblocking()
-            .and_then(|()| socket.register(self.poll.registry(), listener_token(slot)));
+            .and_then(|()| socket.register(self.poll.registry(), Key::Listener(slot).token()));
         match restored {
             Ok(()) => listener.state = State::Listening,
             Err(e) => {
@@ -889,7 +949,7 @@ impl Daemon {
     /// try again, and so do those paused for lack of descriptors.
     fn wake_blocked(&mut self) {
         for slot in self.blocked.drain(..) {
-            self.ready.push_back(listener_token(slot));
+            self.ready.push_back(Key::Listener(slot).token());
         }
         if !std::mem::take(&mut self.resources_paused) {
             return;
@@ -907,20 +967,24 @@ impl Daemon {
     // ---- admission ----
 
     /// Whether the listener may start one more child or connection now:
-    /// its own cap, and the daemon-wide cap for its kind. When not, it is
-    /// tried again as soon as one ends.
-    fn has_room(&mut self, slot: usize) -> bool {
+    /// its own cap, the daemon-wide cap for its kind, and its cap of access
+    /// checks. When not, it is tried again as soon as one ends. `holds`: a
+    /// connection would be held (not a daytime or time answer, which holds
+    /// nothing, so only the cap of access checks applies to it).
+    fn has_room(&mut self, slot: usize, holds: bool) -> bool {
         let Some(listener) = self.listeners[slot].as_ref() else {
             return false;
         };
         let limits = &self.opts.limits;
         let (in_use, cap) = match listener.service.program {
+            Program::Builtin(_) if !holds => (0, 0),
             Program::Builtin(_) => (self.open_sessions, limits.max_builtins),
             Program::External { .. } => (self.children.len(), limits.max_children),
         };
-        let own_cap = listener.limits.max_active;
-        let room =
-            (cap == 0 || in_use < cap as usize) && (own_cap == 0 || listener.active < own_cap);
+        let own_cap = if holds { listener.limits.max_active } else { 0 };
+        let room = (cap == 0 || in_use < cap as usize)
+            && (own_cap == 0 || listener.active < own_cap)
+            && self.decision_room(listener);
         if !room {
             if !self.blocked.contains(&slot) {
                 self.blocked.push(slot);
@@ -933,6 +997,15 @@ impl Daemon {
             );
         }
         room
+    }
+
+    /// Whether the listener's service may start one more access check in a
+    /// child. At its cap it waits, like at a cap of children, even for
+    /// clients that would need none: which ones do is known only after
+    /// accepting, and one slow resolver must not take other services' slots.
+    fn decision_room(&self, listener: &Listener) -> bool {
+        let cap = self.opts.limits.decisions_per_service;
+        cap == 0 || listener.deciding < cap
     }
 
     /// The load average check of `-L`; pauses the listener briefly when high.
@@ -1076,7 +1149,7 @@ impl Daemon {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {
                 // The client gave up; try the next one.
-                self.ready.push_back(listener_token(slot));
+                self.ready.push_back(Key::Listener(slot).token());
                 None
             }
             Err(e) => {
@@ -1098,7 +1171,7 @@ impl Daemon {
 
     fn accept_and_spawn(&mut self, slot: usize) {
         for _ in 0..ACCEPT_BATCH {
-            if !self.has_room(slot) || !self.load_allows(slot) {
+            if !self.has_room(slot, true) || !self.load_allows(slot) {
                 return;
             }
             let Some((stream, peer)) = self.accept(slot) else {
@@ -1110,43 +1183,42 @@ impl Daemon {
             let Ok(client) = self.admit_client(slot, &peer) else {
                 continue;
             };
-            let checked = match self.stream_access(slot, &stream, &peer) {
-                Access::Granted => false,
-                Access::InChild => true,
+            let run = match self.stream_access(slot, &stream, &peer) {
+                Access::Granted => Run::Program,
+                Access::InChild => Run::Checked,
                 Access::Denied => {
                     self.release_client(slot, client);
                     continue;
                 }
             };
-            if self
-                .spawn(slot, stream.raw_fd(), Some(peer), client, checked)
-                .is_none()
-            {
-                let now = Instant::now();
-                if let Some(listener) = self.listeners[slot].as_mut() {
-                    listener.release(client, now);
+            match self.spawn(slot, stream.raw_fd(), Some(peer), client, run) {
+                Ok(_) => {}
+                Err(NoChild::Refused) => self.release_client(slot, client),
+                Err(NoChild::Failed) => {
+                    self.release_client(slot, client);
+                    self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                    return;
                 }
-                self.pause(slot, now + RESOURCE_PAUSE, Pause::Resources);
-                return;
             }
         }
-        self.ready.push_back(listener_token(slot));
+        self.ready.push_back(Key::Listener(slot).token());
     }
 
     /// Hands the listening socket itself to a child and stops polling it.
     /// A datagram service's access is checked against the sender of the
     /// waiting datagram (a stream `wait` service has no client yet).
     fn spawn_waiting(&mut self, slot: usize) {
-        if !self.has_room(slot) || !self.load_allows(slot) || !self.rate_allows(slot) {
+        if !self.has_room(slot, true) || !self.load_allows(slot) || !self.rate_allows(slot) {
             return;
         }
-        let checked = match self.datagram_access(slot) {
-            Some(Access::Granted) | None => false,
-            Some(Access::InChild) => true,
-            Some(Access::Denied) => {
+        let (run, peer) = match self.datagram_access(slot) {
+            None => (Run::Program, None),
+            Some((Access::Granted, sender)) => (Run::Program, Some(Peer::Inet(sender))),
+            Some((Access::InChild, sender)) => (Run::Checked, Some(Peer::Inet(sender))),
+            Some((Access::Denied, _)) => {
                 // Refused: the datagram is consumed, and the next one looked at.
                 self.drain_failed_datagram(slot);
-                self.ready.push_back(listener_token(slot));
+                self.ready.push_back(Key::Listener(slot).token());
                 return;
             }
         };
@@ -1158,29 +1230,28 @@ impl Daemon {
         };
         let _ = socket.deregister(self.poll.registry());
         let fd = socket.raw_fd();
-        match self.spawn(slot, fd, None, None, checked) {
-            Some(pid) => {
+        match self.spawn(slot, fd, peer, None, run) {
+            Ok(pid) => {
                 if let Some(listener) = self.listeners[slot].as_mut() {
                     listener.state = State::Waiting(pid);
                 }
             }
-            None => {
-                if let Some(listener) = self.listeners[slot].as_mut() {
-                    listener.release(None, Instant::now());
-                    if let (SocketType::Dgram, Some(socket)) =
-                        (listener.service.socket_type, &listener.socket)
-                    {
-                        socket.drain_datagram();
-                    }
-                }
+            Err(NoChild::Refused) => {
+                // As a refusal: the datagram is consumed.
+                self.drain_failed_datagram(slot);
+                self.resume(slot);
+            }
+            Err(NoChild::Failed) => {
+                self.drain_failed_datagram(slot);
                 self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
             }
         }
     }
 
-    /// Access for the sender of the datagram waiting on a UDP listener;
-    /// `None` when there is no such datagram or it is not a UDP socket.
-    fn datagram_access(&mut self, slot: usize) -> Option<Access> {
+    /// Access for the sender of the datagram waiting on a UDP listener, and
+    /// that sender; `None` when there is no such datagram or it is not a UDP
+    /// socket.
+    fn datagram_access(&mut self, slot: usize) -> Option<(Access, SocketAddr)> {
         if !self.rules_apply() {
             return None;
         }
@@ -1189,7 +1260,7 @@ impl Daemon {
         };
         let (_, client) = udp.peek_from(&mut [0u8; 1]).ok()?;
         let server = udp.local_addr().ok()?;
-        Some(self.check_access(slot, client, server))
+        Some((self.check_access(slot, client, server), client))
     }
 
     /// Access for an accepted connection (UNIX sockets have no address to check).
@@ -1212,30 +1283,52 @@ impl Daemon {
         }
     }
 
-    /// Starts the listener's program on `fd` and counts the child. Returns
-    /// its pid, also when exec failed (the child exits 127 and is reaped as
-    /// usual); `None` when no process could be created.
-    /// `checked`: start the `--tcpd` mode, which decides access first.
+    /// Starts the listener's program on `fd` (or the `--tcpd` mode that
+    /// decides access first, see [`Run`]) and counts the child. Returns its
+    /// pid, also when exec failed (the child exits 127 and is reaped as
+    /// usual).
     fn spawn(
         &mut self,
         slot: usize,
         fd: std::os::fd::RawFd,
         peer: Option<Peer>,
         client: Option<IpAddr>,
-        checked: bool,
-    ) -> Option<pid_t> {
-        let checked_exec = if checked {
-            Some(self.checked_exec(slot)?)
+        run: Run,
+    ) -> Result<pid_t, NoChild> {
+        let checked = run != Run::Program;
+        let exec = match run {
+            Run::Program => None,
+            Run::Checked => Some(self.checked_exec(slot).ok_or(NoChild::Failed)?),
+            Run::CheckDatagram(server) => {
+                let client = match &peer {
+                    Some(Peer::Inet(addr)) => *addr,
+                    _ => return Err(NoChild::Failed),
+                };
+                Some(
+                    self.datagram_check_exec(slot, client, server)
+                        .ok_or(NoChild::Failed)?,
+                )
+            }
+        };
+        let deciding = if checked {
+            let ip = match &peer {
+                Some(Peer::Inet(addr)) => Some(addr.ip()),
+                _ => None,
+            };
+            Some(self.begin_decision(slot, ip).ok_or(NoChild::Refused)?)
         } else {
             None
         };
-        let listener = self.listeners[slot].as_mut()?;
-        let exec = match &checked_exec {
+        let listener = self.listeners[slot].as_mut().ok_or(NoChild::Failed)?;
+        let exec = match &exec {
             Some(exec) => exec,
-            None => listener.exec.as_ref()?,
+            None => listener.exec.as_ref().ok_or(NoChild::Failed)?,
         };
-        let drain = listener.service.socket_type == SocketType::Dgram;
-        let result = self.spawner.spawn(exec, fd, drain);
+        // A failing `wait` dgram program consumes the datagram it was for.
+        let drain = listener.service.socket_type == SocketType::Dgram
+            && !matches!(run, Run::CheckDatagram(_));
+        let write_end = deciding.as_ref().map(|(_, write)| write.as_raw_fd());
+        let result = self.spawner.spawn(exec, fd, write_end, drain);
         let label = listener.label.clone();
         let (pid, exec_failed) = match result {
             Ok(pid) => (pid, false),
@@ -1246,11 +1339,31 @@ impl Daemon {
                 };
                 let msg = format!("{label}: {program}: {}: {}", e.step, e.error);
                 self.log.limited("spawn", Level::Err, msg);
-                (e.pid?, true)
+                match e.pid {
+                    Some(pid) => (pid, true),
+                    None => {
+                        if let Some((deciding, _)) = deciding {
+                            self.decisions.release(deciding.client);
+                        }
+                        return Err(NoChild::Failed);
+                    }
+                }
             }
         };
         listener.active += 1;
         let listener_id = (slot, listener.id);
+        // The child has its copy of the write end (or has exited): only its
+        // closing it must end the decision.
+        let deciding = deciding.map(|(deciding, _write)| {
+            // Unwatched, the decision ends when the child is reaped.
+            let _ = self.poll.registry().register(
+                &mut SourceFd(&deciding.pipe.as_raw_fd()),
+                Key::Decision(pid).token(),
+                mio::Interest::READABLE,
+            );
+            listener.deciding += 1;
+            deciding
+        });
         self.children.insert(
             pid,
             Child {
@@ -1261,10 +1374,86 @@ impl Daemon {
                 peer,
                 client,
                 started: Instant::now(),
+                deciding,
             },
         );
         self.log.debug(format_args!("{label}: started pid {pid}"));
-        Some(pid)
+        Ok(pid)
+    }
+
+    /// Admits one more access decision in a child for a client of the
+    /// listener's service, with the pipe that tells when it is over (read
+    /// end kept, write end for the child). `None`, logged, when the
+    /// service, the client or the daemon already has as many as allowed.
+    fn begin_decision(
+        &mut self,
+        slot: usize,
+        ip: Option<IpAddr>,
+    ) -> Option<(Deciding, std::os::fd::OwnedFd)> {
+        let limits = &self.opts.limits;
+        let listener = self.listeners[slot].as_ref()?;
+        let key = ip.map(|ip| limits::client_key(ip, limits.v6_prefix));
+        let service_full =
+            limits.decisions_per_service > 0 && listener.deciding >= limits.decisions_per_service;
+        if service_full
+            || !self
+                .decisions
+                .admit(key, limits.decisions_per_client, self.max_decisions())
+        {
+            let label = listener.label.clone();
+            let client = ip.map_or(String::new(), |ip| format!(" from {ip}"));
+            self.log.limited(
+                "decisions",
+                Level::Warning,
+                format!("{label}: refused connection{client}: too many access checks under way"),
+            );
+            return None;
+        }
+        let flags = nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK;
+        match nix::unistd::pipe2(flags) {
+            Ok((read, write)) => Some((
+                Deciding {
+                    pipe: read,
+                    client: key,
+                },
+                write,
+            )),
+            Err(e) => {
+                self.decisions.release(key);
+                self.log
+                    .limited("pipe", Level::Err, format!("decision pipe: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Decisions in children of all services together: at most half the
+    /// children, so that services needing no lookup always have room.
+    fn max_decisions(&self) -> u32 {
+        self.opts.limits.max_children.div_ceil(2)
+    }
+
+    /// A `--tcpd` child's decision is over (its pipe closed, or it was
+    /// reaped): its client and its service may start another.
+    fn end_decision(&mut self, pid: pid_t) {
+        let Some(child) = self.children.get_mut(&pid) else {
+            return;
+        };
+        let Some(deciding) = child.deciding.take() else {
+            return;
+        };
+        let (slot, id) = child.listener;
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&deciding.pipe.as_raw_fd()));
+        self.decisions.release(deciding.client);
+        if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
+            if listener.id == id {
+                listener.deciding = listener.deciding.saturating_sub(1);
+            }
+        }
+        self.wake_blocked();
     }
 
     /// A `wait` dgram child that failed may not have read the datagram that
@@ -1283,10 +1472,11 @@ impl Daemon {
     // ---- builtins ----
 
     fn accept_builtin(&mut self, slot: usize, service: Builtin) {
-        // Daytime and time answer at once and hold nothing: no cap applies.
+        // Daytime and time answer at once and hold nothing: only the cap of
+        // access checks applies (and, for one that runs, the child caps).
         let holds_connection = !matches!(service, Builtin::Daytime | Builtin::Time);
         for _ in 0..ACCEPT_BATCH {
-            if holds_connection && !self.has_room(slot) {
+            if !self.has_room(slot, holds_connection) {
                 return;
             }
             let Some((mut stream, peer)) = self.accept(slot) else {
@@ -1318,7 +1508,7 @@ impl Daemon {
             };
             self.release_client(slot, client);
         }
-        self.ready.push_back(listener_token(slot));
+        self.ready.push_back(Key::Listener(slot).token());
     }
 
     /// Starts the `--tcpd` child on a builtin connection, which waits for
@@ -1331,8 +1521,20 @@ impl Daemon {
         peer: Peer,
         client: Option<IpAddr>,
     ) {
-        match self.spawn(slot, stream.raw_fd(), Some(peer), None, true) {
-            Some(pid) => {
+        if !self.child_room(slot) {
+            // The connection is already accepted: refuse it rather than hold it.
+            if let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) {
+                self.log.limited(
+                    "at capacity",
+                    Level::Notice,
+                    format!("{label}: refused connection from {peer}: no room for an access check"),
+                );
+            }
+            self.release_client(slot, client);
+            return;
+        }
+        match self.spawn(slot, stream.raw_fd(), Some(peer), None, Run::Checked) {
+            Ok(pid) => {
                 self.parked.insert(
                     pid,
                     Parked {
@@ -1342,7 +1544,11 @@ impl Daemon {
                     },
                 );
             }
-            None => self.release_client(slot, client),
+            Err(NoChild::Refused) => self.release_client(slot, client),
+            Err(NoChild::Failed) => {
+                self.release_client(slot, client);
+                self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+            }
         }
     }
 
@@ -1382,7 +1588,7 @@ impl Daemon {
         let index = self.free_sessions.pop().unwrap_or(self.sessions.len());
         let registered = self.poll.registry().register(
             stream.source(),
-            session_token(index),
+            Key::Session(index).token(),
             Connection::interest(service),
         );
         if let Err(e) = registered {
@@ -1419,7 +1625,7 @@ impl Daemon {
             .drive(&mut self.scratch, CONNECTION_BUDGET)
         {
             Progress::Idle => {}
-            Progress::Busy => self.ready.push_back(session_token(index)),
+            Progress::Busy => self.ready.push_back(Key::Session(index).token()),
             Progress::Closed => self.close_session(index),
         }
     }
@@ -1520,7 +1726,7 @@ impl Daemon {
                 let _ = udp.send_to(reply.bytes(), peer);
             }
         }
-        self.ready.push_back(listener_token(slot));
+        self.ready.push_back(Key::Listener(slot).token());
     }
 
     /// Keeps the datagram in `scratch[..len]` and starts a child that
@@ -1533,11 +1739,10 @@ impl Daemon {
         server: SocketAddr,
         len: usize,
     ) {
-        let Some(listener) = self.listeners[slot].as_ref() else {
+        let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) else {
             return;
         };
-        let label = listener.label.clone();
-        if self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS || !self.has_room_now() {
+        if self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS || !self.child_room(slot) {
             self.log.limited(
                 "udp access",
                 Level::Warning,
@@ -1547,55 +1752,30 @@ impl Daemon {
             );
             return;
         }
-        let Some(name) = listener.access_name.as_deref() else {
-            return;
-        };
-        let addresses = [peer.to_string(), server.to_string()];
-        let exec = self.tcpd_exec(
-            "--tcpd-datagram",
-            &addresses,
-            name,
-            &[],
-            &listener.service.user,
-        );
-        let listener_id = (slot, listener.id);
-        let Ok(exec) = exec else {
-            return;
-        };
-        use std::os::fd::AsRawFd;
-        let Ok(pid) = self.spawner.spawn(&exec, self.dev_null.as_raw_fd(), false) else {
-            return;
-        };
-        if let Some(listener) = self.listeners[slot].as_mut() {
-            listener.active += 1;
+        let fd = self.dev_null.as_raw_fd();
+        let run = Run::CheckDatagram(server);
+        if let Ok(pid) = self.spawn(slot, fd, Some(Peer::Inet(peer)), None, run) {
+            let data = self.scratch[..len].to_vec();
+            self.parked_datagrams.insert(
+                pid,
+                ParkedDatagram {
+                    service,
+                    peer,
+                    data,
+                },
+            );
         }
-        self.children.insert(
-            pid,
-            Child {
-                listener: listener_id,
-                label,
-                exec_failed: false,
-                checked: true,
-                peer: Some(Peer::Inet(peer)),
-                client: None,
-                started: Instant::now(),
-            },
-        );
-        let data = self.scratch[..len].to_vec();
-        self.parked_datagrams.insert(
-            pid,
-            ParkedDatagram {
-                service,
-                peer,
-                data,
-            },
-        );
     }
 
-    /// Room for one more child under the daemon-wide cap.
-    fn has_room_now(&self) -> bool {
-        let cap = self.opts.limits.max_children;
-        cap == 0 || self.children.len() < cap as usize
+    /// Room for one more child of the listener's service: under its own
+    /// cap and the daemon-wide one. Every child counts, whatever it is for.
+    fn child_room(&self, slot: usize) -> bool {
+        let Some(listener) = self.listeners[slot].as_ref() else {
+            return false;
+        };
+        let (cap, own_cap) = (self.opts.limits.max_children, listener.limits.max_active);
+        (cap == 0 || self.children.len() < cap as usize)
+            && (own_cap == 0 || listener.active < own_cap)
     }
 
     /// Sends the reply to a datagram whose sender was granted access.
@@ -1620,6 +1800,7 @@ impl Daemon {
             if pid <= 0 {
                 break;
             }
+            self.end_decision(pid);
             let Some(child) = self.children.remove(&pid) else {
                 continue;
             };
@@ -1726,12 +1907,34 @@ fn describe_exit(status: libc::c_int) -> String {
     }
 }
 
-fn listener_token(slot: usize) -> Token {
-    Token(slot * 2)
+/// What a mio token stands for (besides the signal pipe and rule watch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    /// A listener's slot.
+    Listener(usize),
+    /// A builtin connection's slot.
+    Session(usize),
+    /// The decision pipe of the `--tcpd` child with this pid.
+    Decision(pid_t),
 }
 
-fn session_token(index: usize) -> Token {
-    Token(index * 2 + 1)
+impl Key {
+    fn token(self) -> Token {
+        match self {
+            Key::Listener(slot) => Token(slot * 3),
+            Key::Session(index) => Token(index * 3 + 1),
+            Key::Decision(pid) => Token(pid as usize * 3 + 2),
+        }
+    }
+
+    fn of(token: Token) -> Key {
+        let n = token.0 / 3;
+        match token.0 % 3 {
+            0 => Key::Listener(n),
+            1 => Key::Session(n),
+            _ => Key::Decision(n as pid_t),
+        }
+    }
 }
 
 fn label(service: &Service) -> Rc<str> {

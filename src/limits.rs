@@ -189,6 +189,46 @@ impl ClientTable {
     }
 }
 
+/// Access decisions running in children (see `tcpd.rs`), per client and
+/// in all. A client has an entry only while one of its decisions runs, so
+/// the table is never larger than the decisions it allows.
+#[derive(Debug, Default)]
+pub struct DecisionTable {
+    per_client: HashMap<IpAddr, u32>,
+    total: u32,
+}
+
+impl DecisionTable {
+    /// Counts one more decision for `client` when it is under `per_client`
+    /// and the total under `total` (0: no limit); false otherwise.
+    pub fn admit(&mut self, client: Option<IpAddr>, per_client: u32, total: u32) -> bool {
+        if total > 0 && self.total >= total {
+            return false;
+        }
+        if let Some(client) = client {
+            let count = self.per_client.entry(client).or_default();
+            if per_client > 0 && *count >= per_client {
+                return false;
+            }
+            *count += 1;
+        }
+        self.total += 1;
+        true
+    }
+
+    pub fn release(&mut self, client: Option<IpAddr>) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(client) = client {
+            if let Some(count) = self.per_client.get_mut(&client) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_client.remove(&client);
+                }
+            }
+        }
+    }
+}
+
 /// A token bucket: `rate` tokens per second, up to `burst`.
 #[derive(Clone, Copy, Debug)]
 pub struct TokenBucket {
@@ -302,6 +342,23 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn decisions_are_bounded_per_client_and_in_all() {
+        let mut table = DecisionTable::default();
+        let (a, b) = (Some(ip("10.0.0.1")), Some(ip("10.0.0.2")));
+        assert!(table.admit(a, 2, 3));
+        assert!(table.admit(a, 2, 3));
+        assert!(!table.admit(a, 2, 3), "per client");
+        assert!(table.admit(b, 2, 3));
+        assert!(!table.admit(b, 2, 3), "in all");
+        table.release(a);
+        assert!(table.admit(b, 2, 3));
+        for client in [a, b, b] {
+            table.release(client);
+        }
+        assert!(table.per_client.is_empty() && table.total == 0);
     }
 
     #[test]

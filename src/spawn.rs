@@ -92,6 +92,9 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
 struct ChildContext<'a> {
     exec: &'a Exec,
     socket: RawFd,
+    /// Put on fd 3 for the `--tcpd` mode, which closes it when its access
+    /// decision is over (see `tcpd.rs`); -1 for none.
+    decision_pipe: RawFd,
     /// The descriptor limit inetd was started with (it raises its own).
     nofile: Option<&'a libc::rlimit>,
     /// Consume one datagram on failure, so a failing `wait` dgram service
@@ -128,16 +131,19 @@ impl Spawner {
 
     /// Starts `exec` with `socket` on fds 0, 1 and 2 (in blocking mode), in
     /// a new session, as the configured user, with default signal handling
-    /// and an empty signal mask. Returns the child's pid.
+    /// and an empty signal mask. Returns the child's pid. `decision_pipe`,
+    /// only for inetd's own `--tcpd` mode, also goes on fd 3.
     pub fn spawn(
         &mut self,
         exec: &Exec,
         socket: RawFd,
+        decision_pipe: Option<RawFd>,
         drain_datagram: bool,
     ) -> Result<pid_t, SpawnError> {
         let mut ctx = ChildContext {
             exec,
             socket,
+            decision_pipe: decision_pipe.unwrap_or(-1),
             nofile: self.nofile.as_ref(),
             drain_datagram,
             failed_step: "",
@@ -216,6 +222,9 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
         if libc::dup2(sock, fd) < 0 {
             return "dup2";
         }
+    }
+    if ctx.decision_pipe >= 0 && libc::dup2(ctx.decision_pipe, 3) < 0 {
+        return "dup2";
     }
     // O_NONBLOCK lives on the shared open file description: services expect blocking I/O.
     let flags = libc::fcntl(0, libc::F_GETFL);

@@ -28,9 +28,16 @@ use crate::log::Log;
 /// The exit status that tells the daemon to serve a builtin.
 pub const GRANTED: i32 = 0;
 pub const DENIED: i32 = 1;
+/// The descriptor the daemon watches while this mode decides.
+pub const DECISION_PIPE: i32 = 3;
 
 /// `datagram`: the `--tcpd-datagram` form, with the addresses given.
 pub fn run(args: &[String], datagram: bool) -> i32 {
+    // fd 3 is the daemon's decision pipe: closing it (at the exec of the
+    // program, of a twist, or at exit) tells the daemon the decision is
+    // over. Nothing started from here may inherit it.
+    // SAFETY: setting a flag on a descriptor that may not be open.
+    unsafe { libc::fcntl(DECISION_PIPE, libc::F_SETFD, libc::FD_CLOEXEC) };
     let (endpoints, args) = match (datagram, args) {
         (true, [client, server, rest @ ..]) => (client.parse().ok().zip(server.parse().ok()), rest),
         (true, _) => (None, args),

@@ -309,3 +309,76 @@ fn tcpd_lines_are_checked_once_and_no_wrap_checks_nothing() {
     let _d = start("no-wrap", &["--no-wrap"]);
     assert_eq!(read_all(connect(&format!("127.0.0.1:{plain}"))), b"ho");
 }
+
+/// Access checks that run in a child (here a `spawn` option that takes two
+/// seconds, as a slow resolver would) are bounded per client and per
+/// service, and count as children: other services are served meanwhile.
+#[test]
+fn access_checks_in_children_are_bounded() {
+    let [echo, other] = [0; 2].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    let d = Daemon::start_with(
+        "decisions",
+        &format!(
+            "127.0.0.1:{echo} stream tcp nowait {user} internal echo\n{}",
+            greeter(other)
+        ),
+        &["--max-decisions", "3", "--decisions-per-client", "2"],
+    );
+    d.write_rules("hosts.allow", "echo: ALL: spawn (/bin/sleep 2)\n");
+    let echo_addr = format!("127.0.0.1:{echo}");
+    let mut first: Vec<_> = (0..5)
+        .map(|_| connect_from("127.0.0.1", &echo_addr).unwrap())
+        .collect();
+    // Two checks for 127.0.0.1; the other three are refused at once.
+    let mut refused = 0;
+    for c in &mut first {
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        refused += usize::from(matches!(c.read(&mut [0; 1]), Ok(0)));
+    }
+    assert_eq!(refused, 3);
+    assert_eq!(children_of(d.pid()).len(), 2);
+    d.wait_for_log("refused connection from 127.0.0.1: too many access checks under way");
+    // A third client check fills the service's cap; a fourth waits.
+    let mut third = connect_from("127.0.0.2", &echo_addr).unwrap();
+    let mut waiting = connect_from("127.0.0.3", &echo_addr).unwrap();
+    wait_until("the third check", || children_of(d.pid()).len() == 3);
+    assert!(!answers_within(&mut waiting, Duration::from_millis(300)));
+    assert_eq!(children_of(d.pid()).len(), 3);
+    // Another service needs no check and is served at once.
+    assert_eq!(read_all(connect(&format!("127.0.0.1:{other}"))), b"hi\n");
+    // When the checks end, the held connections are served, the waiting one too.
+    for stream in [&mut third, &mut waiting] {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        std::io::Write::write_all(stream, b"x").unwrap();
+        let mut got = [0; 1];
+        stream.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"x");
+    }
+}
+
+/// A program started after an access check in a child holds no check:
+/// the check ends when the program is executed, so one check at a time
+/// still serves any number of long connections.
+#[test]
+fn an_access_check_ends_when_the_program_starts() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start_with(
+        "decision-ends",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} /bin/cat cat\n"),
+        &["--max-decisions", "1"],
+    );
+    d.write_rules("hosts.allow", "cat: ALL: spawn (/bin/true)\n");
+    let addr = format!("127.0.0.1:{port}");
+    let mut held: Vec<_> = (0..3).map(|_| connect(&addr)).collect();
+    for (i, stream) in held.iter_mut().enumerate() {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let line = format!("line {i}\n");
+        std::io::Write::write_all(stream, line.as_bytes()).unwrap();
+        let mut got = vec![0; line.len()];
+        stream.read_exact(&mut got).unwrap();
+        assert_eq!(got, line.as_bytes());
+    }
+}
