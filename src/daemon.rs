@@ -57,6 +57,11 @@ const RESOURCE_PAUSE: Duration = Duration::from_secs(1);
 const CLIENT_TABLE_CAPACITY: usize = 4096;
 /// Sources tracked by the builtin UDP reply limiter.
 const REPLY_SOURCES: usize = 4096;
+/// Descriptors the daemon keeps free beyond its listeners, connections and
+/// decision pipes: stdio, poll, the signal pipe, inotify, /dev/null,
+/// syslog, the pid file, and the transient ones (an accepted socket, a
+/// pipe being made, a file a reload reads).
+const FD_RESERVE: usize = 24;
 /// Datagrams kept while a child decides access for their sender.
 const MAX_PARKED_DATAGRAMS: usize = 16;
 
@@ -236,16 +241,23 @@ struct ServiceLimits {
 }
 
 impl ServiceLimits {
-    fn new(service: &config::Limits, defaults: &cli::Limits) -> ServiceLimits {
+    fn new(service: &Service, defaults: &cli::Limits) -> ServiceLimits {
+        // Builtin connections are held by the daemon itself: one client
+        // must not take them all, even when no `-s` is given.
+        let children_per_client = match service.program {
+            Program::Builtin(_) if defaults.children_per_client == 0 => {
+                defaults.builtins_per_client
+            }
+            _ => defaults.children_per_client,
+        };
+        let service = &service.limits;
         ServiceLimits {
             spawns_per_minute: service.max_per_minute.unwrap_or(defaults.spawns_per_minute),
             max_active: service.max_child.unwrap_or(defaults.children_per_service),
             connections_per_client: service
                 .max_conn_per_ip_per_minute
                 .unwrap_or(defaults.connections_per_client),
-            children_per_client: service
-                .max_child_per_ip
-                .unwrap_or(defaults.children_per_client),
+            children_per_client: service.max_child_per_ip.unwrap_or(children_per_client),
         }
     }
 
@@ -393,6 +405,8 @@ struct Daemon {
     next_idle_sweep: Instant,
     scratch: Vec<u8>,
     chargen_requests: usize,
+    /// RLIMIT_NOFILE: what the daemon admits must fit (see [`FD_RESERVE`]).
+    fd_limit: usize,
     terminate: bool,
 }
 
@@ -400,6 +414,7 @@ impl Daemon {
     fn new(opts: Options, log: Log, pidfile: Option<Pidfile>) -> io::Result<Daemon> {
         spawn::reset_inherited_signals();
         let nofile = spawn::raise_nofile_limit();
+        let fd_limit = usize::try_from(spawn::nofile_limit()).unwrap_or(usize::MAX);
         let mut signals = SignalPipe::install()?;
         let poll = Poll::new()?;
         poll.registry()
@@ -459,6 +474,7 @@ impl Daemon {
             next_idle_sweep: now,
             scratch: vec![0; 64 * 1024],
             chargen_requests: 0,
+            fd_limit,
             terminate: false,
         })
     }
@@ -590,7 +606,7 @@ impl Daemon {
                     let mut listener = old[slot].take().expect("each slot is keyed once");
                     listener.access_name = self.checked_name(&service);
                     listener.label = label(&service);
-                    listener.limits = ServiceLimits::new(&service.limits, &self.opts.limits);
+                    listener.limits = ServiceLimits::new(&service, &self.opts.limits);
                     listener.service = service;
                     listener.exec = exec;
                     self.put_listener(slot, listener);
@@ -610,7 +626,7 @@ impl Daemon {
             self.next_listener_id += 1;
             let listener = Listener {
                 label: label(&service),
-                limits: ServiceLimits::new(&service.limits, &self.opts.limits),
+                limits: ServiceLimits::new(&service, &self.opts.limits),
                 access_name: self.checked_name(&service),
                 service,
                 id,
@@ -982,21 +998,44 @@ impl Daemon {
             Program::External { .. } => (self.children.len(), limits.max_children),
         };
         let own_cap = if holds { listener.limits.max_active } else { 0 };
-        let room = (cap == 0 || in_use < cap as usize)
-            && (own_cap == 0 || listener.active < own_cap)
-            && self.decision_room(listener);
-        if !room {
-            if !self.blocked.contains(&slot) {
-                self.blocked.push(slot);
-            }
-            let label = listener.label.clone();
-            self.log.limited(
-                "at capacity",
-                Level::Notice,
-                format!("{label}: at its limit of concurrent children or connections, waiting"),
-            );
+        // A held connection keeps its descriptor; the others' accepted
+        // socket is passed on at once, within the reserve.
+        let holds_fd = holds && matches!(listener.service.program, Program::Builtin(_));
+        let full = if holds_fd && !self.fd_room(1) {
+            Some(format!("the descriptor limit ({})", self.fd_limit))
+        } else if (cap > 0 && in_use >= cap as usize)
+            || (own_cap > 0 && listener.active >= own_cap)
+            || !self.decision_room(listener)
+        {
+            Some("its limit of concurrent children or connections".to_string())
+        } else {
+            None
+        };
+        let Some(limit) = full else {
+            return true;
+        };
+        if !self.blocked.contains(&slot) {
+            self.blocked.push(slot);
         }
-        room
+        let label = listener.label.clone();
+        self.log.limited(
+            "at capacity",
+            Level::Notice,
+            format!("{label}: at {limit}, waiting"),
+        );
+        false
+    }
+
+    /// Whether `more` descriptors fit beside those the daemon holds for its
+    /// listeners, connections and decisions, keeping [`FD_RESERVE`] free:
+    /// so that no client can make accept, spawn or a reload fail for lack
+    /// of descriptors.
+    fn fd_room(&self, more: usize) -> bool {
+        let held = self.listeners.len()
+            + self.open_sessions
+            + self.parked.len()
+            + self.decisions.total() as usize;
+        held + more + FD_RESERVE <= self.fd_limit
     }
 
     /// Whether the listener's service may start one more access check in a
@@ -1083,9 +1122,16 @@ impl Daemon {
             return Ok(None);
         }
         let key = limits::client_key(addr.ip(), self.opts.limits.v6_prefix);
+        // Room for every client a builtin may hold a connection for.
+        let capacity = match listener.service.program {
+            Program::Builtin(_) => {
+                CLIENT_TABLE_CAPACITY.max(self.opts.limits.max_builtins as usize)
+            }
+            Program::External { .. } => CLIENT_TABLE_CAPACITY,
+        };
         let table = listener
             .clients
-            .get_or_insert_with(|| ClientTable::new(CLIENT_TABLE_CAPACITY));
+            .get_or_insert_with(|| ClientTable::new(capacity));
         let nonzero = |n: u32| (n > 0).then_some(n);
         match table.admit(
             key,
@@ -1395,7 +1441,9 @@ impl Daemon {
         let key = ip.map(|ip| limits::client_key(ip, limits.v6_prefix));
         let service_full =
             limits.decisions_per_service > 0 && listener.deciding >= limits.decisions_per_service;
+        // Its pipe, and the connection a builtin holds meanwhile.
         if service_full
+            || !self.fd_room(2)
             || !self
                 .decisions
                 .admit(key, limits.decisions_per_client, self.max_decisions())

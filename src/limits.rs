@@ -216,6 +216,10 @@ impl DecisionTable {
         true
     }
 
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+
     pub fn release(&mut self, client: Option<IpAddr>) {
         self.total = self.total.saturating_sub(1);
         if let Some(client) = client {

@@ -264,6 +264,18 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     "execve"
 }
 
+/// The soft descriptor limit now in force.
+pub fn nofile_limit() -> u64 {
+    // SAFETY: getrlimit writes only the struct passed.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) < 0 {
+            return 1024;
+        }
+        limit.rlim_cur
+    }
+}
+
 /// Raises the soft descriptor limit to the hard one, for the daemon's many
 /// sockets; returns the old limit, for children, when it changed.
 pub fn raise_nofile_limit() -> Option<libc::rlimit> {

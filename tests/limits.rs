@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -239,8 +240,15 @@ fn idle_connections_do_not_delay_others() {
              127.0.0.1:{daytime} stream tcp nowait {user} internal daytime\n"
         ),
     );
+    // From 100 clients: one client gets 32 builtin connections at most.
     let idle: Vec<TcpStream> = (0..1000)
-        .map(|_| connect(&format!("127.0.0.1:{echo}")))
+        .map(|i| {
+            connect_from(
+                &format!("127.0.2.{}", i % 100 + 1),
+                &format!("127.0.0.1:{echo}"),
+            )
+            .unwrap()
+        })
         .collect();
     // The last one is being served: all are accepted.
     let mut last = connect(&format!("127.0.0.1:{echo}"));
@@ -271,18 +279,11 @@ fn raise_own_nofile() {
     }
 }
 
-#[test]
-fn descriptor_exhaustion_costs_no_cpu_and_recovers() {
-    let port = free_port("127.0.0.1");
-    let user = current_user();
-    raise_own_nofile();
-    // inetd with at most 32 descriptors: a flood of held connections runs
-    // it out, and accept fails with EMFILE.
-    let dir = Dir::new("emfile");
-    let config = dir.create(
-        "inetd.conf",
-        &format!("127.0.0.1:{port} stream tcp nowait {user} internal echo\n"),
-    );
+/// inetd started on `config` with at most `nofile` descriptors; returns
+/// it, its log and the directory holding both.
+fn start_with_nofile(name: &str, config: &str, nofile: u64) -> (Spawned, PathBuf, Dir) {
+    let dir = Dir::new(name);
+    let config = dir.create("inetd.conf", config);
     let pidfile = dir.join("inetd.pid");
     let log = dir.join("stderr.log");
     let mut command = inetd();
@@ -294,33 +295,117 @@ fn descriptor_exhaustion_costs_no_cpu_and_recovers() {
         .stderr(std::fs::File::create(&log).unwrap());
     unsafe {
         use std::os::unix::process::CommandExt;
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             let limit = libc::rlimit {
-                rlim_cur: 32,
-                rlim_max: 32,
+                rlim_cur: nofile,
+                rlim_max: nofile,
             };
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
             Ok(())
         });
     }
     let daemon = Spawned(command.spawn().unwrap());
-    let pid = daemon.pid();
     daemon.wait_for_pidfile(&pidfile);
+    (daemon, log, dir)
+}
+
+#[test]
+fn descriptor_exhaustion_costs_no_cpu_and_recovers() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    raise_own_nofile();
+    // inetd with at most 32 descriptors: a flood of held connections from
+    // many clients would run it out; it stops accepting at what its
+    // descriptors can hold instead.
+    let (daemon, log, _dir) = start_with_nofile(
+        "emfile",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal echo\n"),
+        32,
+    );
+    let pid = daemon.pid();
     let addr = format!("127.0.0.1:{port}");
-    let flood: Vec<TcpStream> = (0..100).map(|_| connect(&addr)).collect();
-    wait_until("EMFILE", || {
+    let flood: Vec<TcpStream> = (0..100)
+        .map(|i| connect_from(&format!("127.0.1.{}", i + 1), &addr).unwrap())
+        .collect();
+    wait_until("the descriptor limit", || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
-            .contains("Too many open files")
+            .contains("at the descriptor limit (32), waiting")
     });
     let before = cpu_ticks(pid);
     std::thread::sleep(Duration::from_secs(1));
     let used = cpu_ticks(pid) - before;
     // A busy loop would burn the whole second (100 ticks).
-    assert!(used <= 10, "inetd used {used} ticks in a second of EMFILE");
+    assert!(
+        used <= 10,
+        "inetd used {used} ticks in a second at the limit"
+    );
     drop(flood);
     let mut fresh = connect(&addr);
     cat_round_trip(&mut fresh, b"recovered");
+}
+
+/// With few descriptors, one client holding idle builtin connections
+/// cannot stop the other services: what builtins hold is clamped to what
+/// the descriptor table leaves after a reserve.
+#[test]
+fn held_connections_leave_descriptors_for_other_services() {
+    let [echo, daytime, cat] = [0; 3].map(|_| free_port("127.0.0.1"));
+    let user = current_user();
+    raise_own_nofile();
+    let (_daemon, log, _dir) = start_with_nofile(
+        "fd-clamp",
+        &format!(
+            "127.0.0.1:{echo} stream tcp nowait {user} internal echo\n\
+             127.0.0.1:{daytime} stream tcp nowait {user} internal daytime\n\
+             127.0.0.1:{cat} stream tcp nowait {user} /bin/cat cat\n"
+        ),
+        40,
+    );
+    let echo_addr = format!("127.0.0.1:{echo}");
+    let _idle: Vec<TcpStream> = (0..100).map(|_| connect(&echo_addr)).collect();
+    // Accepted until no descriptor is left (EMFILE), or until the clamp.
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until("echo to stop accepting", || {
+        log_text().contains("Too many open files") || log_text().contains("descriptor limit")
+    });
+    for _ in 0..3 {
+        let mut time = connect_from("127.0.0.2", &format!("127.0.0.1:{daytime}")).unwrap();
+        assert!(
+            answers_within(&mut time, Duration::from_secs(2)),
+            "daytime stalled"
+        );
+        let mut stream = connect_from("127.0.0.2", &format!("127.0.0.1:{cat}")).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        cat_round_trip(&mut stream, b"served\n");
+    }
+    assert!(log_text().contains("at the descriptor limit (40), waiting"));
+}
+
+/// One client gets at most `--builtins-per-client` (default 32) builtin
+/// connections of a service; another client is still served.
+#[test]
+fn builtin_connections_per_client_are_capped_by_default() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start(
+        "builtins-per-client",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal echo\n"),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let mut held: Vec<TcpStream> = (0..32)
+        .map(|_| connect_from("127.0.0.1", &addr).unwrap())
+        .collect();
+    for stream in &mut held {
+        cat_round_trip(stream, b"x");
+    }
+    let over = connect_from("127.0.0.1", &addr).unwrap();
+    assert_eq!(read_all(over), b"", "a 33rd connection was served");
+    d.wait_for_log("refused connection from 127.0.0.1:");
+    let mut other = connect_from("127.0.0.2", &addr).unwrap();
+    cat_round_trip(&mut other, b"y");
 }
 
 #[test]
