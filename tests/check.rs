@@ -151,7 +151,7 @@ fn warnings_do_not_fail_the_check() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         stderr(&output),
-        format!("{path}:1: warning: login class \"daemon\" is ignored\n")
+        format!("{path}:1: warning: \"daemon\" ignored, not supported: login classes\n")
     );
     assert_eq!(stdout(&output).lines().count(), 1);
 }
@@ -216,7 +216,7 @@ echo stream tcp nowait root/staff internal
     let output = check(&["-tt", path]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let expected = [
-        "1: warning: \"rstatd/1-5\" skipped, not supported: RPC services (rpc/udp)",
+        "1: warning: \"rstatd/1-5\" skipped, not supported: RPC services (\"rpc/udp\")",
         "2: warning: \"tcpmux/+date\" skipped, not supported: tcpmux services",
         "3: warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies",
         "4: warning: \"tcpmux\" skipped, not supported: builtin tcpmux",
@@ -244,7 +244,7 @@ fn arguments_exec_would_refuse_are_rejected() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        format!("{path}:1: argument 2 is 204800 bytes long: exec takes at most 131071\n")
+        format!("{path}:1: argv[1] is 204800 bytes long: exec takes at most 131071\n")
     );
 
     // SAFETY: sysconf has no preconditions.
@@ -262,7 +262,9 @@ fn arguments_exec_would_refuse_are_rejected() {
         "{err}"
     );
     assert!(
-        err.ends_with(&format!(" bytes: exec takes at most {arg_max} with the environment\n")),
+        err.ends_with(&format!(
+            " bytes: exec takes at most {arg_max} with the environment\n"
+        )),
         "{err}"
     );
     let _ = conf;
