@@ -86,7 +86,8 @@ fn unsupported_lines_do_not_block_a_reload() {
     let log = d.log_text();
     assert!(!log.contains("not reloaded"), "{log}");
     assert_eq!(
-        log.matches("not supported: RPC services (rpc/udp)").count(),
+        log.matches("not supported: RPC services (\"rpc/udp\")")
+            .count(),
         2,
         "{log}"
     );
