@@ -179,7 +179,44 @@ fn a_detached_daemon_with_e_keeps_stderr() {
     unsafe {
         libc::kill(daemon.0, libc::SIGHUP);
     }
+    let text = || fs::read_to_string(&log).unwrap_or_default();
     wait_until("the reload on the inherited stderr", || {
-        fs::read_to_string(&log).is_ok_and(|text| text.contains("reloaded:"))
+        text().contains("reloaded")
     });
+    assert!(!text().contains("not reloaded"), "{}", text());
+}
+
+/// A detached daemon runs in `/`: relative paths given at startup must
+/// still name the same files at a reload and at exit.
+#[test]
+fn a_detached_daemon_keeps_relative_paths() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let dir = Dir::new("msg-relative");
+    dir.create(
+        "inetd.conf",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+    );
+    let log = dir.join("stderr.log");
+    let status = inetd()
+        .current_dir(&dir.path)
+        .args(["-e", "-p", "inetd.pid", "inetd.conf"])
+        .stderr(fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pidfile = dir.join("inetd.pid");
+    let daemon = Detached(detached_pid(&pidfile));
+    // SAFETY: kill(2) on the daemon this test started.
+    unsafe {
+        libc::kill(daemon.0, libc::SIGHUP);
+    }
+    let text = || fs::read_to_string(&log).unwrap_or_default();
+    wait_until("the reload", || text().contains("reloaded"));
+    assert!(!text().contains("not reloaded"), "{}", text());
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(daemon.0, libc::SIGTERM);
+    }
+    wait_until("the pid file to be removed", || !pidfile.exists());
 }
