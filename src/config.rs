@@ -458,7 +458,7 @@ impl Parser<'_> {
     ) -> Result<Vec<Service>, Skip> {
         let fields = split_fields(&entry.fields)?;
         let socket_type = parse_socket_type(fields.socket_type)?;
-        if let Some(feature) = unsupported(&fields) {
+        if let Some(feature) = unsupported(&fields, socket_type)? {
             return Err(Skip::Unsupported(format!(
                 "{} skipped, not supported: {feature}",
                 shown(fields.service)
@@ -753,22 +753,37 @@ fn parse_protocol(field: &str, socket_type: SocketType) -> Result<Family, String
 
 /// The feature a valid line of another inetd asks for that is not served
 /// here: Sun RPC (`rpc/udp`), tcpmux (RFC 1078) services and builtin, and
-/// FreeBSD's ident builtin.
-fn unsupported(fields: &Fields) -> Option<String> {
-    if fields.protocol.starts_with("rpc/") {
-        return Some(format!("RPC services ({})", shown(fields.protocol)));
+/// FreeBSD's ident builtin. A line that would be bad for those inetds too
+/// (a protocol that does not fit, no tcpmux name) is rejected.
+fn unsupported(fields: &Fields, socket_type: SocketType) -> Result<Option<String>, String> {
+    if let Some(protocol) = fields.protocol.strip_prefix("rpc/") {
+        if parse_protocol(protocol, socket_type)? == Family::Unix {
+            return Err(format!("bad RPC protocol {}", shown(fields.protocol)));
+        }
+        return Ok(Some(format!("RPC services ({})", shown(fields.protocol))));
     }
-    if fields.service.starts_with("tcpmux/") {
-        return Some("tcpmux services".to_string());
+    if let Some(name) = fields.service.strip_prefix("tcpmux/") {
+        if name.strip_prefix('+').unwrap_or(name).is_empty() {
+            return Err(format!(
+                "missing tcpmux service name in {}",
+                shown(fields.service)
+            ));
+        }
+        if parse_protocol(fields.protocol, socket_type)? == Family::Unix
+            || socket_type != SocketType::Stream
+        {
+            return Err("tcpmux services need socket type stream and a tcp protocol".to_string());
+        }
+        return Ok(Some("tcpmux services".to_string()));
     }
     if fields.program == "internal" {
         match fields.args.first().copied().unwrap_or(fields.service) {
-            "tcpmux" => return Some("builtin tcpmux".to_string()),
-            "auth" => return Some("builtin auth (ident)".to_string()),
+            "tcpmux" => return Ok(Some("builtin tcpmux".to_string())),
+            "auth" => return Ok(Some("builtin auth (ident)".to_string())),
             _ => {}
         }
     }
-    None
+    Ok(None)
 }
 
 /// A unix socket's path: absolute, and short enough for a socket address.

@@ -606,6 +606,20 @@ ident stream tcp nowait root internal auth
     // What is wrong before the feature is known stays an error.
     assert_rejected("rstatd/1-3 raw rpc/udp wait root /x", "socket type raw");
     assert_rejected("rstatd/1-3 dgram rpc/udp", "too few fields");
+    assert_rejected(
+        "rstatd/1-3 dgram rpc/tcp wait root /x",
+        "protocol tcp does not fit socket type dgram",
+    );
+    assert_rejected("rstatd/1-3 dgram rpc/unix wait root /x", "bad RPC protocol");
+    assert_rejected("rstatd/1-3 dgram rpc/sctp wait root /x", "unknown protocol");
+    assert_rejected(
+        "tcpmux/+ stream tcp nowait root /x",
+        "missing tcpmux service name",
+    );
+    assert_rejected(
+        "tcpmux/x dgram udp wait root /x",
+        "tcpmux services need socket type stream",
+    );
 }
 
 /// What execve refuses with E2BIG at every spawn is refused at load.
