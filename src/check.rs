@@ -12,7 +12,7 @@ pub fn run(path: &Path, dump: bool) -> i32 {
     let (services, errors) = match config::load(path, &SystemResolver::default()) {
         Ok(parsed) => parsed,
         Err(e) => {
-            eprintln!("inetd: {}: {e}", path.display());
+            eprintln!("inetd: {}: cannot read configuration: {e}", path.display());
             return 1;
         }
     };

@@ -17,7 +17,7 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-R rate] [-c max] [-C rate]
 
   -d         debug: stay in the foreground, log verbosely to stderr
   -f         stay in the foreground, log to syslog
-  -e         log to stderr instead of syslog
+  -e         log to stderr instead of syslog (kept when detaching)
   -l         log every accepted connection and every child's exit
   -E         pass inetd's environment to services (default: a minimal PATH only)
   -p FILE    pid file (default /var/run/inetd.pid when detached)

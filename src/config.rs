@@ -4,9 +4,11 @@
 //! names, users, groups, host names) it asks a [`Resolver`], which tests replace.
 //!
 //! A rejected line never takes the rest of the file down: it is reported and
-//! skipped. Warnings (things accepted but ignored, like a FreeBSD login
-//! class) are [`ConfigError`]s whose reason starts with `warning: `; see
-//! [`ConfigError::is_warning`]. Their line is not rejected.
+//! skipped. Warnings are [`ConfigError`]s of [`Severity::Warning`]: something
+//! accepted but ignored (a FreeBSD login class, an IPsec policy), or a valid
+//! line of a feature not served here (RPC, tcpmux), which is skipped. A
+//! warning never rejects a line, so it never refuses a reload or fails `-t`:
+//! the same file is judged the same way at startup and at every reload.
 
 mod entries;
 #[cfg(test)]
@@ -22,7 +24,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use crate::resolve::Resolver;
-use entries::{entries, Entry};
+use entries::{entries, ipsec_policies, Entry};
 
 /// One listener and what to run on it. A config line with a comma list of
 /// bind addresses yields one `Service` per address.
@@ -121,17 +123,30 @@ pub enum Builtin {
     Time,
 }
 
-/// A rejected line.
+/// A rejected line, or a warning about one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: String,
     pub line: usize,
+    pub severity: Severity,
     pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// The line is bad: skipped at startup, refuses a reload, fails `-t`.
+    Error,
+    /// Something ignored or not served here; the rest of the file applies.
+    Warning,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+        let severity = match self.severity {
+            Severity::Error => "",
+            Severity::Warning => "warning: ",
+        };
+        write!(f, "{}:{}: {severity}{}", self.file, self.line, self.reason)
     }
 }
 
@@ -178,12 +193,10 @@ impl Builtin {
     }
 }
 
-const WARNING: &str = "warning: ";
-
 impl ConfigError {
-    /// A warning reports something accepted but ignored; the line still counts.
+    /// A warning rejects nothing: see [`Severity::Warning`].
     pub fn is_warning(&self) -> bool {
-        self.reason.starts_with(WARNING)
+        self.severity == Severity::Warning
     }
 }
 
@@ -269,8 +282,42 @@ pub fn parse(text: &str, file: &str, resolver: &dyn Resolver) -> (Vec<Service>, 
     for entry in entries(text) {
         parser.entry(&entry);
     }
+    for (line, policy) in ipsec_policies(text) {
+        parser.report(
+            line,
+            Severity::Warning,
+            format!(
+                "{} ignored (the lines after it are served without it), not supported: IPsec policies",
+                shown(policy)
+            ),
+        );
+    }
+    // In file order; a line's own messages keep theirs (the sort is stable).
+    parser.errors.sort_by_key(|e| e.line);
     (parser.services, parser.errors)
 }
+
+/// Why an entry yields no service.
+enum Skip {
+    /// A bad line.
+    Rejected(String),
+    /// A valid line of a feature not served here: a warning.
+    Unsupported(String),
+}
+
+impl From<String> for Skip {
+    fn from(reason: String) -> Skip {
+        Skip::Rejected(reason)
+    }
+}
+
+/// Room kept in an exec's ARG_MAX for what the parser does not see: the
+/// environment (`PATH` alone, unless `-E`), and the words the `--tcpd`
+/// wrapper puts before the program (its mode, addresses, the rule files).
+const EXEC_RESERVE: usize = 16 * 1024;
+
+/// Linux's MAX_ARG_STRLEN: execve refuses any one string (with its NUL) longer.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
 
 /// The address family a protocol binds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,17 +412,19 @@ impl Parser<'_> {
             Ok(services) => {
                 self.services.extend(services);
                 for warning in warnings {
-                    self.report(entry.line, format!("{WARNING}{warning}"));
+                    self.report(entry.line, Severity::Warning, warning);
                 }
             }
-            Err(reason) => self.report(entry.line, reason),
+            Err(Skip::Rejected(reason)) => self.report(entry.line, Severity::Error, reason),
+            Err(Skip::Unsupported(reason)) => self.report(entry.line, Severity::Warning, reason),
         }
     }
 
-    fn report(&mut self, line: usize, reason: String) {
+    fn report(&mut self, line: usize, severity: Severity, reason: String) {
         self.errors.push(ConfigError {
             file: self.file.to_string(),
             line,
+            severity,
             reason,
         });
     }
@@ -393,7 +442,7 @@ impl Parser<'_> {
             v4.or_else(|_| self.host_addr(host, Family::V6, "")).err()
         });
         if let Some(reason) = bad {
-            self.report(line, format!("default host: {reason}"));
+            self.report(line, Severity::Error, format!("default host: {reason}"));
         }
         self.default_host = Some(DefaultHost {
             hosts: hosts.to_string(),
@@ -401,19 +450,25 @@ impl Parser<'_> {
         });
     }
 
-    /// The services of one entry (one per bind address), or why it is rejected.
+    /// The services of one entry (one per bind address), or why it has none.
     fn services(
         &mut self,
         entry: &Entry,
         warnings: &mut Vec<String>,
-    ) -> Result<Vec<Service>, String> {
+    ) -> Result<Vec<Service>, Skip> {
         let fields = split_fields(&entry.fields)?;
         let socket_type = parse_socket_type(fields.socket_type)?;
+        if let Some(feature) = unsupported(&fields, socket_type)? {
+            return Err(Skip::Unsupported(format!(
+                "{} skipped, not supported: {feature}",
+                shown(fields.service)
+            )));
+        }
         let family = parse_protocol(fields.protocol, socket_type)?;
         let listens = self.listens(&fields, socket_type, family)?;
         let (wait, limits) = parse_wait(fields.wait)?;
         let user = self.credentials(fields.user, warnings)?;
-        let program = parse_program(&fields, family, warnings)?;
+        let program = parse_program(&fields, family, self.resolver.arg_max(), warnings)?;
         self.claim(&listens, socket_type, entry.line)?;
         Ok(listens
             .into_iter()
@@ -553,7 +608,10 @@ impl Parser<'_> {
             None => (field, None),
         };
         if let Some(class) = class {
-            warnings.push(format!("login class {} is ignored", shown(class)));
+            warnings.push(format!(
+                "{} ignored, not supported: login classes",
+                shown(class)
+            ));
         }
         let (name, group) = match spec.split_once(':') {
             Some((name, group)) => (name, Some(group)),
@@ -678,9 +736,6 @@ fn parse_protocol(field: &str, socket_type: SocketType) -> Result<Family, String
         "tcp46" => (Some(SocketType::Stream), Family::Dual),
         "udp46" => (Some(SocketType::Dgram), Family::Dual),
         "unix" => (None, Family::Unix),
-        _ if field.starts_with("rpc/") => {
-            return Err(format!("RPC services ({}) are not supported", shown(field)))
-        }
         _ => {
             return Err(format!(
             "unknown protocol {} (expected tcp, udp, tcp4, udp4, tcp6, udp6, tcp46, udp46 or unix)",
@@ -694,6 +749,41 @@ fn parse_protocol(field: &str, socket_type: SocketType) -> Result<Family, String
         )),
         _ => Ok(family),
     }
+}
+
+/// The feature a valid line of another inetd asks for that is not served
+/// here: Sun RPC (`rpc/udp`), tcpmux (RFC 1078) services and builtin, and
+/// FreeBSD's ident builtin. A line that would be bad for those inetds too
+/// (a protocol that does not fit, no tcpmux name) is rejected.
+fn unsupported(fields: &Fields, socket_type: SocketType) -> Result<Option<String>, String> {
+    if let Some(protocol) = fields.protocol.strip_prefix("rpc/") {
+        if parse_protocol(protocol, socket_type)? == Family::Unix {
+            return Err(format!("bad RPC protocol {}", shown(fields.protocol)));
+        }
+        return Ok(Some(format!("RPC services ({})", shown(fields.protocol))));
+    }
+    if let Some(name) = fields.service.strip_prefix("tcpmux/") {
+        if name.strip_prefix('+').unwrap_or(name).is_empty() {
+            return Err(format!(
+                "missing tcpmux service name in {}",
+                shown(fields.service)
+            ));
+        }
+        if parse_protocol(fields.protocol, socket_type)? == Family::Unix
+            || socket_type != SocketType::Stream
+        {
+            return Err("tcpmux services need socket type stream and a tcp protocol".to_string());
+        }
+        return Ok(Some("tcpmux services".to_string()));
+    }
+    if fields.program == "internal" {
+        match fields.args.first().copied().unwrap_or(fields.service) {
+            "tcpmux" => return Ok(Some("builtin tcpmux".to_string())),
+            "auth" => return Ok(Some("builtin auth (ident)".to_string())),
+            _ => {}
+        }
+    }
+    Ok(None)
 }
 
 /// A unix socket's path: absolute, and short enough for a socket address.
@@ -757,6 +847,7 @@ fn parse_wait(field: &str) -> Result<(bool, Limits), String> {
 fn parse_program(
     fields: &Fields,
     family: Family,
+    arg_max: usize,
     warnings: &mut Vec<String>,
 ) -> Result<Program, String> {
     if fields.program == "internal" {
@@ -792,10 +883,38 @@ fn parse_program(
     } else {
         fields.args.iter().map(|arg| arg.to_string()).collect()
     };
+    check_exec_size(fields.program, &argv, arg_max)?;
     Ok(Program::External {
         path: PathBuf::from(fields.program),
         argv,
     })
+}
+
+/// Rejects what execve would refuse with E2BIG at every spawn: one string
+/// over MAX_ARG_STRLEN, or more than `arg_max` for the strings and their
+/// pointers together, counting the program path (the `--tcpd` wrapper
+/// passes it as an argument) and [`EXEC_RESERVE`].
+fn check_exec_size(path: &str, argv: &[String], arg_max: usize) -> Result<(), String> {
+    if let Some((i, arg)) = argv
+        .iter()
+        .enumerate()
+        .find(|(_, arg)| arg.len() >= MAX_ARG_STRLEN)
+    {
+        return Err(format!(
+            "argv[{i}] is {} bytes long: exec takes at most {}",
+            arg.len(),
+            MAX_ARG_STRLEN - 1
+        ));
+    }
+    let strings: usize = argv.iter().map(|arg| arg.len() + 1).sum::<usize>() + path.len() + 1;
+    let pointers = (argv.len() + 2) * std::mem::size_of::<usize>();
+    let total = strings + pointers;
+    if total + EXEC_RESERVE > arg_max {
+        return Err(format!(
+            "arguments take {total} bytes: exec takes at most {arg_max} with the environment"
+        ));
+    }
+    Ok(())
 }
 
 /// A field quoted for a message: escaped (it may hold control characters)

@@ -66,7 +66,8 @@ const FD_RESERVE: usize = 24;
 const MAX_PARKED_DATAGRAMS: usize = 16;
 
 pub fn run(opts: Options) -> i32 {
-    prepare_descriptors();
+    let detach = !opts.debug && !opts.foreground;
+    prepare_descriptors(detach);
     let to_stderr = opts.debug || opts.log_stderr;
     let mut log = if to_stderr {
         Log::stderr(opts.debug)
@@ -76,13 +77,12 @@ pub fn run(opts: Options) -> i32 {
     let services = match load(&opts.config, &mut log) {
         Ok(services) => services,
         Err(e) => {
-            let msg = format!("{}: {e}", opts.config.display());
+            let msg = format!("{}: cannot read configuration: {e}", opts.config.display());
             eprintln!("inetd: {msg}");
             log.err(msg);
             return 1;
         }
     };
-    let detach = !opts.debug && !opts.foreground;
     let pidfile_path = opts
         .pidfile
         .clone()
@@ -90,13 +90,14 @@ pub fn run(opts: Options) -> i32 {
     let pidfile = match pidfile_path.as_deref().map(Pidfile::lock).transpose() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("inetd: {e}");
-            log.err(e);
+            let msg = format!("{}: {e}", pidfile_path.unwrap_or_default().display());
+            eprintln!("inetd: {msg}");
+            log.err(msg);
             return 1;
         }
     };
     if detach {
-        if let Err(e) = nix::unistd::daemon(false, false) {
+        if let Err(e) = detach_from_terminal(opts.log_stderr) {
             eprintln!("inetd: cannot detach: {e}");
             return 1;
         }
@@ -156,10 +157,27 @@ fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
     Ok((services, rejected))
 }
 
+/// daemon(3), but with `-e` stderr stays where it was (as busybox inetd
+/// keeps it), so that `inetd -e 2>>FILE` logs to FILE.
+fn detach_from_terminal(keep_stderr: bool) -> io::Result<()> {
+    nix::unistd::daemon(false, true)?;
+    let dev_null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    nix::unistd::dup2_stdin(&dev_null)?;
+    nix::unistd::dup2_stdout(&dev_null)?;
+    if !keep_stderr {
+        nix::unistd::dup2_stderr(&dev_null)?;
+    }
+    Ok(())
+}
+
 /// Keeps fds 0-2 open (on /dev/null) so no socket ever lands there, and
 /// marks every inherited descriptor above them close-on-exec so none leaks
-/// into services.
-fn prepare_descriptors() {
+/// into services; a daemon that detaches closes them instead, as the
+/// classic inetds do, so it holds no pipe or file of whoever started it.
+fn prepare_descriptors(close_inherited: bool) {
     for fd in 0..3 {
         // SAFETY: fcntl(F_GETFD) only queries; open returns a new descriptor.
         unsafe {
@@ -174,10 +192,15 @@ fn prepare_descriptors() {
             .filter(|&fd| fd > 2)
             .collect();
         for fd in fds {
-            // SAFETY: setting FD_CLOEXEC on a descriptor that may or may not
-            // still be open (read_dir's own one is gone) is harmless.
+            // SAFETY: nothing of ours is open yet but read_dir's own
+            // descriptor, which is gone: these are all inherited, and
+            // closing or marking one that is not open is harmless.
             unsafe {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                if close_inherited {
+                    libc::close(fd);
+                } else {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
             }
         }
     }

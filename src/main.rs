@@ -19,6 +19,7 @@ mod tcpd;
 mod watch;
 
 use std::env;
+use std::path::PathBuf;
 use std::process::exit;
 
 use cli::Mode;
@@ -59,6 +60,24 @@ fn main() {
             &opts.hosts_deny,
             &opts.config,
         )),
-        Mode::Daemon => exit(daemon::run(opts)),
+        Mode::Daemon => exit(daemon::run(absolute_paths(opts))),
     }
+}
+
+/// The daemon's files as absolute paths: a detached daemon runs in `/`,
+/// where a relative path would name another file at a reload, or when the
+/// pid file is removed at exit.
+fn absolute_paths(mut opts: cli::Options) -> cli::Options {
+    let absolute = |path: &mut PathBuf| {
+        if let Ok(abs) = std::path::absolute(&*path) {
+            *path = abs;
+        }
+    };
+    absolute(&mut opts.config);
+    absolute(&mut opts.hosts_allow);
+    absolute(&mut opts.hosts_deny);
+    if let Some(pidfile) = opts.pidfile.as_mut() {
+        absolute(pidfile);
+    }
+    opts
 }

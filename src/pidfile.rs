@@ -13,8 +13,8 @@ pub struct Pidfile {
 }
 
 impl Pidfile {
-    /// Opens and locks `path`. Fails with a clear message when another
-    /// process holds the lock.
+    /// Opens and locks `path`. The error says which of the two failed (and
+    /// who holds the lock), but not the path: callers name the file.
     pub fn lock(path: &Path) -> io::Result<Pidfile> {
         let file = OpenOptions::new()
             .read(true)
@@ -22,7 +22,8 @@ impl Pidfile {
             .create(true)
             .truncate(false)
             .mode(0o644)
-            .open(path)?;
+            .open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot open pid file: {e}")))?;
         // SAFETY: flock on a descriptor we own. The lock belongs to the open
         // file description, so it survives the fork of daemonizing.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } < 0 {
@@ -30,12 +31,14 @@ impl Pidfile {
             if err.kind() == io::ErrorKind::WouldBlock {
                 let pid = std::fs::read_to_string(path).unwrap_or_default();
                 return Err(io::Error::other(format!(
-                    "another inetd is running (pid {}) with pid file {}",
-                    pid.trim(),
-                    path.display()
+                    "cannot lock pid file: another inetd is running (pid {})",
+                    pid.trim()
                 )));
             }
-            return Err(err);
+            return Err(io::Error::new(
+                err.kind(),
+                format!("cannot lock pid file: {err}"),
+            ));
         }
         Ok(Pidfile {
             path: path.to_path_buf(),

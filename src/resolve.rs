@@ -1,5 +1,5 @@
 //! What the configuration parser asks of the system: service ports, users,
-//! groups and host addresses. The daemon uses [`SystemResolver`]; tests use
+//! groups, host addresses and how large an exec may be. The daemon uses [`SystemResolver`]; tests use
 //! their own table.
 
 use std::cell::{OnceCell, RefCell};
@@ -25,7 +25,13 @@ pub trait Resolver {
     fn groups(&self, user: &str, gid: u32) -> Vec<u32>;
     /// Addresses of a host name (never DNS: see ARCHITECTURE.md).
     fn host(&self, name: &str) -> Vec<IpAddr>;
+    /// The most bytes of argument and environment strings (and their
+    /// pointers) that execve takes: `sysconf(_SC_ARG_MAX)`.
+    fn arg_max(&self) -> usize;
 }
+
+/// Linux's ARG_MAX when sysconf cannot say: 32 pages.
+const MIN_ARG_MAX: usize = 128 * 1024;
 
 /// The real system databases, each read or asked once per name: a config
 /// of hundreds of lines for one user would otherwise read the password and
@@ -96,6 +102,12 @@ impl Resolver for SystemResolver {
     fn host(&self, name: &str) -> Vec<IpAddr> {
         let text = self.hosts.get_or_init(|| read_or_empty("/etc/hosts"));
         hosts_addrs(text, name)
+    }
+
+    fn arg_max(&self) -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let value = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
+        usize::try_from(value).unwrap_or(MIN_ARG_MAX)
     }
 }
 

@@ -151,7 +151,7 @@ fn warnings_do_not_fail_the_check() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         stderr(&output),
-        format!("{path}:1: warning: login class \"daemon\" is ignored\n")
+        format!("{path}:1: warning: \"daemon\" ignored, not supported: login classes\n")
     );
     assert_eq!(stdout(&output).lines().count(), 1);
 }
@@ -192,4 +192,80 @@ fn unix_sockets_in_the_dump() {
     let dump = stdout(&output);
     assert!(dump.starts_with(&format!("{} unix stream nowait ", socket.display())));
     assert!(dump.ends_with(" exec=/bin/cat argv=cat\n"));
+}
+
+/// Lines of features inetd does not serve (RPC, tcpmux, IPsec policies,
+/// login classes, FreeBSD's ident builtin) are valid lines of other inetds:
+/// each is a warning naming the feature, and the check passes.
+#[test]
+fn unsupported_features_are_warnings() {
+    let dir = Dir::new("check-unsupported");
+    let conf = dir.create(
+        "inetd.conf",
+        "\
+rstatd/1-5\tdgram\trpc/udp\twait\troot\t/usr/sbin/tcpd\t/usr/sbin/rpc.rstatd
+tcpmux/+date stream tcp nowait root /bin/date date
+#@ ipsec in ipsec esp/transport//require
+tcpmux stream tcp nowait root internal
+auth stream tcp nowait root internal
+#@
+echo stream tcp nowait root/staff internal
+",
+    );
+    let path = conf.to_str().unwrap();
+    let output = check(&["-tt", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let expected = [
+        "1: warning: \"rstatd/1-5\" skipped, not supported: RPC services (\"rpc/udp\")",
+        "2: warning: \"tcpmux/+date\" skipped, not supported: tcpmux services",
+        "3: warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies",
+        "4: warning: \"tcpmux\" skipped, not supported: builtin tcpmux",
+        "5: warning: \"auth\" skipped, not supported: builtin auth (ident)",
+        "7: warning: \"staff\" ignored, not supported: login classes",
+    ]
+    .map(|e| format!("{path}:{e}\n"))
+    .concat();
+    assert_eq!(stderr(&output), expected);
+    assert_eq!(stdout(&output).lines().count(), 1);
+}
+
+/// What execve would refuse (E2BIG) is rejected at load: one string of
+/// MAX_ARG_STRLEN (128 KiB) or more, or more than ARG_MAX in all.
+#[test]
+fn arguments_exec_would_refuse_are_rejected() {
+    let dir = Dir::new("check-e2big");
+    let long = "x".repeat(200 * 1024);
+    let conf = dir.create(
+        "inetd.conf",
+        &format!("7013 stream tcp nowait root /bin/echo echo {long}\n"),
+    );
+    let path = conf.to_str().unwrap();
+    let output = check(&["-t", path]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        format!("{path}:1: argv[1] is 204800 bytes long: exec takes at most 131071\n")
+    );
+
+    // SAFETY: sysconf has no preconditions.
+    let arg_max = usize::try_from(unsafe { libc::sysconf(libc::_SC_ARG_MAX) }).unwrap();
+    let words = vec!["y".repeat(100_000); arg_max / 100_000 + 1].join(" ");
+    let conf = dir.create(
+        "inetd.conf",
+        &format!("7013 stream tcp nowait root /bin/echo echo {words}\n"),
+    );
+    let output = check(&["-t", path]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(&format!("{path}:1: arguments take ")),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(&format!(
+            " bytes: exec takes at most {arg_max} with the environment\n"
+        )),
+        "{err}"
+    );
+    let _ = conf;
 }

@@ -53,6 +53,19 @@ pub fn entries(text: &str) -> Vec<Entry<'_>> {
     entries
 }
 
+/// The IPsec policies of `text` (FreeBSD, NetBSD: a line `#@ POLICY`
+/// applies to the entries after it), with their line numbers. A bare `#@`
+/// resets to no policy, which is what inetd does anyway, so it is left out.
+pub fn ipsec_policies(text: &str) -> Vec<(usize, &str)> {
+    text.split('\n')
+        .enumerate()
+        .filter_map(|(index, raw)| {
+            let policy = raw.strip_prefix("#@")?.trim();
+            (!policy.is_empty()).then_some((index + 1, policy))
+        })
+        .collect()
+}
+
 /// `line` without its comment: a `#` that starts the line or follows whitespace.
 fn strip_comment(line: &str) -> &str {
     let bytes = line.as_bytes();
@@ -115,6 +128,19 @@ mod tests {
     fn crlf_and_odd_whitespace() {
         assert_eq!(lines("a\tb\r\n c\r\n"), [(1, "a b c".into())]);
         assert_eq!(lines("a\u{b}b\u{c}c"), [(1, "a\u{b}b c".into())]);
+    }
+
+    #[test]
+    fn ipsec_policy_lines() {
+        let text = "#@ ipsec in ipsec esp/transport//require\r\na\n#@\n #@ x\n#@out bypass\n";
+        assert_eq!(
+            ipsec_policies(text),
+            [
+                (1, "ipsec in ipsec esp/transport//require"),
+                (5, "out bypass")
+            ]
+        );
+        assert_eq!(lines(text), [(2, "a".into())]);
     }
 
     #[test]

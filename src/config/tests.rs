@@ -29,7 +29,17 @@ fn dump(text: &str) -> Vec<String> {
 /// The `line: reason` of every error and warning.
 fn errors(text: &str) -> Vec<(usize, String)> {
     let (_, errors) = parse_with_table(text);
-    errors.into_iter().map(|e| (e.line, e.reason)).collect()
+    errors
+        .into_iter()
+        .map(|e| {
+            let reason = if e.is_warning() {
+                format!("warning: {}", e.reason)
+            } else {
+                e.reason
+            };
+            (e.line, reason)
+        })
+        .collect()
 }
 
 /// The reason `line` is rejected; it must be the only message.
@@ -272,10 +282,6 @@ fn unsupported_socket_types_and_protocols() {
     assert_rejected(
         "echo datagram udp wait root internal",
         "unknown socket type \"datagram\"",
-    );
-    assert_rejected(
-        "rstatd/1-3 dgram rpc/udp wait root /x",
-        "RPC services (\"rpc/udp\") are not supported",
     );
     assert_rejected(
         "echo stream sctp nowait root internal",
@@ -565,7 +571,76 @@ fn login_class_is_ignored_with_a_warning() {
     assert!(errors[0].is_warning());
     assert_eq!(
         errors[0].reason,
-        "warning: login class \"staff\" is ignored"
+        "\"staff\" ignored, not supported: login classes"
+    );
+}
+
+/// Valid lines of features other inetds serve: skipped with a warning that
+/// names the feature, whatever the system databases say of their names.
+#[test]
+fn unsupported_features_are_skipped_with_a_warning() {
+    let text = "\
+rstatd/1-3 dgram rpc/udp wait root /usr/sbin/rpc.rstatd rpc.rstatd
+mountd/1 stream rpc/tcp wait nosuchuser /x
+tcpmux/+date stream tcp nowait root /bin/date date
+tcpmux stream tcp nowait root internal
+ident stream tcp nowait root internal auth
+#@ ipsec in ipsec esp/transport//require
+1 stream tcp nowait root internal echo
+#@
+";
+    let (services, _) = parse_with_table(text);
+    let listens: Vec<String> = services.iter().map(|s| s.listen.to_string()).collect();
+    assert_eq!(listens, ["0.0.0.0:1"]);
+    assert_eq!(
+        errors(text),
+        [
+            (1, "warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")".into()),
+            (2, "warning: \"mountd/1\" skipped, not supported: RPC services (\"rpc/tcp\")".into()),
+            (3, "warning: \"tcpmux/+date\" skipped, not supported: tcpmux services".into()),
+            (4, "warning: \"tcpmux\" skipped, not supported: builtin tcpmux".into()),
+            (5, "warning: \"ident\" skipped, not supported: builtin auth (ident)".into()),
+            (6, "warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies".into()),
+        ]
+    );
+    // What is wrong before the feature is known stays an error.
+    assert_rejected("rstatd/1-3 raw rpc/udp wait root /x", "socket type raw");
+    assert_rejected("rstatd/1-3 dgram rpc/udp", "too few fields");
+    assert_rejected(
+        "rstatd/1-3 dgram rpc/tcp wait root /x",
+        "protocol tcp does not fit socket type dgram",
+    );
+    assert_rejected("rstatd/1-3 dgram rpc/unix wait root /x", "bad RPC protocol");
+    assert_rejected("rstatd/1-3 dgram rpc/sctp wait root /x", "unknown protocol");
+    assert_rejected(
+        "tcpmux/+ stream tcp nowait root /x",
+        "missing tcpmux service name",
+    );
+    assert_rejected(
+        "tcpmux/x dgram udp wait root /x",
+        "tcpmux services need socket type stream",
+    );
+}
+
+/// What execve refuses with E2BIG at every spawn is refused at load.
+#[test]
+fn arguments_exec_would_refuse() {
+    let long = "a".repeat(MAX_ARG_STRLEN);
+    assert_rejected(
+        &format!("ftp stream tcp nowait root /x x {long}"),
+        "argv[1] is 131072 bytes long: exec takes at most 131071",
+    );
+    // One byte less (131071 and the NUL) is what exec takes.
+    let fits = service(&format!("ftp stream tcp nowait root /x x {}", &long[1..]));
+    assert!(matches!(fits.program, Program::External { ref argv, .. } if argv.len() == 2));
+    let words = vec!["w".repeat(100_000); 21].join(" ");
+    let reason = rejected(&format!("ftp stream tcp nowait root /x x {words}"));
+    assert_eq!(
+        reason,
+        format!(
+            "arguments take {} bytes: exec takes at most 2097152 with the environment",
+            21 * 100_001 + 2 + 3 + 24 * 8
+        )
     );
 }
 
@@ -893,9 +968,9 @@ fn freebsd_inetd() {
     assert_eq!(
         messages,
         [
-            "inetd.conf:12: no builtin service \"auth\" (there are echo, discard, chargen, daytime and time)",
-            "inetd.conf:13: warning: login class \"daemon\" is ignored",
-            "inetd.conf:17: RPC services (\"rpc/udp\") are not supported",
+            "inetd.conf:12: warning: \"auth\" skipped, not supported: builtin auth (ident)",
+            "inetd.conf:13: warning: \"daemon\" ignored, not supported: login classes",
+            "inetd.conf:17: warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")",
         ]
     );
 }
