@@ -201,15 +201,16 @@ fn open_unix(
     unsafe { libc::umask(old_mask) };
     bound?;
     let node = open_node(path)?;
-    let meta = std::fs::File::from(node.try_clone()?).metadata()?;
+    let stat = nix::sys::stat::fstat(&node)?;
+    let is_socket = stat.st_mode & libc::S_IFMT == libc::S_IFSOCK;
     // SAFETY: geteuid has no preconditions.
-    if !meta.file_type().is_socket() || meta.uid() != unsafe { libc::geteuid() } {
+    if !is_socket || stat.st_uid != unsafe { libc::geteuid() } {
         return Err(io::Error::other("the path was replaced while binding"));
     }
     // From here the file is ours: an error below unlinks it.
     let file = SocketFile {
         path: path.to_path_buf(),
-        identity: (meta.dev(), meta.ino()),
+        identity: (stat.st_dev, stat.st_ino),
     };
     if let Some((uid, gid)) = perms.owner {
         // SAFETY: fchownat on a descriptor we own with an empty C string.
