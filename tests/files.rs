@@ -392,6 +392,25 @@ fn a_fifo_or_device_as_config_is_an_error() {
 }
 
 #[test]
+fn a_fifo_as_config_at_reload_keeps_the_old_one_serving() {
+    let port = free_port("127.0.0.1");
+    let mut d = Daemon::start(
+        "config-fifo-reload",
+        &format!("127.0.0.1:{port} stream tcp nowait root internal daytime\n"),
+    );
+    let fifo = d.config.with_extension("fifo");
+    mkfifo(&fifo);
+    fs::rename(&fifo, &d.config).unwrap();
+    d.signal(libc::SIGHUP);
+    d.wait_for_log("not a regular file (a FIFO): configuration not reloaded");
+    assert!(daytime_answers(port));
+    let started = Instant::now();
+    d.signal(libc::SIGTERM);
+    assert!(d.child.wait().unwrap().success());
+    assert!(started.elapsed() < TIMEOUT);
+}
+
+#[test]
 fn a_fifo_as_rule_file_does_not_stop_the_daemon() {
     let dir = Dir::new("rules-fifo");
     let port = free_port("127.0.0.1");
