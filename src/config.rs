@@ -11,6 +11,7 @@
 //! the same file is judged the same way at startup and at every reload.
 
 mod entries;
+mod owner;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -54,8 +55,25 @@ pub enum Listen {
         addr: SocketAddr,
         v6only: bool,
     },
-    Unix(PathBuf),
+    Unix {
+        path: PathBuf,
+        perms: SocketPerms,
+    },
 }
+
+/// The owner and mode of a UNIX socket's file, from FreeBSD's
+/// `:user:group:mode:` prefix of the path; without it, inetd's own user
+/// and group and [`DEFAULT_SOCKET_MODE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SocketPerms {
+    /// (uid, gid); `None`: inetd's own.
+    pub owner: Option<(u32, u32)>,
+    pub mode: u32,
+}
+
+/// Only the socket's owner may connect (connecting needs write
+/// permission): what FreeBSD's default of 0200 allows, in the usual form.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SocketType {
@@ -154,7 +172,7 @@ impl fmt::Display for Listen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Listen::Inet { addr, .. } => write!(f, "{addr}"),
-            Listen::Unix(path) => write!(f, "{}", path.display()),
+            Listen::Unix { path, .. } => write!(f, "{}", path.display()),
         }
     }
 }
@@ -205,10 +223,13 @@ impl Service {
     /// single spaces, none of them empty:
     ///
     /// `ADDRESS FAMILY SOCKTYPE wait|nowait rate=N child=N ip-rate=N ip-child=N
-    /// user=NAME uid=N gid=N group=NAME groups=N,N PROGRAM`
+    /// user=NAME uid=N gid=N group=NAME groups=N,N [socket-owner=UID:GID
+    /// socket-mode=MODE] PROGRAM`
     ///
     /// where FAMILY is tcp4, udp4, tcp6, udp6 (IPv6 only), tcp46, udp46 (dual
-    /// stack) or unix, an absent limit or group is `-`, and PROGRAM is
+    /// stack) or unix, an absent limit or group is `-` (and the socket
+    /// owner of a unix line without an owner prefix: inetd's own), MODE is
+    /// four octal digits, and PROGRAM is
     /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
@@ -224,8 +245,18 @@ impl Service {
                 format!("exec={} argv={}", path.display(), argv.join(" "))
             }
         };
+        let socket = match &self.listen {
+            Listen::Unix { perms, .. } => format!(
+                " socket-owner={} socket-mode={:04o}",
+                perms
+                    .owner
+                    .map_or_else(|| "-".to_string(), |(uid, gid)| format!("{uid}:{gid}")),
+                perms.mode
+            ),
+            Listen::Inet { .. } => String::new(),
+        };
         format!(
-            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={} {}",
+            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket} {}",
             self.listen,
             self.family_name(),
             self.socket_type,
@@ -246,7 +277,7 @@ impl Service {
     /// The protocol in normalized form: `tcp4`, `udp6`, `tcp46`, `unix`...
     pub fn family_name(&self) -> &'static str {
         let (tcp, udp) = match &self.listen {
-            Listen::Unix(_) => return "unix",
+            Listen::Unix { .. } => return "unix",
             Listen::Inet {
                 addr: SocketAddr::V4(_),
                 ..
@@ -264,7 +295,7 @@ impl Service {
 /// Reads and parses a configuration file. Bytes that are not UTF-8 reject
 /// the entry holding them (comments may hold anything).
 pub fn load(path: &Path, resolver: &dyn Resolver) -> io::Result<(Vec<Service>, Vec<ConfigError>)> {
-    let bytes = std::fs::read(path)?;
+    let bytes = crate::files::read_regular(path)?;
     let text = String::from_utf8_lossy(&bytes);
     Ok(parse(&text, &path.to_string_lossy(), resolver))
 }
@@ -365,7 +396,7 @@ impl ListenerKey {
     fn new(listen: &Listen, socket_type: SocketType) -> ListenerKey {
         match listen {
             Listen::Inet { addr, .. } => ListenerKey::Inet(*addr, socket_type),
-            Listen::Unix(path) => ListenerKey::Unix(path.clone()),
+            Listen::Unix { path, .. } => ListenerKey::Unix(path.clone()),
         }
     }
 }
@@ -389,6 +420,8 @@ struct Parser<'a> {
 
 /// The fields of an entry, named.
 struct Fields<'e> {
+    /// FreeBSD's `user:group:mode` before a unix socket's path.
+    owner: Option<&'e str>,
     hosts: Option<&'e str>,
     service: &'e str,
     socket_type: &'e str,
@@ -502,7 +535,15 @@ impl Parser<'_> {
                     shown(hosts)
                 ));
             }
-            return unix_path(fields.service).map(|path| vec![Listen::Unix(path)]);
+            let path = unix_path(fields.service)?;
+            let perms = owner::socket_perms(fields.owner, self.resolver)?;
+            return Ok(vec![Listen::Unix { path, perms }]);
+        }
+        if let Some(owner) = fields.owner {
+            return Err(format!(
+                "an owner prefix ({}) is for unix sockets only",
+                shown(owner)
+            ));
         }
         let port = self.port(fields.service, socket_type)?;
         let (hosts, default_line) = match (fields.hosts, &self.default_host) {
@@ -694,15 +735,20 @@ fn split_fields<'e>(fields: &'e [&'e str]) -> Result<Fields<'e>, String> {
             fields.len()
         ));
     };
+    let (owner, first) = match owner::split_prefix(first) {
+        Some((owner, path)) => (Some(owner), path),
+        None => (None, *first),
+    };
     // A unix socket path may hold colons; anything else splits at the last one.
     let (hosts, service) = match first.rsplit_once(':') {
         Some((hosts, service)) if !first.starts_with('/') => (Some(hosts), service),
-        _ => (None, *first),
+        _ => (None, first),
     };
     if service.is_empty() {
         return Err(format!("missing service name in {}", shown(first)));
     }
     Ok(Fields {
+        owner,
         hosts,
         service,
         socket_type,

@@ -480,7 +480,7 @@ impl Daemon {
             pidfile,
             poll,
             signals,
-            spawner: Spawner::new(nofile),
+            spawner: Spawner::new(nofile)?,
             env,
             listeners: Vec::new(),
             next_listener_id: 0,
@@ -838,10 +838,8 @@ impl Daemon {
                 let _ = socket.deregister(self.poll.registry());
             }
         }
+        // A unix socket's file goes with it, if it is still ours.
         drop(listener.socket.take());
-        if let Listen::Unix(path) = &listener.service.listen {
-            let _ = std::fs::remove_file(path);
-        }
         self.log.info(format!("{}: removed", listener.label));
     }
 
@@ -2015,7 +2013,7 @@ fn label(service: &Service) -> Rc<str> {
 fn describe(listen: &Listen) -> String {
     match listen {
         Listen::Inet { addr, .. } => addr.to_string(),
-        Listen::Unix(path) => path.display().to_string(),
+        Listen::Unix { path, .. } => path.display().to_string(),
     }
 }
 

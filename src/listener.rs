@@ -1,12 +1,20 @@
 //! Opening the listening sockets of services: TCP, UDP and UNIX, stream and
 //! datagram, IPv4 and IPv6 (with IPV6_V6ONLY always set explicitly). Every
 //! socket is non-blocking and close-on-exec.
+//!
+//! A UNIX socket's path is only ever unlinked when it is the socket inetd
+//! bound there (same device and inode, checked without following a
+//! symbolic link), or a stale socket nobody accepts on. Anything else at
+//! the path is a bind error, left alone.
 
+use std::ffi::CString;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 use mio::event::Source;
 use mio::net::{TcpListener, UdpSocket, UnixDatagram, UnixListener};
@@ -16,13 +24,51 @@ use nix::sys::socket::{
     SockaddrIn6, UnixAddr,
 };
 
-use crate::config::{Listen, SocketType};
+use crate::config::{Listen, SocketPerms, SocketType};
 
 pub enum Socket {
     Tcp(TcpListener),
     Udp(UdpSocket),
-    UnixStream(UnixListener),
-    UnixDgram(UnixDatagram),
+    UnixStream(Bound<UnixListener>),
+    UnixDgram(Bound<UnixDatagram>),
+}
+
+/// A UNIX socket with the file inetd bound it to, which is unlinked when
+/// the socket is dropped, if the path still names that file.
+pub struct Bound<S> {
+    socket: S,
+    _file: SocketFile,
+}
+
+impl<S> Deref for Bound<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.socket
+    }
+}
+
+impl<S> DerefMut for Bound<S> {
+    fn deref_mut(&mut self) -> &mut S {
+        &mut self.socket
+    }
+}
+
+/// The file a bind created: its path and (device, inode).
+struct SocketFile {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        // Someone who can write the directory may have put another file
+        // there since: only our own socket goes.
+        let ours = std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.file_type().is_socket() && (m.dev(), m.ino()) == self.identity);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl Socket {
@@ -39,8 +85,8 @@ impl Socket {
         match self {
             Socket::Tcp(s) => s,
             Socket::Udp(s) => s,
-            Socket::UnixStream(s) => s,
-            Socket::UnixDgram(s) => s,
+            Socket::UnixStream(s) => &mut s.socket,
+            Socket::UnixDgram(s) => &mut s.socket,
         }
     }
 
@@ -92,65 +138,175 @@ pub fn open(listen: &Listen, socket_type: SocketType, backlog: i32) -> io::Resul
         SocketType::Stream => SockType::Stream,
         SocketType::Dgram => SockType::Datagram,
     };
-    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
-    let fd = match listen {
-        Listen::Inet { addr, v6only } => {
-            let family = match addr {
-                SocketAddr::V4(_) => AddressFamily::Inet,
-                SocketAddr::V6(_) => AddressFamily::Inet6,
-            };
-            let protocol = match socket_type {
-                SocketType::Stream => SockProtocol::Tcp,
-                SocketType::Dgram => SockProtocol::Udp,
-            };
-            let fd = socket::socket(family, sock_type, flags, protocol)?;
-            setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-            match addr {
-                SocketAddr::V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(*a))?,
-                SocketAddr::V6(a) => {
-                    setsockopt(&fd, sockopt::Ipv6V6Only, v6only)?;
-                    socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(*a))?
-                }
-            }
-            fd
-        }
-        Listen::Unix(path) => {
-            remove_stale_socket(path);
-            let fd = socket::socket(AddressFamily::Unix, sock_type, flags, None)?;
-            socket::bind(fd.as_raw_fd(), &UnixAddr::new(path.as_path())?)?;
-            fd
-        }
+    let (addr, v6only) = match listen {
+        Listen::Inet { addr, v6only } => (addr, v6only),
+        Listen::Unix { path, perms } => return open_unix(path, perms, sock_type, backlog),
     };
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let protocol = match socket_type {
+        SocketType::Stream => SockProtocol::Tcp,
+        SocketType::Dgram => SockProtocol::Udp,
+    };
+    let fd = socket::socket(family, sock_type, FLAGS, protocol)?;
+    // TCP, so a restarted inetd binds despite connections in TIME_WAIT.
+    // Never UDP: there it would let any local user bind the same port and
+    // take the datagrams.
     if socket_type == SocketType::Stream {
-        socket::listen(
-            &fd,
-            socket::Backlog::new(backlog).unwrap_or(socket::Backlog::MAXCONN),
-        )?;
+        setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     }
-    Ok(wrap(fd, listen, socket_type))
+    match addr {
+        SocketAddr::V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(*a))?,
+        SocketAddr::V6(a) => {
+            setsockopt(&fd, sockopt::Ipv6V6Only, v6only)?;
+            socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(*a))?
+        }
+    }
+    if socket_type == SocketType::Stream {
+        listen_on(&fd, backlog)?;
+        return Ok(Socket::Tcp(TcpListener::from_std(fd.into())));
+    }
+    Ok(Socket::Udp(UdpSocket::from_std(fd.into())))
 }
 
-fn wrap(fd: OwnedFd, listen: &Listen, socket_type: SocketType) -> Socket {
-    match (listen, socket_type) {
-        (Listen::Inet { .. }, SocketType::Stream) => {
-            Socket::Tcp(TcpListener::from_std(std::net::TcpListener::from(fd)))
+const FLAGS: SockFlag = SockFlag::SOCK_NONBLOCK.union(SockFlag::SOCK_CLOEXEC);
+
+fn listen_on(fd: &OwnedFd, backlog: i32) -> io::Result<()> {
+    socket::listen(
+        fd,
+        socket::Backlog::new(backlog).unwrap_or(socket::Backlog::MAXCONN),
+    )?;
+    Ok(())
+}
+
+/// A UNIX socket at `path` with the owner and mode asked for. The file is
+/// created inaccessible (umask 0777; the daemon has one thread), then
+/// given its owner, then its mode, through a descriptor of the file
+/// itself, so no symbolic link put there meanwhile is followed.
+fn open_unix(
+    path: &Path,
+    perms: &SocketPerms,
+    sock_type: SockType,
+    backlog: i32,
+) -> io::Result<Socket> {
+    remove_stale_socket(path, sock_type)?;
+    let fd = socket::socket(AddressFamily::Unix, sock_type, FLAGS, None)?;
+    let addr = UnixAddr::new(path)?;
+    // SAFETY: umask only swaps the process's file creation mask.
+    let old_mask = unsafe { libc::umask(0o777) };
+    let bound = socket::bind(fd.as_raw_fd(), &addr);
+    // SAFETY: as above.
+    unsafe { libc::umask(old_mask) };
+    bound?;
+    let node = open_node(path)?;
+    let stat = nix::sys::stat::fstat(&node)?;
+    let is_socket = stat.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+    // SAFETY: geteuid has no preconditions.
+    if !is_socket || stat.st_uid != unsafe { libc::geteuid() } {
+        return Err(io::Error::other("the path was replaced while binding"));
+    }
+    // From here the file is ours: an error below unlinks it.
+    let file = SocketFile {
+        path: path.to_path_buf(),
+        identity: (stat.st_dev, stat.st_ino),
+    };
+    if let Some((uid, gid)) = perms.owner {
+        // SAFETY: fchownat on a descriptor we own with an empty C string.
+        if unsafe {
+            libc::fchownat(
+                node.as_raw_fd(),
+                c"".as_ptr(),
+                uid,
+                gid,
+                libc::AT_EMPTY_PATH,
+            )
+        } < 0
+        {
+            return Err(with_context("chown", io::Error::last_os_error()));
         }
-        (Listen::Inet { .. }, SocketType::Dgram) => {
-            Socket::Udp(UdpSocket::from_std(std::net::UdpSocket::from(fd)))
+    }
+    // chmod through /proc reaches the very file the descriptor holds.
+    let proc_path =
+        CString::new(format!("/proc/self/fd/{}", node.as_raw_fd())).expect("no NUL in a number");
+    // SAFETY: chmod with a valid C string.
+    if unsafe { libc::chmod(proc_path.as_ptr(), perms.mode) } < 0 {
+        return Err(with_context("chmod", io::Error::last_os_error()));
+    }
+    if sock_type == SockType::Stream {
+        listen_on(&fd, backlog)?;
+        let socket = UnixListener::from_std(fd.into());
+        return Ok(Socket::UnixStream(Bound {
+            socket,
+            _file: file,
+        }));
+    }
+    let socket = UnixDatagram::from_std(fd.into());
+    Ok(Socket::UnixDgram(Bound {
+        socket,
+        _file: file,
+    }))
+}
+
+fn with_context(step: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{step}: {e}"))
+}
+
+/// A descriptor of the file at `path` itself (O_PATH), not following a
+/// symbolic link.
+fn open_node(path: &Path) -> io::Result<OwnedFd> {
+    let c_path = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: open with a valid C string; the descriptor is ours.
+    unsafe {
+        let fd = libc::open(
+            c_path.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
         }
-        (Listen::Unix(_), SocketType::Stream) => Socket::UnixStream(UnixListener::from_std(
-            std::os::unix::net::UnixListener::from(fd),
-        )),
-        (Listen::Unix(_), SocketType::Dgram) => Socket::UnixDgram(UnixDatagram::from_std(
-            std::os::unix::net::UnixDatagram::from(fd),
-        )),
+        Ok(OwnedFd::from_raw_fd(fd))
     }
 }
 
-/// A socket file left by an earlier run would make bind fail; anything
-/// that is not a socket is left alone (bind then reports the problem).
-fn remove_stale_socket(path: &Path) {
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-        let _ = std::fs::remove_file(path);
+/// Makes room at `path` for a bind: nothing there, or a socket nobody
+/// accepts on (left by an inetd that died), which is unlinked. A socket in
+/// use, or anything that is not a socket, is an error, and left alone.
+fn remove_stale_socket(path: &Path, sock_type: SockType) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "the path exists and is not a socket (left alone)",
+        ));
     }
+    // A non-blocking connect answers at once: refused when nobody holds
+    // the socket any more.
+    let probe = socket::socket(AddressFamily::Unix, sock_type, FLAGS, None)?;
+    match socket::connect(probe.as_raw_fd(), &UnixAddr::new(path)?) {
+        Err(nix::errno::Errno::ECONNREFUSED) => {}
+        Ok(()) | Err(nix::errno::Errno::EAGAIN) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another process listens on the socket (left alone)",
+            ))
+        }
+        Err(e) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("cannot tell whether the socket there is in use: {e} (left alone)"),
+            ))
+        }
+    }
+    // Only if it is still the file we probed.
+    let same = std::fs::symlink_metadata(path)
+        .is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
+    if same {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
 }

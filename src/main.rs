@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod config;
 mod daemon;
+mod files;
 mod hosts;
 mod limits;
 mod listener;

@@ -112,7 +112,9 @@ impl Resolver for SystemResolver {
 }
 
 fn read_or_empty(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
+    crate::files::read_regular(path.as_ref())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
 }
 
 /// Looks `service` (a name or alias) up in the text of /etc/services.

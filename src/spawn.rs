@@ -3,7 +3,9 @@
 //! Everything the child needs (path, argv, envp, groups) is prepared in an
 //! [`Exec`] when the configuration is loaded. Spawning is then a single
 //! `clone(CLONE_VM | CLONE_VFORK)`: the child shares the parent's memory, runs
-//! on its own small stack, makes only syscalls, and either execs or `_exit`s
+//! on its own small stack (mapped once, with a guard page below it), makes
+//! only syscalls (credentials through the raw calls, not glibc's), and
+//! either execs or `_exit`s
 //! with 127. Nothing allocates in between. Because the parent is suspended
 //! until then, an exec failure is known before `spawn` returns.
 
@@ -29,6 +31,24 @@ const DAEMON_SIGNALS: [c_int; 5] = [
 
 /// The child runs only a few syscalls before exec: 64 KiB is ample.
 const CHILD_STACK_SIZE: usize = 64 * 1024;
+/// The 32-bit-id credential calls: on 32-bit x86 and ARM the plain
+/// numbers take 16-bit ids.
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+const SYS_SETGROUPS: libc::c_long = libc::SYS_setgroups32;
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+const SYS_SETRESGID: libc::c_long = libc::SYS_setresgid32;
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+const SYS_SETRESUID: libc::c_long = libc::SYS_setresuid32;
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+const SYS_SETGROUPS: libc::c_long = libc::SYS_setgroups;
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+const SYS_SETRESGID: libc::c_long = libc::SYS_setresgid;
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+const SYS_SETRESUID: libc::c_long = libc::SYS_setresuid;
+
+/// Below the stack, one inaccessible page: an overflow faults in the child
+/// instead of writing over the parent's memory.
+const GUARD_SIZE: usize = 4096;
 
 /// A program ready to be started: C strings and pointer arrays built once.
 pub struct Exec {
@@ -106,8 +126,54 @@ struct ChildContext<'a> {
 
 /// The reusable child stack and the spawning entry point.
 pub struct Spawner {
-    stack: Vec<u8>,
+    stack: ChildStack,
     nofile: Option<libc::rlimit>,
+}
+
+/// The child's stack: a mapping of its own, its lowest page inaccessible.
+struct ChildStack {
+    base: *mut c_void,
+}
+
+impl ChildStack {
+    fn map() -> io::Result<ChildStack> {
+        // SAFETY: a fresh anonymous mapping, then a change of protection
+        // within it; nothing else refers to it.
+        unsafe {
+            let base = libc::mmap(
+                ptr::null_mut(),
+                GUARD_SIZE + CHILD_STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::mprotect(base, GUARD_SIZE, libc::PROT_NONE) < 0 {
+                let e = io::Error::last_os_error();
+                libc::munmap(base, GUARD_SIZE + CHILD_STACK_SIZE);
+                return Err(e);
+            }
+            Ok(ChildStack { base })
+        }
+    }
+
+    /// The initial stack pointer: the top, 16-byte aligned (page aligned, so it is).
+    fn top(&self) -> *mut c_void {
+        self.base.wrapping_byte_add(GUARD_SIZE + CHILD_STACK_SIZE)
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `map`, used by no child any more
+        // (each spawn waits until its child has exec'd or exited).
+        unsafe {
+            libc::munmap(self.base, GUARD_SIZE + CHILD_STACK_SIZE);
+        }
+    }
 }
 
 /// A child that could not exec; it has already exited with status 127.
@@ -122,11 +188,11 @@ pub struct SpawnError {
 impl Spawner {
     /// `nofile`: the RLIMIT_NOFILE to give children, when the daemon
     /// changed its own.
-    pub fn new(nofile: Option<libc::rlimit>) -> Spawner {
-        Spawner {
-            stack: vec![0; CHILD_STACK_SIZE],
+    pub fn new(nofile: Option<libc::rlimit>) -> io::Result<Spawner> {
+        Ok(Spawner {
+            stack: ChildStack::map()?,
             nofile,
-        }
+        })
     }
 
     /// Starts `exec` with `socket` on fds 0, 1 and 2 (in blocking mode), in
@@ -149,8 +215,7 @@ impl Spawner {
             failed_step: "",
             errno: 0,
         };
-        // The stack grows down; keep the top 16-byte aligned.
-        let top = self.stack.as_mut_ptr_range().end as usize & !15;
+        let top = self.stack.top();
         let pid;
         // SAFETY: all signals are blocked so no handler of ours runs in the
         // child while it shares our memory. The child only reads `ctx` and
@@ -163,7 +228,7 @@ impl Spawner {
             libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
             pid = libc::clone(
                 child_main,
-                top as *mut c_void,
+                top,
                 libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
                 &mut ctx as *mut ChildContext as *mut c_void,
             );
@@ -239,15 +304,18 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
             return "setrlimit";
         }
     }
+    // The raw system calls: glibc's wrappers would, were the daemon ever
+    // to have threads, signal each of them to change its credentials too
+    // (taking locks in memory this child shares with the parent).
     if let Some((uid, gid, groups)) = &ctx.exec.credentials {
-        if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+        if libc::syscall(SYS_SETGROUPS, groups.len(), groups.as_ptr()) < 0 {
             return "setgroups";
         }
-        if libc::setgid(*gid) < 0 {
-            return "setgid";
+        if libc::syscall(SYS_SETRESGID, *gid, *gid, *gid) < 0 {
+            return "setresgid";
         }
-        if libc::setuid(*uid) < 0 {
-            return "setuid";
+        if libc::syscall(SYS_SETRESUID, *uid, *uid, *uid) < 0 {
+            return "setresuid";
         }
     }
     for sig in DAEMON_SIGNALS {

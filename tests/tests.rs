@@ -4,6 +4,7 @@ mod access;
 mod builtins;
 mod check;
 mod daemon;
+mod files;
 mod hosts;
 mod limits;
 mod messages;

@@ -293,13 +293,20 @@ fn unsupported_socket_types_and_protocols() {
     );
 }
 
+fn unix(path: &str, owner: Option<(u32, u32)>, mode: u32) -> Listen {
+    Listen::Unix {
+        path: path.into(),
+        perms: SocketPerms { owner, mode },
+    }
+}
+
 #[test]
 fn unix_sockets() {
     let s = service("/run/inetd/echo.sock stream unix nowait root /bin/cat");
-    assert_eq!(s.listen, Listen::Unix("/run/inetd/echo.sock".into()));
+    assert_eq!(s.listen, unix("/run/inetd/echo.sock", None, 0o600));
     assert_eq!(s.name, "/run/inetd/echo.sock");
     let s = service("/run/a:b dgram unix wait nobody /bin/cat");
-    assert_eq!(s.listen, Listen::Unix("/run/a:b".into()));
+    assert_eq!(s.listen, unix("/run/a:b", None, 0o600));
     assert_eq!(s.socket_type, SocketType::Dgram);
     // The default host does not apply to unix sockets.
     assert_eq!(
@@ -813,6 +820,49 @@ fn error_display() {
     );
 }
 
+#[test]
+fn unix_socket_owner_prefix() {
+    let s = service(":nobody:tty:0660:/run/x stream unix nowait root /bin/cat");
+    assert_eq!(s.listen, unix("/run/x", Some((65534, 5)), 0o660));
+    assert_eq!(s.name, "/run/x");
+    // The mode in octal, with or without its leading zero; colons may follow in the path.
+    let s = service(":root:staff:666:/run/a:/b stream unix nowait root /bin/cat");
+    assert_eq!(s.listen, unix("/run/a:/b", Some((0, 50)), 0o666));
+    let s = service(":first.last:users:0:/run/x dgram unix wait root /bin/cat");
+    assert_eq!(s.listen, unix("/run/x", Some((1000, 100)), 0));
+    // An IPv6 host without brackets is no prefix.
+    assert_eq!(
+        service("::1:echo stream tcp6 nowait root internal").listen,
+        inet("[::1]:7", true)
+    );
+
+    let line = |prefix: &str| format!("{prefix}/run/x stream unix nowait root /bin/cat");
+    assert_rejected(
+        &line(":nosuch:tty:0660:"),
+        "unknown socket owner \"nosuch\"",
+    );
+    assert_rejected(
+        &line(":root:nosuch:0660:"),
+        "unknown socket group \"nosuch\"",
+    );
+    assert_rejected(&line(":root:tty:0668:"), "bad socket mode \"0668\"");
+    assert_rejected(&line(":root:tty:1777:"), "bad socket mode \"1777\"");
+    assert_rejected(&line(":root:tty:00660:"), "bad socket mode");
+    assert_rejected(&line(":root:tty:-1:"), "bad socket mode");
+    assert_rejected(&line(":root:tty::"), "bad socket mode \"\"");
+    assert_rejected(
+        &line(":root:tty:"),
+        "expected :user:group:mode: before the path",
+    );
+    assert_rejected(&line(":root:tty:0660:x:"), "expected :user:group:mode:");
+    assert_rejected(&line("::tty:0660:"), "missing user or group");
+    assert_rejected(&line(":root::0660:"), "missing user or group");
+    assert_rejected(
+        ":root:tty:0660:/run/x stream tcp nowait root /bin/cat",
+        "an owner prefix (\"root:tty:0660\") is for unix sockets only",
+    );
+}
+
 // ---- the dump format ----
 
 #[test]
@@ -822,6 +872,7 @@ echo stream tcp nowait root internal
 [::1]:daytime dgram udp6 wait.10 nobody:tty internal
 ftp stream tcp46 nowait/3/10/2 first.last /usr/sbin/tcpd in.ftpd -l
 /run/x.sock stream unix nowait root /bin/cat
+:nobody:tty:0660:/run/y.sock dgram unix wait root internal echo
 ";
     assert_eq!(
         dump(text),
@@ -834,7 +885,11 @@ ftp stream tcp46 nowait/3/10/2 first.last /usr/sbin/tcpd in.ftpd -l
              user=first.last uid=1000 gid=1000 group=- groups=1000,27,100 \
              exec=/usr/sbin/tcpd argv=in.ftpd -l",
             "/run/x.sock unix stream nowait rate=- child=- ip-rate=- ip-child=- \
-             user=root uid=0 gid=0 group=- groups=- exec=/bin/cat argv=cat",
+             user=root uid=0 gid=0 group=- groups=- socket-owner=- socket-mode=0600 \
+             exec=/bin/cat argv=cat",
+            "/run/y.sock unix dgram wait rate=- child=- ip-rate=- ip-child=- \
+             user=root uid=0 gid=0 group=- groups=- socket-owner=65534:5 socket-mode=0660 \
+             internal=echo",
         ]
     );
 }

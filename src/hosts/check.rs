@@ -36,15 +36,8 @@ fn basename(path: &str) -> &str {
 
 /// Lints both files; prints problems; returns the exit status.
 pub fn run(allow: &Path, deny: &Path, config_path: &Path) -> i32 {
-    let daemons = match std::fs::read_to_string(config_path) {
-        Ok(text) => {
-            let (services, _) = config::parse(
-                &text,
-                &config_path.to_string_lossy(),
-                &SystemResolver::default(),
-            );
-            Some(daemon_names(&services)).filter(|d| !d.is_empty())
-        }
+    let daemons = match config::load(config_path, &SystemResolver::default()) {
+        Ok((services, _)) => Some(daemon_names(&services)).filter(|d| !d.is_empty()),
         Err(_) => None,
     };
     let mut problems = Vec::new();
@@ -210,7 +203,13 @@ mod tests {
             line: 1,
             name: name.to_string(),
             protocol: "tcp".to_string(),
-            listen: Listen::Unix(PathBuf::from("/run/x")),
+            listen: Listen::Unix {
+                path: PathBuf::from("/run/x"),
+                perms: crate::config::SocketPerms {
+                    owner: None,
+                    mode: crate::config::DEFAULT_SOCKET_MODE,
+                },
+            },
             socket_type: SocketType::Stream,
             wait: false,
             limits: Limits::default(),

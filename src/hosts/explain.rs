@@ -11,7 +11,9 @@ const HOSTS_FILE: &str = "/etc/hosts";
 
 /// Prints the explanation; returns the exit status (0 granted, 1 denied, 2 usage).
 pub fn run(daemon_arg: &str, client_arg: &str, allow: &Path, deny: &Path) -> i32 {
-    let hosts = std::fs::read_to_string(HOSTS_FILE).unwrap_or_default();
+    let hosts = crate::files::read_regular(HOSTS_FILE.as_ref())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     let (daemon, server) = match daemon_arg.split_once('@') {
         Some((d, s)) => (d, Some(s)),
         None => (daemon_arg, None),

@@ -47,7 +47,7 @@ impl Lookup for HostsFileLookup {
     }
 
     fn read_file(&mut self, path: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {
-        Ok(std::fs::read(path))
+        Ok(crate::files::read_regular(path.as_ref()))
     }
 }
 
@@ -108,7 +108,7 @@ pub fn load_host_lists(tables: &[&Table], stamps: &mut Vec<(PathBuf, Stamp)>) ->
             continue;
         }
         stamps.push((PathBuf::from(&path), super::stamp(path.as_ref())));
-        let entry = match std::fs::read(&path) {
+        let entry = match crate::files::read_regular(path.as_ref()) {
             Ok(bytes) => {
                 let tokens: Vec<String> = String::from_utf8_lossy(&bytes)
                     .split_ascii_whitespace()

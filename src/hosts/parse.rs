@@ -53,7 +53,7 @@ impl Table {
     /// Reads a table; a missing file is an empty table, like libwrap's.
     pub fn load(path: &Path) -> Table {
         let name = path.to_string_lossy().into_owned();
-        match std::fs::read(path) {
+        match crate::files::read_regular(path) {
             Ok(bytes) => Table::parse(&bytes, &name),
             Err(e) if e.kind() == ErrorKind::NotFound => Table {
                 path: name,
@@ -262,5 +262,18 @@ mod tests {
     fn non_utf8_does_not_panic() {
         let t = Table::parse(b"d\xff: \xfe\xc3\n", "t");
         assert_eq!(t.entries.len(), 1);
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let t = Table::load(Path::new("/dev/zero"));
+        assert!(t.entries.is_empty());
+        let fault = t.fault.expect("a fault");
+        assert_eq!(
+            fault.reason,
+            "cannot open /dev/zero: not a regular file (a device)"
+        );
+        let missing = Table::load(Path::new("/nonexistent/hosts.allow"));
+        assert_eq!(missing.fault, None);
     }
 }
