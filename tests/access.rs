@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// An external service whose access name is `greeter` (argv[0]'s basename).
-fn greeter(port: u16) -> String {
+pub fn greeter(port: u16) -> String {
     let user = current_user();
     format!("127.0.0.1:{port} stream tcp nowait {user} /bin/echo /usr/sbin/greeter hi\n")
 }

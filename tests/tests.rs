@@ -6,4 +6,5 @@ mod check;
 mod daemon;
 mod hosts;
 mod limits;
+mod tcpd;
 mod util;
