@@ -338,7 +338,7 @@ fn list_reading_has_a_budget() {
     // Ten levels of lists naming the next one four times: 4^10 reads.
     let names: Vec<String> = (0..=10).map(|i| format!("/l{i}")).collect();
     let texts: Vec<String> = (0..10)
-        .map(|i| vec![names[i + 1].as_str(); 4].join(" "))
+        .map(|i| [names[i + 1].as_str(); 4].join(" "))
         .chain(["10.0.0.1".to_string()])
         .collect();
     let lists: Vec<(&str, &str)> = names
