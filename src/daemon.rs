@@ -771,12 +771,18 @@ impl Daemon {
         user: &config::Credentials,
     ) -> io::Result<Exec> {
         let mut argv = vec!["inetd".to_string(), mode.to_string()];
+        // The child logs where the daemon does (see tcpd.rs).
+        let to_stderr = self.opts.debug || self.opts.log_stderr;
+        if to_stderr {
+            argv.push(tcpd::LOG_STDERR.to_string());
+        }
         argv.extend(addresses.iter().cloned());
         argv.push(self.opts.hosts_allow.to_string_lossy().into_owned());
         argv.push(self.opts.hosts_deny.to_string_lossy().into_owned());
         argv.push(name.to_string());
         argv.extend(program.iter().cloned());
-        Exec::new(Path::new("/proc/self/exe"), &argv, &self.env, user.switch())
+        let exec = Exec::new(Path::new("/proc/self/exe"), &argv, &self.env, user.switch())?;
+        Ok(if to_stderr { exec.keep_stderr() } else { exec })
     }
 
     /// Reloads the rule files if they changed; false when they grant

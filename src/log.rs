@@ -5,6 +5,11 @@
 //! non-blocking socket: when syslogd is slow the message is dropped rather
 //! than stalling the loop. After an error the socket is connected again, so
 //! a restarted syslogd gets every later message.
+//!
+//! Every message is escaped where its line is written, whatever its
+//! source: a byte outside printable ASCII becomes `\xNN`, and a backslash
+//! `\\`, so client-supplied text (ident replies, host names, expansions)
+//! can neither forge a record nor reach a terminal raw.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -44,6 +49,8 @@ struct Window {
 
 enum Sink {
     Stderr,
+    /// A descriptor the daemon's stderr was passed on as, with a tag.
+    File(std::fs::File, String),
     Syslog(Box<Syslog>),
 }
 
@@ -79,6 +86,16 @@ impl Log {
         }
     }
 
+    /// Logs to `file` (a `--tcpd` child's copy of the daemon's stderr) as
+    /// `tag[pid]: message`, the form of the child's syslog lines.
+    pub fn file(file: std::fs::File, tag: &str) -> Log {
+        Log {
+            sink: Sink::File(file, format!("{tag}[{}]", std::process::id())),
+            verbose: false,
+            limited: HashMap::new(),
+        }
+    }
+
     /// Logs to syslog as `tag[pid]`.
     pub fn syslog(tag: &str) -> Log {
         Log {
@@ -96,7 +113,7 @@ impl Log {
     /// (LOG_EMERG to LOG_DEBUG), as tcpd does.
     pub fn auth(&mut self, priority: i32, msg: impl Display) {
         match &mut self.sink {
-            Sink::Stderr => {
+            Sink::Stderr | Sink::File(..) => {
                 let level = match priority {
                     i32::MIN..=3 => Level::Err,
                     4 => Level::Warning,
@@ -207,7 +224,12 @@ impl Log {
         }
         match &mut self.sink {
             Sink::Stderr => {
-                let _ = writeln!(std::io::stderr(), "inetd[{}]: {msg}", std::process::id());
+                let line = escaped_line(&format!("inetd[{}]", std::process::id()), &msg);
+                // One write per line, so concurrent writers do not interleave.
+                let _ = std::io::stderr().write_all(&line);
+            }
+            Sink::File(file, tag) => {
+                let _ = file.write_all(&escaped_line(tag, &msg));
             }
             Sink::Syslog(syslog) => syslog.send(LOG_DAEMON | level.severity(), &msg),
         }
@@ -231,12 +253,7 @@ impl Syslog {
     /// Sends one line at `priority` (facility | severity), connecting
     /// first if needed; a failed send is tried once more on a new socket.
     fn send(&mut self, priority: u8, msg: &impl Display) {
-        self.line.clear();
-        let _ = write!(self.line, "<{priority}>");
-        push_timestamp(&mut self.line);
-        let _ = write!(self.line, "{}: {msg}", self.tag);
-        self.line.truncate(MAX_SYSLOG_LINE);
-        self.line.push(0);
+        self.format(priority, msg);
         for _ in 0..2 {
             if self.socket.is_none() {
                 self.socket = connect();
@@ -247,6 +264,17 @@ impl Syslog {
             }
             self.socket = None;
         }
+    }
+
+    /// Puts the NUL-terminated line for `msg` in `self.line`.
+    fn format(&mut self, priority: u8, msg: &impl Display) {
+        self.line.clear();
+        let _ = write!(self.line, "<{priority}>");
+        push_timestamp(&mut self.line);
+        let _ = write!(self.line, "{}: ", self.tag);
+        push_escaped(&mut self.line, msg);
+        self.line.truncate(MAX_SYSLOG_LINE);
+        self.line.push(0);
     }
 }
 
@@ -268,6 +296,38 @@ impl SyslogSocket {
             Err(_) => false,
         }
     }
+}
+
+/// `tag: msg` escaped, and a newline.
+fn escaped_line(tag: &str, msg: &impl Display) -> Vec<u8> {
+    let mut line = format!("{tag}: ").into_bytes();
+    push_escaped(&mut line, msg);
+    line.push(b'\n');
+    line
+}
+
+/// Appends `msg` with every byte outside printable ASCII as `\xNN` and
+/// `\` as `\\`: no control byte (NUL, CR, LF, ESC) or non-ASCII byte
+/// reaches syslogd or a terminal.
+fn push_escaped(line: &mut Vec<u8>, msg: &impl Display) {
+    struct Escaper<'a>(&'a mut Vec<u8>);
+    impl std::fmt::Write for Escaper<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for &b in s.as_bytes() {
+                match b {
+                    b'\\' => self.0.extend_from_slice(b"\\\\"),
+                    b' '..=b'~' => self.0.push(b),
+                    _ => {
+                        const HEX: &[u8; 16] = b"0123456789abcdef";
+                        let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
+                        self.0.extend_from_slice(&[b'\\', b'x', hex[0], hex[1]]);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    let _ = std::fmt::Write::write_fmt(&mut Escaper(line), format_args!("{msg}"));
 }
 
 /// Connects to syslogd's socket, a datagram socket or else a stream one,
@@ -311,4 +371,32 @@ fn push_timestamp(line: &mut Vec<u8>) {
         )
     };
     line.extend_from_slice(&buf[..n]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_escaped() {
+        let mut line = Vec::new();
+        push_escaped(&mut line, &"a\r\n\0\x1b[2J\\ é <34>x");
+        assert_eq!(line, b"a\\x0d\\x0a\\x00\\x1b[2J\\\\ \\xc3\\xa9 <34>x");
+    }
+
+    #[test]
+    fn syslog_lines_carry_no_control_bytes() {
+        let mut syslog = Syslog {
+            socket: None,
+            tag: "t[1]".to_string(),
+            line: Vec::new(),
+        };
+        syslog.format(LOG_AUTH | 4, &"x\nsshd[1]: Accepted\0");
+        let line = &syslog.line[..syslog.line.len() - 1];
+        assert!(
+            line.ends_with(b"t[1]: x\\x0asshd[1]: Accepted\\x00"),
+            "{line:?}"
+        );
+        assert!(line.iter().all(|b| (b' '..=b'~').contains(b)));
+    }
 }

@@ -60,6 +60,9 @@ pub struct Exec {
     envp_ptrs: Vec<*const c_char>,
     /// `None`: run as the daemon's own user (inetd not running as root).
     credentials: Option<(uid_t, gid_t, Vec<gid_t>)>,
+    /// Leave the daemon's fd 2 in place (for inetd's own `--tcpd` modes
+    /// when the daemon logs to stderr; they put the socket there themselves).
+    keep_stderr: bool,
 }
 
 impl Exec {
@@ -92,7 +95,14 @@ impl Exec {
             _envp: envp,
             envp_ptrs,
             credentials,
+            keep_stderr: false,
         })
+    }
+
+    /// The child keeps the daemon's stderr as its fd 2.
+    pub fn keep_stderr(mut self) -> Exec {
+        self.keep_stderr = true;
+        self
     }
 }
 
@@ -283,7 +293,8 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     let sock = ctx.socket;
     // The daemon keeps 0-2 open, so the socket is never one of them; dup2
     // clears close-on-exec on the copies, every other fd is close-on-exec.
-    for fd in 0..3 {
+    let last = if ctx.exec.keep_stderr { 2 } else { 3 };
+    for fd in 0..last {
         if libc::dup2(sock, fd) < 0 {
             return "dup2";
         }

@@ -12,10 +12,15 @@
 //!
 //! `inetd --tcpd-datagram CLIENT SERVER ALLOW DENY DAEMON` gives the verdict
 //! for a datagram a builtin has already read (fds 0-2 are /dev/null).
+//!
+//! Either mode logs to syslog, or with [`LOG_STDERR`] first, when the daemon
+//! logs to stderr, to the daemon's stderr, which it then finds on fd 2 (fd 0
+//! is copied there at once, so the program never sees the daemon's stderr).
 
+use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -30,6 +35,12 @@ pub const GRANTED: i32 = 0;
 pub const DENIED: i32 = 1;
 /// The descriptor the daemon watches while this mode decides.
 pub const DECISION_PIPE: i32 = 3;
+/// The most a decision may take, whatever it waits for: name lookups
+/// have their own deadline and ident its timeout, but netgroups, accounts
+/// (NSS may ask a network service) and `aclexec` commands have none.
+const DECISION_DEADLINE_SECS: u32 = 120;
+/// The flag that says fd 2 is the daemon's stderr and the log goes there.
+pub const LOG_STDERR: &str = "--log-stderr";
 
 /// `datagram`: the `--tcpd-datagram` form, with the addresses given.
 pub fn run(args: &[String], datagram: bool) -> i32 {
@@ -38,6 +49,10 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     // over. Nothing started from here may inherit it.
     // SAFETY: setting a flag on a descriptor that may not be open.
     unsafe { libc::fcntl(DECISION_PIPE, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let (log_stderr, args) = match args {
+        [flag, rest @ ..] if flag == LOG_STDERR => (take_stderr(), rest),
+        _ => (None, args),
+    };
     let (endpoints, args) = match (datagram, args) {
         (true, [client, server, rest @ ..]) => (client.parse().ok().zip(server.parse().ok()), rest),
         (true, _) => (None, args),
@@ -47,7 +62,10 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
         eprintln!("inetd: --tcpd needs ALLOW DENY DAEMON [PROGRAM ARGV...]");
         return 2;
     };
-    let mut log = Log::syslog(daemon);
+    let mut log = match log_stderr {
+        Some(file) => Log::file(file, daemon),
+        None => Log::syslog(daemon),
+    };
     let Some((client, server)) = endpoints else {
         log.err("cannot tell the client's address");
         return DENIED;
@@ -62,7 +80,14 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     // SAFETY: fd 0 is the connection (or the datagram socket) for as long
     // as this process runs.
     let socket = unsafe { BorrowedFd::borrow_raw(0) };
-    match rules.decide(&request, &mut SystemLookup) {
+    // SAFETY: alarm has no preconditions; SIGALRM has its default action
+    // (the spawn resets it), so a decision stuck past the deadline ends the
+    // process, which the daemon takes as a refusal.
+    unsafe { libc::alarm(DECISION_DEADLINE_SECS) };
+    let decision = rules.decide(&request, &mut SystemLookup);
+    // SAFETY: as above; the alarm must not survive into the options or exec.
+    unsafe { libc::alarm(0) };
+    match decision {
         Decision::Granted(outcome) => {
             if let Err(e) = carry_out(&outcome, socket, program.is_empty()) {
                 log.err(format!("options: {e}"));
@@ -96,6 +121,15 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
             DENIED
         }
     }
+}
+
+/// Takes the daemon's stderr off fd 2 (onto a close-on-exec descriptor)
+/// and puts fd 0 there in its place.
+fn take_stderr() -> Option<File> {
+    let stderr = std::io::stderr().as_fd().try_clone_to_owned().ok();
+    // SAFETY: dup2 on descriptors this process owns; fd 0 is the socket (or /dev/null).
+    unsafe { libc::dup2(0, 2) };
+    stderr.map(File::from)
 }
 
 /// Carries out the options. `twist` replaces the process (the service does

@@ -8,4 +8,5 @@ mod files;
 mod hosts;
 mod limits;
 mod messages;
+mod tcpd;
 mod util;

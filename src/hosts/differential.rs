@@ -508,41 +508,29 @@ fn fixtures(dir: &Path) {
     .unwrap();
 }
 
-#[test]
-fn engine_agrees_with_libwrap() {
-    if !have_libwrap() {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("inetd-libwrap-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    fixtures(&dir);
-    let driver = build_driver(&dir);
+/// The scratch directory of one run, removed however the test ends.
+struct Scratch(PathBuf);
 
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut all_cases = Vec::new();
-    let mut rule_sets = Vec::new();
-    for set in 0..RULE_SETS {
-        let allow = rule_file(&mut rng, &dir);
-        let deny = rule_file(&mut rng, &dir);
-        std::fs::write(dir.join(format!("allow{set}")), &allow).unwrap();
-        std::fs::write(dir.join(format!("deny{set}")), &deny).unwrap();
-        rule_sets.push(Rules::load(
-            &dir.join(format!("allow{set}")),
-            &dir.join(format!("deny{set}")),
-        ));
-        all_cases.extend(cases(&mut rng, set));
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    let input: String = all_cases
-        .iter()
-        .map(|c| driver_line(c, &dir) + "\n")
-        .collect();
-    let mut child = Command::new(&driver)
-        .current_dir(&dir)
+}
+
+/// Runs the driver on `input` (as `ids`, uid and gid, when given) and
+/// splits its output into one report per case.
+fn run_driver(driver: &Path, dir: &Path, input: String, ids: Option<(u32, u32)>) -> Vec<String> {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(driver);
+    command
+        .current_dir(dir)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run the driver");
+        .stdout(Stdio::piped());
+    if let Some((uid, gid)) = ids {
+        // std drops the supplementary groups when root sets a uid.
+        command.gid(gid).uid(uid);
+    }
+    let mut child = command.spawn().expect("run the driver");
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().unwrap();
@@ -557,46 +545,96 @@ fn engine_agrees_with_libwrap() {
             report.push('\n');
         }
     }
-    assert!(reports.len() > all_cases.len(), "the driver stopped early");
+    reports
+}
 
-    let mut mismatches = Vec::new();
-    let mut verdicts = BTreeMap::new();
-    for (case, report) in all_cases.iter().zip(&reports) {
-        let (expected, pid) = driver_effects(report);
-        let got = engine_effects(&rule_sets[case.set], case, pid);
-        *verdicts.entry(expected.verdict.clone()).or_insert(0) += 1;
-        if got != expected {
-            mismatches.push(format!(
-                "set {} {} {} {:?} user {:?}\n  libwrap {expected:?}\n  engine  {got:?}\n{}--\n{}",
-                case.set,
-                case.daemon,
-                case.client,
-                case.client_name,
-                case.user,
-                std::fs::read_to_string(dir.join(format!("allow{}", case.set))).unwrap_or_default(),
-                std::fs::read_to_string(dir.join(format!("deny{}", case.set))).unwrap_or_default(),
-            ));
+/// The ids of an unprivileged account, to run the driver as a normal user
+/// would when the tests run as root.
+fn unprivileged_ids() -> Option<(u32, u32)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    match nix::unistd::User::from_name("nobody") {
+        Ok(Some(user)) => Some((user.uid.as_raw(), user.gid.as_raw())),
+        _ => {
+            eprintln!("skipping the unprivileged pass: no user nobody");
+            None
         }
     }
-    eprintln!(
-        "differential: {} cases, {} mismatches, libwrap verdicts {verdicts:?}",
-        all_cases.len(),
-        mismatches.len()
-    );
-    if mismatches.is_empty() {
-        let _ = std::fs::remove_dir_all(&dir);
-    } else {
-        let _ = std::fs::write(dir.join("mismatches"), mismatches.join("\n"));
-        let _ = std::fs::write(dir.join("output"), stdout.as_bytes());
+}
+
+#[test]
+fn engine_agrees_with_libwrap() {
+    if !have_libwrap() {
+        return;
     }
-    assert!(
-        mismatches.is_empty(),
-        "{}",
-        mismatches
-            .iter()
-            .take(5)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("inetd-libwrap-{}", std::process::id())));
+    let dir = scratch.0.as_path();
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    fixtures(dir);
+    let driver = build_driver(dir);
+
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut all_cases = Vec::new();
+    let mut rule_sets = Vec::new();
+    for set in 0..RULE_SETS {
+        let allow = rule_file(&mut rng, dir);
+        let deny = rule_file(&mut rng, dir);
+        std::fs::write(dir.join(format!("allow{set}")), &allow).unwrap();
+        std::fs::write(dir.join(format!("deny{set}")), &deny).unwrap();
+        rule_sets.push(Rules::load(
+            &dir.join(format!("allow{set}")),
+            &dir.join(format!("deny{set}")),
+        ));
+        all_cases.extend(cases(&mut rng, set));
+    }
+    let input: String = all_cases
+        .iter()
+        .map(|c| driver_line(c, dir) + "\n")
+        .collect();
+    // As root, the driver also runs as a normal user would run the tests.
+    let runs = [None].into_iter().chain(unprivileged_ids().map(Some));
+    for ids in runs {
+        let reports = run_driver(&driver, dir, input.clone(), ids);
+        assert!(reports.len() > all_cases.len(), "the driver stopped early");
+        let mut mismatches = Vec::new();
+        let mut verdicts = BTreeMap::new();
+        for (case, report) in all_cases.iter().zip(&reports) {
+            let (expected, pid) = driver_effects(report);
+            let got = engine_effects(&rule_sets[case.set], case, pid);
+            *verdicts.entry(expected.verdict.clone()).or_insert(0) += 1;
+            if got != expected {
+                mismatches.push(format!(
+                    "set {} {} {} {:?} user {:?}\n  libwrap {expected:?}\n  engine  {got:?}\n{}--\n{}",
+                    case.set,
+                    case.daemon,
+                    case.client,
+                    case.client_name,
+                    case.user,
+                    std::fs::read_to_string(dir.join(format!("allow{}", case.set)))
+                        .unwrap_or_default(),
+                    std::fs::read_to_string(dir.join(format!("deny{}", case.set)))
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        eprintln!(
+            "differential (driver ids {ids:?}): {} cases, {} mismatches, libwrap verdicts {verdicts:?}",
+            all_cases.len(),
+            mismatches.len()
+        );
+        assert!(
+            mismatches.is_empty(),
+            "{}",
+            mismatches
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }

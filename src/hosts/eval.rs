@@ -13,6 +13,12 @@ use super::{Account, Decision, Lookup, Need, Outcome, Request, RuleOption, RuleR
 const STRING_LENGTH: usize = 128;
 /// Nesting limit for `/file` host lists (libwrap would recurse until it crashes).
 const MAX_LIST_DEPTH: usize = 16;
+/// Host-list tokens one decision may read, all lists together: a list is
+/// charged its length each time it is entered. About 35 ms of matching
+/// (release build, lists of four names each: `list_reading_has_a_budget`);
+/// a real rule set reads each list once or twice, so only a crafted set
+/// of lists that name each other many times over ever reaches it.
+const LIST_TOKEN_BUDGET: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -46,7 +52,11 @@ pub struct Session<'a> {
     /// The last `aclexec` failed: this unmatches every later matched rule
     /// with options, in either file (libwrap keeps the status in a global).
     pub aclexec_failed: bool,
-    list_depth: usize,
+    /// The `/path` lists being read, outermost first.
+    open_lists: Vec<String>,
+    list_tokens_left: usize,
+    /// A list was not read for lack of budget since the last check.
+    list_budget_exceeded: bool,
     pub place: Option<RuleRef>,
     pub warnings: Vec<String>,
 }
@@ -67,7 +77,9 @@ impl<'a> Session<'a> {
             user: None,
             rfc931_timeout: 10,
             aclexec_failed: false,
-            list_depth: 0,
+            open_lists: Vec::new(),
+            list_tokens_left: LIST_TOKEN_BUDGET,
+            list_budget_exceeded: false,
             place: None,
             warnings: Vec::new(),
             request,
@@ -196,16 +208,31 @@ impl<'a> Session<'a> {
         }
     }
 
-    pub fn enter_host_list(&mut self) -> bool {
-        if self.list_depth >= MAX_LIST_DEPTH {
+    /// Whether to read the list at `path` of `len` tokens: not when nested
+    /// too deep, not inside itself (it would only repeat what is being
+    /// read: libwrap reads it again until it runs out of descriptors and
+    /// then decides just so), and not past the decision's budget.
+    pub fn enter_host_list(&mut self, path: &str, len: usize) -> bool {
+        if self.open_lists.len() >= MAX_LIST_DEPTH || self.open_lists.iter().any(|p| p == path) {
             return false;
         }
-        self.list_depth += 1;
+        if len > self.list_tokens_left {
+            self.list_tokens_left = 0;
+            self.list_budget_exceeded = true;
+            return false;
+        }
+        self.list_tokens_left -= len;
+        self.open_lists.push(path.to_string());
         true
     }
 
     pub fn leave_host_list(&mut self) {
-        self.list_depth -= 1;
+        self.open_lists.pop();
+    }
+
+    /// Whether a list went unread for lack of budget since the last call.
+    fn take_list_budget_exceeded(&mut self) -> bool {
+        std::mem::take(&mut self.list_budget_exceeded)
     }
 }
 
@@ -296,9 +323,16 @@ fn table_match(
         };
         let place = RuleRef::new(&table.path, rule.line);
         session.place = Some(place.clone());
-        if !(list_match(&rule.daemons, session, server_match)?
-            && list_match(&rule.clients, session, client_match)?)
-        {
+        let matched = list_match(&rule.daemons, session, server_match)?
+            && list_match(&rule.clients, session, client_match)?;
+        if session.take_list_budget_exceeded() {
+            // An error, as libwrap treats one: the rest of this file is not read.
+            session.warn(format!(
+                "host lists: more than {LIST_TOKEN_BUDGET} tokens to read in one decision"
+            ));
+            return Ok(TableResult::Fault);
+        }
+        if !matched {
             continue;
         }
         if let Some(raw) = &rule.options {

@@ -104,7 +104,7 @@ fn file_match(path: &str, endpoint: Endpoint, session: &mut Session) -> Matched 
     let Some(tokens) = session.host_list(path) else {
         return Ok(false);
     };
-    if !session.enter_host_list() {
+    if !session.enter_host_list(path, tokens.len()) {
         return Ok(false);
     }
     let mut result = Ok(false);

@@ -1,12 +1,14 @@
 //! The lookup a child uses: it asks the system and may block.
 
 use std::ffi::CStr;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use super::lookup::{account_exists, in_netgroup};
+use super::pattern::scan_unsigned;
 use super::{Account, Lookup, WouldBlock};
 
 /// The system's databases: reverse DNS verified forward (tcpd's PARANOID
@@ -55,8 +57,51 @@ pub(super) fn run_command(command: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// How long one resolver call (the reverse or the forward lookup) may take
+/// before the name counts as unknown. getnameinfo and getaddrinfo cannot be
+/// interrupted, so each runs in a thread of its own that is abandoned when
+/// late (the process execs or exits soon after, which ends it). Ten seconds
+/// is glibc's default for a name server that never answers (5 s, 2 tries),
+/// so a dead first name server still lets the second one answer in time.
+const NAME_LOOKUP_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Reverse lookup, then forward lookup of that name must list the address.
+/// An IPv4-mapped address (a client of a dual-stack socket) is looked up as
+/// the IPv4 address it is.
 fn verified_name(addr: IpAddr) -> Option<String> {
+    let addr = match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        IpAddr::V4(_) => addr,
+    };
+    let name = within_deadline(move || reverse_name(addr)).flatten()?;
+    let lookup = name.clone();
+    let forward = within_deadline(move || {
+        std::net::ToSocketAddrs::to_socket_addrs(&(lookup.as_str(), 0))
+            .map(|addrs| addrs.map(|a| a.ip()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    })
+    .unwrap_or_default();
+    Some(if forward.contains(&addr) {
+        name
+    } else {
+        "paranoid".to_string()
+    })
+}
+
+/// `lookup`'s answer, or `None` when it is not there within
+/// [`NAME_LOOKUP_DEADLINE`] (or no thread could be started for it).
+fn within_deadline<T: Send + 'static>(lookup: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::Builder::new()
+        .spawn(move || {
+            let _ = sender.send(lookup());
+        })
+        .ok()?;
+    receiver.recv_timeout(NAME_LOOKUP_DEADLINE).ok()
+}
+
+/// The name the address maps back to (getnameinfo, NI_NAMEREQD).
+fn reverse_name(addr: IpAddr) -> Option<String> {
     let mut host = [0 as libc::c_char; 1025];
     let rc = with_sockaddr(addr, |sa, len| {
         // SAFETY: a valid sockaddr and an output buffer of the given sizes.
@@ -76,16 +121,8 @@ fn verified_name(addr: IpAddr) -> Option<String> {
         return None;
     }
     // SAFETY: getnameinfo wrote a NUL-terminated string.
-    let name = unsafe { CStr::from_ptr(host.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    let forward = std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 0));
-    let verified = forward.is_ok_and(|mut addrs| addrs.any(|a| a.ip() == addr));
-    Some(if verified {
-        name
-    } else {
-        "paranoid".to_string()
-    })
+    let name = unsafe { CStr::from_ptr(host.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// Calls `f` with `addr` as a C socket address.
@@ -117,33 +154,108 @@ fn with_sockaddr<T>(
     }
 }
 
-/// An RFC 931 (ident) query to the client.
+/// The longest ident reply line read; libwrap reads 512 bytes.
+const MAX_IDENT_REPLY: usize = 512;
+
+/// An RFC 931 (ident) query to the client. `timeout` bounds the whole
+/// exchange (connect, query and reply) as libwrap's single alarm does, so
+/// a server that drips its reply cannot hold the child longer.
 fn rfc931(client: SocketAddr, server: SocketAddr, timeout: u32) -> io::Result<Option<String>> {
-    let timeout = Duration::from_secs(u64::from(timeout.max(1)));
-    let mut stream = TcpStream::connect_timeout(&SocketAddr::new(client.ip(), 113), timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
+    let deadline = Instant::now() + Duration::from_secs(u64::from(timeout.max(1)));
+    let remaining = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or(io::ErrorKind::TimedOut)
+    };
+    let mut stream = TcpStream::connect_timeout(&SocketAddr::new(client.ip(), 113), remaining()?)?;
+    stream.set_write_timeout(Some(remaining()?))?;
     write!(stream, "{},{}\r\n", client.port(), server.port())?;
-    let mut reply = String::new();
-    BufReader::new(stream).take_line(&mut reply)?;
-    // "cport , sport : USERID : os : user"
-    let mut fields = reply.splitn(4, ':');
-    let (_, kind, _, user) = (fields.next(), fields.next(), fields.next(), fields.next());
-    if kind.map(str::trim) != Some("USERID") {
-        return Ok(None);
+    let mut reply = Vec::new();
+    let mut buf = [0u8; MAX_IDENT_REPLY];
+    while !reply.contains(&b'\n') && reply.len() < MAX_IDENT_REPLY {
+        stream.set_read_timeout(Some(remaining()?))?;
+        let n = stream.read(&mut buf[..MAX_IDENT_REPLY - reply.len()])?;
+        if n == 0 {
+            // libwrap takes no reply that ends without a newline.
+            return Ok(None);
+        }
+        reply.extend_from_slice(&buf[..n]);
     }
-    Ok(user.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()))
+    Ok(ident_user(
+        &String::from_utf8_lossy(&reply),
+        client.port(),
+        server.port(),
+    ))
 }
 
-trait TakeLine {
-    fn take_line(&mut self, out: &mut String) -> io::Result<()>;
+/// The user of an ident reply for the connection from `client_port` to
+/// `server_port`, read as libwrap's
+/// `sscanf("%u , %u : USERID :%*[^:]:%255s")` reads it, ports checked:
+/// one token of at most 255 bytes, which also ends at a control character.
+fn ident_user(reply: &str, client_port: u16, server_port: u16) -> Option<String> {
+    fn port(text: &str) -> Option<(u32, &str)> {
+        let (n, rest) = scan_unsigned(text, 10)?;
+        Some((n, rest.trim_start()))
+    }
+    let (client, rest) = port(reply)?;
+    let rest = rest.strip_prefix(',')?;
+    let (server, rest) = port(rest)?;
+    if (client, server) != (u32::from(client_port), u32::from(server_port)) {
+        return None;
+    }
+    let rest = rest
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix("USERID")?;
+    let rest = rest.trim_start().strip_prefix(':')?;
+    // %*[^:]: the operating system, at least one character.
+    let (os, rest) = rest.split_once(':')?;
+    if os.is_empty() {
+        return None;
+    }
+    let user = rest.trim_start();
+    let end = user
+        .find(|c: char| c.is_whitespace() || c.is_control())
+        .unwrap_or(user.len());
+    let mut end = end.min(255);
+    while !user.is_char_boundary(end) {
+        end -= 1;
+    }
+    let user = &user[..end];
+    (!user.is_empty()).then(|| user.to_string())
 }
 
-impl<R: io::Read> TakeLine for BufReader<R> {
-    fn take_line(&mut self, out: &mut String) -> io::Result<()> {
-        let mut line = Vec::new();
-        io::Read::take(self, 1024).read_until(b'\n', &mut line)?;
-        *out = String::from_utf8_lossy(&line).into_owned();
-        Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ident_replies() {
+        let user = |reply: &str| ident_user(reply, 4000, 23);
+        assert_eq!(
+            user("4000 , 23 : USERID : UNIX : joe\r\n"),
+            Some("joe".into())
+        );
+        assert_eq!(user("4000,23:USERID:UNIX:joe\n"), Some("joe".into()));
+        assert_eq!(
+            user("4000,23 : USERID : OTHER,x :  joe x\r\n"),
+            Some("joe".into())
+        );
+        assert_eq!(
+            user("4000 , 23 : USERID : UNIX : jo\x1b[2Je\r\n"),
+            Some("jo".into())
+        );
+        assert_eq!(
+            user("4000 , 23 : USERID : UNIX : jo\0e\r\n"),
+            Some("jo".into())
+        );
+        assert_eq!(user("4001 , 23 : USERID : UNIX : joe\r\n"), None);
+        assert_eq!(user("4000 , 24 : USERID : UNIX : joe\r\n"), None);
+        assert_eq!(user("4000 , 23 : ERROR : NO-USER\r\n"), None);
+        assert_eq!(user("4000 , 23 : USERID :: joe\r\n"), None);
+        assert_eq!(user("4000 , 23 : USERID : UNIX : \r\n"), None);
+        let long = format!("4000,23:USERID:UNIX:{}\r\n", "é".repeat(200));
+        assert_eq!(user(&long).map(|u| u.len()), Some(254));
     }
 }

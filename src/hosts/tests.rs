@@ -281,3 +281,85 @@ fn garbage_never_panics() {
         check::lint(&table, None);
     }
 }
+
+/// Decides for `client` with `lists` as the loaded `/path` host lists.
+fn decide_lists(allow: &str, deny: &str, client: &str, lists: &[(&str, &str)]) -> Decision {
+    let tables = [
+        Table::parse(allow.as_bytes(), "allow"),
+        Table::parse(deny.as_bytes(), "deny"),
+    ];
+    let lists: HostLists = lists
+        .iter()
+        .map(|(path, text)| {
+            let tokens = text.split_whitespace().map(str::to_string).collect();
+            (path.to_string(), Ok(tokens))
+        })
+        .collect();
+    let request = Request {
+        daemon: "in.telnetd",
+        client: SocketAddr::new(client.parse().unwrap(), 4000),
+        server: SocketAddr::new("10.9.9.9".parse().unwrap(), 23),
+        pid: Some(1),
+    };
+    eval::decide(
+        [&tables[0], &tables[1]],
+        &lists,
+        &request,
+        &mut Script::default(),
+    )
+}
+
+#[test]
+fn self_referencing_lists_are_not_read_inside_themselves() {
+    let lists = [("/a", "/a /b /a 10.0.0.1"), ("/b", "/a /b 10.0.0.2")];
+    let granted = |client| {
+        matches!(
+            decide_lists("ALL: /a\n", "ALL: ALL\n", client, &lists),
+            Decision::Granted(_)
+        )
+    };
+    assert!(granted("10.0.0.1"));
+    assert!(granted("10.0.0.2"));
+    assert!(!granted("10.0.0.3"));
+    // The same list in two rules is read for each.
+    let Decision::Granted(o) = decide_lists(
+        "ALL: /b EXCEPT 10.0.0.2\nALL: /b\n",
+        "ALL: ALL\n",
+        "10.0.0.2",
+        &lists,
+    ) else {
+        panic!("not granted");
+    };
+    assert_eq!(o.rule, Some(RuleRef::new("allow", 2)));
+}
+
+#[test]
+fn list_reading_has_a_budget() {
+    // Ten levels of lists naming the next one four times: 4^10 reads.
+    let names: Vec<String> = (0..=10).map(|i| format!("/l{i}")).collect();
+    let texts: Vec<String> = (0..10)
+        .map(|i| [names[i + 1].as_str(); 4].join(" "))
+        .chain(["10.0.0.1".to_string()])
+        .collect();
+    let lists: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&texts)
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let started = std::time::Instant::now();
+    // An error in hosts.deny denies; in hosts.allow it is no match.
+    let Decision::Denied(o) = decide_lists("", "ALL: /l0\nALL: 10.0.0.1\n", "10.0.0.2", &lists)
+    else {
+        panic!("not denied");
+    };
+    assert!(
+        o.warnings[0].contains("host lists: more than"),
+        "{:?}",
+        o.warnings
+    );
+    assert!(matches!(
+        decide_lists("ALL: /l0\n", "", "10.0.0.2", &lists),
+        Decision::Granted(_)
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
