@@ -2,8 +2,9 @@
 //!
 //! A TCP connection is a small state machine driven by readiness events. It
 //! holds no buffer while idle: echo keeps only the bytes the peer has not yet
-//! taken (at most one read's worth, then it stops reading: back-pressure), and
-//! chargen writes straight from a constant table.
+//! taken (at most one read's worth, then it stops reading: back-pressure),
+//! from a pool all echo connections share, and chargen writes straight from a
+//! constant table.
 
 use std::io::{self, IoSlice, Read, Write};
 
@@ -164,7 +165,36 @@ pub enum Progress {
     Idle,
     /// The work budget ran out with work left: call again on the next turn.
     Busy,
+    /// The unsent pool is empty: call again once another connection has
+    /// given some back (its readiness may not come again).
+    Starved,
     Closed,
+}
+
+/// What all echo connections together may hold of bytes their peers have
+/// not taken yet: without it, each stalled reader could hold a whole read
+/// (64 KiB), a gigabyte at the default caps.
+pub const UNSENT_POOL: usize = 4 * 1024 * 1024;
+
+/// The bytes echo connections may still take for unsent data.
+#[derive(Debug)]
+pub struct UnsentPool {
+    available: usize,
+}
+
+impl UnsentPool {
+    pub fn new(size: usize) -> UnsentPool {
+        UnsentPool { available: size }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.available == 0
+    }
+
+    /// Gives back what a closing connection held.
+    pub fn release(&mut self, connection: &Connection) {
+        self.available += connection.unsent.capacity();
+    }
 }
 
 /// A builtin TCP connection.
@@ -197,10 +227,11 @@ impl Connection {
     }
 
     /// Does as much work as the socket allows, up to `budget` bytes.
-    /// `scratch` is the loop's shared read buffer.
-    pub fn drive(&mut self, scratch: &mut [u8], budget: usize) -> Progress {
+    /// `scratch` is the loop's shared read buffer, `pool` what echo may
+    /// keep unsent.
+    pub fn drive(&mut self, scratch: &mut [u8], budget: usize, pool: &mut UnsentPool) -> Progress {
         let result = match self.service {
-            Builtin::Echo => self.echo(scratch, budget),
+            Builtin::Echo => self.echo(scratch, budget, pool),
             Builtin::Discard => self.discard(scratch, budget),
             Builtin::Chargen => self.chargen(budget),
             // Daytime and time answer at accept and never get here.
@@ -214,7 +245,12 @@ impl Connection {
         }
     }
 
-    fn echo(&mut self, scratch: &mut [u8], mut budget: usize) -> io::Result<Progress> {
+    fn echo(
+        &mut self,
+        scratch: &mut [u8],
+        mut budget: usize,
+        pool: &mut UnsentPool,
+    ) -> io::Result<Progress> {
         loop {
             while !self.unsent.is_empty() {
                 let n = self.stream.write(&self.unsent)?;
@@ -224,11 +260,16 @@ impl Connection {
                 self.unsent.drain(..n);
             }
             // Give the memory back: an idle connection holds no buffer.
+            pool.available += self.unsent.capacity();
             self.unsent = Vec::new();
             if budget == 0 {
                 return Ok(Progress::Busy);
             }
-            let len = scratch.len().min(budget);
+            // Read no more than the pool could keep if none of it is sent.
+            let len = scratch.len().min(budget).min(pool.available);
+            if len == 0 {
+                return Ok(Progress::Starved);
+            }
             let n = self.stream.read(&mut scratch[..len])?;
             if n == 0 {
                 return Ok(Progress::Closed);
@@ -239,7 +280,10 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
                 Err(e) => return Err(e),
             };
+            // Counted by what is allocated, which draining does not shrink.
+            self.unsent.reserve_exact(n - written);
             self.unsent.extend_from_slice(&scratch[written..n]);
+            pool.available = pool.available.saturating_sub(self.unsent.capacity());
         }
     }
 

@@ -21,7 +21,7 @@ use libc::pid_t;
 use mio::unix::SourceFd;
 use mio::{Events, Poll, Token};
 
-use crate::builtins::{self, Connection, Progress, Stream};
+use crate::builtins::{self, Connection, Progress, Stream, UnsentPool};
 use crate::cli::{self, Options};
 use crate::config::{self, Builtin, Listen, Program, Service, SocketType};
 use crate::hosts::{Decision, NoLookup, Request, RuleOption, Rules};
@@ -401,6 +401,10 @@ struct Daemon {
     sessions: Vec<Option<Session>>,
     free_sessions: Vec<usize>,
     open_sessions: usize,
+    /// What echo connections may still keep unsent, all together.
+    unsent: UnsentPool,
+    /// Sessions waiting for room in `unsent`.
+    starved: Vec<usize>,
     children: HashMap<pid_t, Child>,
     /// The access decisions under way in children, per client and in all.
     decisions: DecisionTable,
@@ -487,6 +491,8 @@ impl Daemon {
             sessions: Vec::new(),
             free_sessions: Vec::new(),
             open_sessions: 0,
+            unsent: UnsentPool::new(builtins::UNSENT_POOL),
+            starved: Vec::new(),
             children: HashMap::new(),
             decisions: DecisionTable::default(),
             ready: VecDeque::new(),
@@ -1697,11 +1703,22 @@ impl Daemon {
         session.last_active = Instant::now();
         match session
             .connection
-            .drive(&mut self.scratch, CONNECTION_BUDGET)
+            .drive(&mut self.scratch, CONNECTION_BUDGET, &mut self.unsent)
         {
             Progress::Idle => {}
             Progress::Busy => self.ready.push_back(Key::Session(index).token()),
+            Progress::Starved => self.starved.push(index),
             Progress::Closed => self.close_session(index),
+        }
+        self.feed_starved();
+    }
+
+    /// Sessions that found the unsent pool empty go on when some is back.
+    fn feed_starved(&mut self) {
+        if !self.unsent.is_empty() {
+            for index in self.starved.drain(..) {
+                self.ready.push_back(Key::Session(index).token());
+            }
         }
     }
 
@@ -1715,6 +1732,8 @@ impl Daemon {
             .deregister(session.connection.stream.source());
         self.free_sessions.push(index);
         self.open_sessions -= 1;
+        self.unsent.release(&session.connection);
+        self.feed_starved();
         let (slot, id) = session.listener;
         if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
             if listener.id == id {

@@ -618,3 +618,64 @@ fn a_service_failing_at_once_is_paused_within_a_second() {
     );
     assert_eq!(log.matches("looping").count(), 1, "{log}");
 }
+
+/// The daemon's resident memory, in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Echo clients that send and never read make the daemon keep what it
+/// could not send back; all of them together keep a bounded amount, not a
+/// read's worth (64 KiB) each.
+#[test]
+fn stalled_echo_readers_hold_bounded_memory() {
+    const CLIENTS: usize = 300;
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    raise_own_nofile();
+    let d = Daemon::start(
+        "stalled-echo",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal echo\n"),
+    );
+    let before = rss_kib(d.pid());
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let stalled: Vec<TcpStream> = (0..CLIENTS)
+        .map(|i| {
+            let stream =
+                connect_from(&format!("127.0.4.{}", i % 50 + 1), &addr.to_string()).unwrap();
+            stream.set_nonblocking(true).unwrap();
+            stream
+        })
+        .collect();
+    // Each writes until the connection takes no more: everything the
+    // daemon did not get to send back is held by it, or refused.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for mut stream in &stalled {
+        let mut idle_since = Instant::now();
+        while idle_since.elapsed() < Duration::from_millis(10) && Instant::now() < deadline {
+            match stream.write(&chunk) {
+                Ok(_) => idle_since = Instant::now(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+    }
+    let grown = rss_kib(d.pid()).saturating_sub(before);
+    // The pool is 4 MiB; without it this is about CLIENTS * 64 KiB.
+    assert!(
+        grown < 6 * 1024,
+        "the daemon grew {grown} KiB for {CLIENTS} stalled readers"
+    );
+    // Another client is still served once the stalled ones are gone.
+    drop(stalled);
+    let mut fresh = connect(&addr.to_string());
+    cat_round_trip(&mut fresh, b"fresh");
+}
