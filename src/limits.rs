@@ -249,10 +249,15 @@ impl TokenBucket {
     }
 
     pub fn take(&mut self, now: Instant, rate: u32, burst: u32) -> bool {
+        self.take_above(now, rate, burst, 0.0)
+    }
+
+    /// Takes a token only if `keep` tokens remain after it.
+    pub fn take_above(&mut self, now: Instant, rate: u32, burst: u32, keep: f64) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * f64::from(rate)).min(f64::from(burst));
         self.last = now;
-        if self.tokens >= 1.0 {
+        if self.tokens >= 1.0 + keep {
             self.tokens -= 1.0;
             true
         } else {
@@ -261,14 +266,37 @@ impl TokenBucket {
     }
 }
 
-/// Replies to datagrams: a bucket per source address and one for all.
+/// Replies to datagrams: a bucket per source address and one for all, and
+/// a share of the one for all kept for the sources that ask for less than
+/// their fair part of it.
+///
+/// Without that share, a flood from many sources, each within its own
+/// rate (a spoofed one, say), takes the whole budget and a real client's
+/// requests fail as often as the flood's. The fair part is the total rate
+/// divided among the sources heard from in the last second (max-min
+/// fairness, counted per second): a client asking for less than that keeps
+/// being answered, while the sources asking for more share what is left.
 #[derive(Debug)]
 pub struct ReplyLimiter {
-    per_source: HashMap<IpAddr, TokenBucket>,
+    per_source: HashMap<IpAddr, Source>,
     all: TokenBucket,
     capacity: usize,
     source_rate: u32,
     total_rate: u32,
+    /// Requests are counted per second: this second's number and start,
+    /// and how many sources asked in it and in the one before.
+    second: u64,
+    second_start: Instant,
+    sources_now: u32,
+    sources_before: u32,
+}
+
+#[derive(Debug)]
+struct Source {
+    bucket: TokenBucket,
+    /// The second its `requests` were counted in.
+    second: u64,
+    requests: u32,
 }
 
 impl ReplyLimiter {
@@ -281,36 +309,75 @@ impl ReplyLimiter {
             capacity,
             source_rate,
             total_rate,
+            second: 0,
+            second_start: now,
+            sources_now: 0,
+            sources_before: 0,
         }
     }
 
     /// Whether a reply to `source` may go out now.
     pub fn allow(&mut self, source: IpAddr, now: Instant) -> bool {
-        if self.source_rate > 0 {
-            let burst = self.source_rate.saturating_mul(2);
-            if !self.per_source.contains_key(&source) && self.per_source.len() >= self.capacity {
-                // Forget sources whose bucket has refilled: they lose nothing.
-                let rate = f64::from(self.source_rate);
-                self.per_source.retain(|_, b| {
-                    b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate
+        if self.source_rate == 0 && self.total_rate == 0 {
+            return true;
+        }
+        if now.saturating_duration_since(self.second_start) >= Duration::from_secs(1) {
+            self.second += 1;
+            self.second_start = now;
+            self.sources_before = self.sources_now;
+            self.sources_now = 0;
+        }
+        let burst = self.source_rate.saturating_mul(2);
+        if !self.per_source.contains_key(&source) && self.per_source.len() >= self.capacity {
+            // Forget sources whose bucket has refilled and that did not ask
+            // this second: they lose nothing.
+            let (rate, second) = (f64::from(self.source_rate), self.second);
+            self.per_source.retain(|_, s| {
+                let b = &s.bucket;
+                s.second == second
+                    || b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate
                         < f64::from(burst)
-                });
-                if self.per_source.len() >= self.capacity {
-                    return false;
-                }
+            });
+        }
+        let known = self.per_source.contains_key(&source) || self.per_source.len() < self.capacity;
+        let light = if known {
+            let entry = self.per_source.entry(source).or_insert_with(|| Source {
+                bucket: TokenBucket::new(now, burst),
+                second: u64::MAX,
+                requests: 0,
+            });
+            if entry.second != self.second {
+                entry.second = self.second;
+                entry.requests = 0;
+                self.sources_now += 1;
             }
-            let bucket = self
-                .per_source
-                .entry(source)
-                .or_insert_with(|| TokenBucket::new(now, burst));
-            if !bucket.take(now, self.source_rate, burst) {
+            entry.requests = entry.requests.saturating_add(1);
+            if self.source_rate > 0 && !entry.bucket.take(now, self.source_rate, burst) {
                 return false;
             }
+            let sources = self.sources_now.max(self.sources_before).max(1);
+            entry.requests <= (self.total_rate / sources).max(1)
+        } else if self.source_rate > 0 {
+            // Full of sources in their burst: one more could not be limited.
+            return false;
+        } else {
+            false
+        };
+        if self.total_rate == 0 {
+            return true;
         }
-        self.total_rate == 0
-            || self
-                .all
-                .take(now, self.total_rate, self.total_rate.saturating_mul(2))
+        // The last second's worth of the burst is kept for light sources.
+        let keep = if light {
+            0.0
+        } else {
+            f64::from(self.total_rate)
+        };
+        self.all.take_above(
+            now,
+            self.total_rate,
+            self.total_rate.saturating_mul(2),
+            keep,
+        )
     }
 }
 
@@ -461,11 +528,30 @@ mod tests {
         assert!(limiter.allow(ip("192.0.2.2"), t0));
         assert!(limiter.allow(ip("192.0.2.1"), t0 + Duration::from_secs(1)));
 
-        let mut limiter = ReplyLimiter::new(t0, 0, 50, 8);
+        let mut limiter = ReplyLimiter::new(t0, 0, 50, 1024);
         let allowed = (0..1000u32)
             .filter(|i| limiter.allow(IpAddr::V4(Ipv4Addr::from(*i)), t0))
             .count();
         assert_eq!(allowed, 100);
+
+        // A flood from many sources, each within its own rate, takes what
+        // the light sources leave; a client asking for less than its fair
+        // part of the total is still answered every time.
+        let mut limiter = ReplyLimiter::new(t0, 50, 2000, 4096);
+        let (mut asked, mut answered) = (0, 0);
+        for ms in 0..10_000u64 {
+            let now = t0 + Duration::from_millis(ms);
+            for n in 0..5u32 {
+                // 100 flooding sources at 50 a second each.
+                let flooder = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + (ms as u32 * 5 + n) % 100));
+                limiter.allow(flooder, now);
+            }
+            if ms % 250 == 0 {
+                asked += 1;
+                answered += usize::from(limiter.allow(ip("192.0.2.9"), now));
+            }
+        }
+        assert_eq!(answered, asked);
 
         // Many sources: the table stays within its capacity.
         let mut limiter = ReplyLimiter::new(t0, 1, 0, 8);

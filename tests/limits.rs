@@ -202,6 +202,68 @@ fn udp_flood_from_one_source_is_capped() {
     assert_eq!(udp_replies(&other, &format!("127.0.0.1:{port}"), 3), 3);
 }
 
+/// A flood from many sources, each within its own reply rate (as a
+/// spoofed one would be), takes only what the sources asking for less than
+/// their fair part leave: a real client keeps being answered.
+#[test]
+fn a_spread_udp_flood_does_not_starve_a_light_client() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let _d = Daemon::start_with(
+        "udpfair",
+        &format!("127.0.0.1:{port} dgram udp wait {user} internal echo\n"),
+        &["--udp-rate", "600"],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let (addr, stop) = (addr.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // 100 sources at 15 datagrams a second each (under the 50 of
+            // each source's own rate): 1,500 a second, over the 600 in all.
+            let sources: Vec<UdpSocket> = (1..=100)
+                .map(|i| UdpSocket::bind(format!("127.0.6.{i}:0")).unwrap())
+                .collect();
+            let started = Instant::now();
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() < Duration::from_secs(30)
+            {
+                let due = (started.elapsed().as_secs_f64() * 1500.0) as u64;
+                while sent < due {
+                    let _ = sources[(sent % 100) as usize].send_to(b"flood", &addr);
+                    sent += 1;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    // Long enough for the flood to use up the burst of the budget in all.
+    std::thread::sleep(Duration::from_secs(2));
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut answered = 0;
+    for i in 0..10 {
+        let request = format!("request {i}");
+        client.send_to(request.as_bytes(), &addr).unwrap();
+        let mut buf = [0; 64];
+        // Replies to earlier, late requests are skipped.
+        while let Ok(n) = client.recv(&mut buf) {
+            if &buf[..n] == request.as_bytes() {
+                answered += 1;
+                break;
+            }
+        }
+        // About three a second: under the fair part, 600 / 101 sources.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flood.join().unwrap();
+    assert!(answered >= 9, "only {answered} of 10 requests answered");
+}
+
 #[test]
 fn udp_builtins_ignore_requests_from_builtin_ports() {
     if !is_root() {
