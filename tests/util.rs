@@ -49,6 +49,30 @@ pub fn inetd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_inetd"))
 }
 
+/// The `inetd` command, as root in a mount namespace of its own whose
+/// /etc/resolv.conf names only 127.0.0.1 (where no name server listens),
+/// so that a name lookup in an access check never leaves the machine.
+fn private_resolver(dir: &Dir) -> Command {
+    if !is_root() || find_in_path("unshare").is_none() {
+        return inetd();
+    }
+    let resolv = dir.create(
+        "resolv.conf",
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    );
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"",
+        ])
+        .arg(resolv)
+        .arg(env!("CARGO_BIN_EXE_inetd"));
+    command
+}
+
 /// Whether an external program is on PATH. A missing tool skips the test
 /// when run by hand, but fails it in CI (which sets `CI=true`).
 pub fn require(tool: &str) -> bool {
@@ -100,7 +124,7 @@ impl Daemon {
         let pidfile = dir.join("inetd.pid");
         let log = dir.join("stderr.log");
         // Rule files of the test's own (none unless it writes them).
-        let child = inetd()
+        let child = private_resolver(&dir)
             .arg("-d")
             .arg("-p")
             .arg(&pidfile)
