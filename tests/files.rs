@@ -466,6 +466,33 @@ fn a_fifo_replacing_a_rule_file_or_as_host_list_keeps_it_serving() {
     assert!(started.elapsed() < TIMEOUT);
 }
 
+/// A host list that is a FIFO, read by an access check in a child (the
+/// rule has an option): the check fails at once instead of waiting.
+#[test]
+fn a_fifo_as_host_list_in_a_child_check_fails_at_once() {
+    let port = free_port("127.0.0.1");
+    let d = Daemon::start(
+        "child-list-fifo",
+        &format!("127.0.0.1:{port} stream tcp nowait root internal daytime\n"),
+    );
+    let list = d.config.parent().unwrap().join("list");
+    mkfifo(&list);
+    d.write_rules(
+        "hosts.allow",
+        &format!("daytime: {}: spawn (/bin/true)\n", list.display()),
+    );
+    d.write_rules("hosts.deny", "daytime: ALL\n");
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let closed = stream.read_to_end(&mut reply).is_ok();
+    assert!(closed && reply.is_empty(), "not refused at once: {reply:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 #[test]
 fn dev_zero_as_rule_file_is_an_error() {
     let dir = Dir::new("rules-zero");

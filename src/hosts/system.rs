@@ -42,7 +42,7 @@ impl Lookup for SystemLookup {
     }
 
     fn read_file(&mut self, path: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {
-        Ok(std::fs::read(path))
+        Ok(crate::files::read_regular(path.as_ref()))
     }
 }
 
