@@ -512,7 +512,8 @@ impl Daemon {
         self.apply(services);
         if let Some(pidfile) = &mut self.pidfile {
             if let Err(e) = pidfile.write_pid() {
-                self.log.err(format!("cannot write pid file: {e}"));
+                let path = pidfile.path().display();
+                self.log.err(format!("{path}: cannot write pid file: {e}"));
             }
         }
         let (bound, unbound) = self.count_bound();
@@ -1602,6 +1603,10 @@ impl Daemon {
         peer: Peer,
         client: Option<IpAddr>,
     ) {
+        if !self.rate_allows(slot) {
+            self.release_client(slot, client);
+            return;
+        }
         if !self.child_room(slot) {
             // The connection is already accepted: refuse it rather than hold it.
             if let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) {
@@ -1836,6 +1841,9 @@ impl Daemon {
         let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) else {
             return;
         };
+        if !self.rate_allows(slot) {
+            return;
+        }
         if self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS || !self.child_room(slot) {
             self.log.limited(
                 "udp access",

@@ -81,6 +81,10 @@ impl Pidfile {
         })
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn write_pid(&mut self) -> io::Result<()> {
         self.file.set_len(0)?;
         self.file

@@ -411,3 +411,22 @@ fn a_self_referencing_host_list_is_cheap() {
     // Clock ticks are 10 ms: well under half a second for both decisions.
     assert!(ticks < 50, "the daemon spent {ticks} ticks deciding");
 }
+
+/// An access check in a child is a spawn like any other: `-R` counts it.
+#[test]
+fn access_checks_in_children_count_against_the_spawn_rate() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start_with(
+        "decision-rate",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} internal time\n"),
+        &["-R", "2"],
+    );
+    d.write_rules("hosts.allow", "time: ALL: spawn (/bin/true)\n");
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..2 {
+        assert_eq!(read_all(connect(&addr)).len(), 4);
+    }
+    assert_eq!(read_all(connect(&addr)), b"");
+    d.wait_for_log("server failing (looping), service paused");
+}
