@@ -4,7 +4,6 @@ use std::ffi::CStr;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::lookup::{account_exists, in_netgroup};
@@ -59,10 +58,10 @@ pub(super) fn run_command(command: &str) -> bool {
 
 /// How long one resolver call (the reverse or the forward lookup) may take
 /// before the name counts as unknown. getnameinfo and getaddrinfo cannot be
-/// interrupted, so each runs in a thread of its own that is abandoned when
-/// late (the process execs or exits soon after, which ends it). Ten seconds
-/// is glibc's default for a name server that never answers (5 s, 2 tries),
-/// so a dead first name server still lets the second one answer in time.
+/// interrupted, so each runs in a process of its own, killed when late (a
+/// thread would do, but costs the binary 50 KiB). Ten seconds is glibc's
+/// default for a name server that never answers (5 s, 2 tries), so a dead
+/// first name server still lets the second one answer in time.
 const NAME_LOOKUP_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Reverse lookup, then forward lookup of that name must list the address.
@@ -73,14 +72,16 @@ fn verified_name(addr: IpAddr) -> Option<String> {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
         IpAddr::V4(_) => addr,
     };
-    let name = within_deadline(move || reverse_name(addr)).flatten()?;
-    let lookup = name.clone();
-    let forward = within_deadline(move || {
-        std::net::ToSocketAddrs::to_socket_addrs(&(lookup.as_str(), 0))
-            .map(|addrs| addrs.map(|a| a.ip()).collect::<Vec<_>>())
+    let name = within_deadline(|| reverse_name(addr).unwrap_or_default())
+        .filter(|name| !name.is_empty())?;
+    // One address a line.
+    let forward = within_deadline(|| {
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 0))
+            .map(|addrs| addrs.map(|a| format!("{}\n", a.ip())).collect())
             .unwrap_or_default()
     })
     .unwrap_or_default();
+    let forward: Vec<IpAddr> = forward.lines().filter_map(|l| l.parse().ok()).collect();
     Some(if forward.contains(&addr) {
         name
     } else {
@@ -89,15 +90,61 @@ fn verified_name(addr: IpAddr) -> Option<String> {
 }
 
 /// `lookup`'s answer, or `None` when it is not there within
-/// [`NAME_LOOKUP_DEADLINE`] (or no thread could be started for it).
-fn within_deadline<T: Send + 'static>(lookup: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::Builder::new()
-        .spawn(move || {
-            let _ = sender.send(lookup());
-        })
-        .ok()?;
-    receiver.recv_timeout(NAME_LOOKUP_DEADLINE).ok()
+/// [`NAME_LOOKUP_DEADLINE`] (or no process could be started for it).
+fn within_deadline(lookup: impl FnOnce() -> String) -> Option<String> {
+    let (read, write) = nix::unistd::pipe().ok()?;
+    // SAFETY: this process (a `--tcpd` child) has a single thread, so the
+    // forked copy may do anything the original could.
+    let pid = match unsafe { nix::unistd::fork() }.ok()? {
+        nix::unistd::ForkResult::Child => {
+            drop(read);
+            let _ = std::fs::File::from(write).write_all(lookup().as_bytes());
+            // SAFETY: ends the copy without running the original's exit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    drop(write);
+    let answer = read_until(
+        std::fs::File::from(read),
+        Instant::now() + NAME_LOOKUP_DEADLINE,
+    );
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+    answer
+}
+
+/// Everything `pipe` gives until it is closed, or `None` at `deadline`.
+fn read_until(mut pipe: std::fs::File, deadline: Instant) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let mut answer = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = libc::pollfd {
+            fd: pipe.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready =
+            unsafe { libc::poll(&mut fds, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if ready == 0 {
+            return None;
+        }
+        if ready < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return None;
+        }
+        let mut buf = [0; 4096];
+        match pipe.read(&mut buf) {
+            Ok(0) => return String::from_utf8(answer).ok(),
+            Ok(n) if answer.len() + n <= 1 << 16 => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            _ => return None,
+        }
+    }
 }
 
 /// The name the address maps back to (getnameinfo, NI_NAMEREQD).
