@@ -3,8 +3,9 @@
 //!
 //! Tokens (see [`Key`]): listener slots, builtin connection slots and the
 //! decision pipes of `--tcpd` children are told apart by their residue
-//! mod 3; the signal pipe and rule watch have tokens of their own. Work that a budget cut short goes
-//! on a ready queue and continues on the next turn, after other events.
+//! mod 3; the signal pipe and rule watch have tokens of their own. Work
+//! that a budget cut short goes on a ready queue and continues on the next
+//! turn, after other events.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::CString;
