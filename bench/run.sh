@@ -254,8 +254,8 @@ write_conf() { # DAEMON N ADDED FILE
 # The command line of a daemon in the foreground, rate limiters opened up.
 daemon_cmd() { # DAEMON CONF N
     case "$1" in
-        # Our spawn rate and UDP reply limits opened up (0: none), as the peers' are.
-        ours) echo "$ours" -f -e -R 0 --udp-source-rate 0 --udp-rate 0 "$2" ;;
+        # Our spawn rate, UDP reply and per-client builtin limits opened up (0: none), as the peers' are.
+        ours) echo "$ours" -f -e -R 0 --udp-source-rate 0 --udp-rate 0 --builtins-per-client 0 "$2" ;;
         openbsd-inetd) echo "$OPENBSD_INETD" -i -R "$RATE" "$2" ;;
         xinetd) echo "$XINETD" -dontfork -f "$2" ;;
         # inetutils has no foreground mode but -d, and -d sleeps 1 s after every
