@@ -219,6 +219,20 @@ impl ConfigError {
 }
 
 impl Service {
+    /// The name hosts.allow/hosts.deny daemon patterns are matched against,
+    /// what tcpd would see when run from inetd: the builtin's name, or the
+    /// basename of argv[0] (for a tcpd line, the program tcpd execs). The
+    /// daemon, `--check-hosts` and `--match` all take it from here.
+    pub fn access_name(&self) -> String {
+        match &self.program {
+            Program::Builtin(builtin) => builtin.name().to_string(),
+            Program::External { argv, .. } => {
+                let argv0 = argv.first().map_or("", String::as_str);
+                argv0.rsplit('/').next().unwrap_or(argv0).to_string()
+            }
+        }
+    }
+
     /// The normalized one-line form printed by `inetd -tt`, fields separated by
     /// single spaces, none of them empty:
     ///

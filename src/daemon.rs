@@ -130,18 +130,6 @@ fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
     Some(watch)
 }
 
-/// The name matched against the daemon patterns of hosts.allow/deny: the
-/// builtin's name, or the program's argv[0] basename, as tcpd uses.
-fn access_name(service: &Service) -> String {
-    match &service.program {
-        Program::Builtin(builtin) => builtin.name().to_string(),
-        Program::External { argv, .. } => {
-            let argv0 = argv.first().map_or("", String::as_str);
-            argv0.rsplit('/').next().unwrap_or(argv0).to_string()
-        }
-    }
-}
-
 /// Reads and parses the configuration, logging every rejected line and
 /// warning. Returns the services and the number of rejected lines.
 fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
@@ -705,7 +693,7 @@ impl Daemon {
     fn checked_name(&self, service: &Service) -> Option<String> {
         let tcpd = matches!(&service.program,
             Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
-        (self.opts.wrap && !tcpd).then(|| access_name(service))
+        (self.opts.wrap && !tcpd).then(|| service.access_name())
     }
 
     fn put_listener(&mut self, slot: usize, listener: Listener) {

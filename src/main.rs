@@ -1,29 +1,11 @@
 //! inetd: the Internet super-server.
 
-mod builtins;
-mod check;
-mod cli;
-mod config;
-mod daemon;
-mod files;
-mod hosts;
-mod limits;
-mod listener;
-mod log;
-#[cfg(panic = "abort")]
-mod no_unwind;
-mod pidfile;
-mod resolve;
-mod signals;
-mod spawn;
-mod tcpd;
-mod watch;
-
 use std::env;
 use std::path::PathBuf;
 use std::process::exit;
 
-use cli::Mode;
+use inetd::cli::{self, Mode};
+use inetd::{check, daemon, hosts, tcpd};
 
 fn main() {
     // The daemon's own children, for access checks that may block (see tcpd.rs).

@@ -6,32 +6,12 @@ use std::path::Path;
 use super::options::{check_field, fields};
 use super::parse::{split_at, Entry, Table};
 use super::pattern::{dot_quad_addr, parse_v6_pattern, scan_unsigned, v4_mask, v6_prefix_len};
-use crate::config::{self, Program, Service};
+use crate::config::{self, Service};
 use crate::resolve::SystemResolver;
 
 /// What tcpd sees as the daemon name of each service.
 pub fn daemon_names(services: &[Service]) -> BTreeSet<String> {
-    services
-        .iter()
-        .map(|s| match &s.program {
-            Program::Builtin(_) => s.name.clone(),
-            Program::External { path, argv } => {
-                // Via tcpd, the daemon is argv[0] (tcpd itself execs it).
-                let name = if path.file_name().is_some_and(|n| n == "tcpd") {
-                    argv.first().cloned().unwrap_or_default()
-                } else {
-                    argv.first()
-                        .cloned()
-                        .unwrap_or_else(|| path.to_string_lossy().into_owned())
-                };
-                basename(&name).to_string()
-            }
-        })
-        .collect()
-}
-
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+    services.iter().map(Service::access_name).collect()
 }
 
 /// Lints both files; prints problems; returns the exit status.
@@ -194,7 +174,7 @@ fn lint_host(host: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Builtin, Credentials, Limits, Listen, SocketType};
+    use crate::config::{Builtin, Credentials, Limits, Listen, Program, SocketType};
     use std::path::PathBuf;
 
     fn service(name: &str, program: Program) -> Service {
@@ -240,9 +220,12 @@ mod tests {
                 external("/usr/sbin/tcpd", &["/usr/sbin/in.telnetd"]),
             ),
             service("ftp", external("/usr/sbin/in.ftpd", &["ftpd", "-l"])),
+            // `internal echo` on another port is still matched as echo.
+            service("7000", Program::Builtin(Builtin::Echo)),
+            service("daytime", Program::Builtin(Builtin::Daytime)),
         ];
         let names: Vec<_> = daemon_names(&services).into_iter().collect();
-        assert_eq!(names, ["echo", "ftpd", "in.telnetd"]);
+        assert_eq!(names, ["daytime", "echo", "ftpd", "in.telnetd"]);
     }
 
     #[test]
