@@ -1,0 +1,253 @@
+//! Access control in the daemon: deciding without lookups where it can,
+//! else preparing the `--tcpd` child that decides, and the bookkeeping of
+//! the decisions under way (per service, per client, in all). It never
+//! looks anything up itself.
+
+use super::*;
+
+/// What the parent decided about a client.
+pub(super) enum Access {
+    Granted,
+    Denied,
+    /// A lookup or an option needs a child: run the `--tcpd` mode.
+    InChild,
+}
+
+/// Options the parent cannot carry out: they run commands, wait, or change
+/// the process or socket. (Severity only sets the log level; user and group
+/// are checked only; rfc931 and aclexec are done while deciding.)
+pub(super) fn runs_in_child(option: &RuleOption) -> bool {
+    !matches!(
+        option,
+        RuleOption::Severity(_)
+            | RuleOption::User(_)
+            | RuleOption::Group(_)
+            | RuleOption::Rfc931(_)
+            | RuleOption::Aclexec(_)
+    )
+}
+
+impl Daemon {
+    /// The access-control name of a service (what tcpd would see: the
+    /// basename of argv[0], or the builtin's name) and the `--tcpd` child
+    /// that checks it when the parent cannot.
+    /// inetd's `--tcpd` mode in front of the listener's program (or, for a
+    /// builtin, alone), for an access decision that must be made in a child.
+    /// Built when needed rather than kept: most services never need it.
+    pub(super) fn checked_exec(&self, slot: usize) -> Option<Exec> {
+        let listener = self.listeners[slot].as_ref()?;
+        let mut program = Vec::new();
+        if let Program::External { path, argv } = &listener.service.program {
+            program.push(path.to_string_lossy().into_owned());
+            program.extend(argv.iter().cloned());
+        }
+        let user = &listener.service.user;
+        let name = listener.access_name.as_deref()?;
+        self.tcpd_exec("--tcpd", &[], name, &program, user).ok()
+    }
+
+    /// inetd's `--tcpd-datagram` mode, for the verdict on a datagram from
+    /// `client` that a builtin has already read.
+    pub(super) fn datagram_check_exec(
+        &self,
+        slot: usize,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Option<Exec> {
+        let listener = self.listeners[slot].as_ref()?;
+        let name = listener.access_name.as_deref()?;
+        let addresses = [client.to_string(), server.to_string()];
+        let user = &listener.service.user;
+        self.tcpd_exec("--tcpd-datagram", &addresses, name, &[], user)
+            .ok()
+    }
+
+    /// inetd itself in one of its tcpd modes (see `tcpd.rs`), as `user`:
+    /// `inetd MODE [ADDRESSES] ALLOW DENY NAME [PROGRAM ARGV...]`.
+    pub(super) fn tcpd_exec(
+        &self,
+        mode: &str,
+        addresses: &[String],
+        name: &str,
+        program: &[String],
+        user: &config::Credentials,
+    ) -> io::Result<Exec> {
+        let mut argv = vec!["inetd".to_string(), mode.to_string()];
+        // The child logs where the daemon does (see tcpd.rs).
+        let to_stderr = self.opts.debug || self.opts.log_stderr;
+        if to_stderr {
+            argv.push(tcpd::LOG_STDERR.to_string());
+        }
+        argv.extend(addresses.iter().cloned());
+        argv.push(self.opts.hosts_allow.to_string_lossy().into_owned());
+        argv.push(self.opts.hosts_deny.to_string_lossy().into_owned());
+        argv.push(name.to_string());
+        argv.extend(program.iter().cloned());
+        let exec = Exec::new(Path::new("/proc/self/exe"), &argv, &self.env, user.switch())?;
+        Ok(if to_stderr { exec.keep_stderr() } else { exec })
+    }
+
+    /// Reloads the rule files if they changed; false when they grant
+    /// everything (no files, say), so no address need even be looked at.
+    pub(super) fn rules_apply(&mut self) -> bool {
+        if self.rules_dirty {
+            self.rules_dirty = false;
+            if self.rules.is_stale() {
+                self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
+                // The files may be new inodes, and the host lists other files.
+                if let Some(old) = self.rule_watch.take() {
+                    let _ = self.poll.registry().deregister(&mut SourceFd(&old.fd()));
+                }
+                self.rule_watch = watch_rules(&self.poll, &self.rules);
+                // An edit between the load and the new watch made no event:
+                // compare the stamps once more at the next check.
+                self.rules_dirty = true;
+            }
+        }
+        !self.rules.grants_all()
+    }
+
+    /// Decides access in the parent, without blocking: with no lookups, and
+    /// only when the matched rule has no option that must run in a child.
+    /// A refusal decided here is logged like tcpd's.
+    pub(super) fn check_access(
+        &mut self,
+        slot: usize,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Access {
+        let Some(listener) = self.listeners[slot].as_ref() else {
+            return Access::Denied;
+        };
+        let Some(daemon) = &listener.access_name else {
+            return Access::Granted;
+        };
+        let request = Request {
+            daemon,
+            client,
+            server,
+            pid: None,
+        };
+        match self.rules.decide(&request, &mut NoLookup) {
+            Decision::Granted(outcome) if !outcome.options.iter().any(runs_in_child) => {
+                Access::Granted
+            }
+            Decision::Denied(outcome) if !outcome.options.iter().any(runs_in_child) => {
+                let label = listener.label.clone();
+                self.log.auth_limited(
+                    "refused",
+                    outcome.deny_severity(),
+                    format!("{label}: {}", outcome.refused_message()),
+                );
+                Access::Denied
+            }
+            _ => Access::InChild,
+        }
+    }
+
+    /// Access for the sender of the datagram waiting on a UDP listener, and
+    /// that sender; `None` when there is no such datagram or it is not a UDP
+    /// socket.
+    pub(super) fn datagram_access(&mut self, slot: usize) -> Option<(Access, SocketAddr)> {
+        if !self.rules_apply() {
+            return None;
+        }
+        let Some(Socket::Udp(udp)) = self.listeners[slot].as_ref()?.socket.as_ref() else {
+            return None;
+        };
+        let (_, client) = udp.peek_from(&mut [0u8; 1]).ok()?;
+        let server = udp.local_addr().ok()?;
+        Some((self.check_access(slot, client, server), client))
+    }
+
+    /// Access for an accepted connection (UNIX sockets have no address to check).
+    pub(super) fn stream_access(&mut self, slot: usize, stream: &Stream, peer: &Peer) -> Access {
+        if !self.rules_apply() {
+            return Access::Granted;
+        }
+        match (stream, peer) {
+            (Stream::Tcp(tcp), Peer::Inet(client)) => match tcp.local_addr() {
+                Ok(server) => self.check_access(slot, *client, server),
+                Err(_) => Access::Denied,
+            },
+            _ => Access::Granted,
+        }
+    }
+
+    /// Admits one more access decision in a child for a client of the
+    /// listener's service, with the pipe that tells when it is over (read
+    /// end kept, write end for the child). `None`, logged, when the
+    /// service, the client or the daemon already has as many as allowed.
+    pub(super) fn begin_decision(
+        &mut self,
+        slot: usize,
+        ip: Option<IpAddr>,
+    ) -> Option<(Deciding, std::os::fd::OwnedFd)> {
+        let limits = &self.opts.limits;
+        let listener = self.listeners[slot].as_ref()?;
+        let key = ip.map(|ip| limits::client_key(ip, limits.v6_prefix));
+        let service_full =
+            limits.decisions_per_service > 0 && listener.deciding >= limits.decisions_per_service;
+        // Its pipe, and the connection a builtin holds meanwhile.
+        if service_full
+            || !self.fd_room(2)
+            || !self
+                .decisions
+                .admit(key, limits.decisions_per_client, self.max_decisions())
+        {
+            let label = listener.label.clone();
+            let client = ip.map_or(String::new(), |ip| format!(" from {ip}"));
+            self.log.limited(
+                "decisions",
+                Level::Warning,
+                format!("{label}: refused connection{client}: too many access checks under way"),
+            );
+            return None;
+        }
+        let flags = nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK;
+        match nix::unistd::pipe2(flags) {
+            Ok((read, write)) => Some((
+                Deciding {
+                    pipe: read,
+                    client: key,
+                },
+                write,
+            )),
+            Err(e) => {
+                self.decisions.release(key);
+                self.log
+                    .limited("pipe", Level::Err, format!("decision pipe: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Decisions in children of all services together: at most half the
+    /// children, so that services needing no lookup always have room.
+    pub(super) fn max_decisions(&self) -> u32 {
+        self.opts.limits.max_children.div_ceil(2)
+    }
+
+    /// A `--tcpd` child's decision is over (its pipe closed, or it was
+    /// reaped): its client and its service may start another.
+    pub(super) fn end_decision(&mut self, pid: pid_t) {
+        let Some(child) = self.children.get_mut(&pid) else {
+            return;
+        };
+        let Some(deciding) = child.deciding.take() else {
+            return;
+        };
+        let (slot, id) = child.listener;
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&deciding.pipe.as_raw_fd()));
+        self.decisions.release(deciding.client);
+        if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
+            if listener.id == id {
+                listener.deciding = listener.deciding.saturating_sub(1);
+            }
+        }
+        self.wake_blocked();
+    }
+}

@@ -1,0 +1,264 @@
+//! Children: the one place that starts a process (through `spawn.rs`)
+//! and counts it, and reaping, which gives back what each child held and
+//! tells a looping service from a busy one.
+
+use super::*;
+
+pub(super) struct Child {
+    pub(super) listener: (usize, u64),
+    pub(super) label: Rc<str>,
+    /// Already logged when spawn returned.
+    pub(super) exec_failed: bool,
+    /// Started in the `--tcpd` mode: a quick non-zero exit may be a refusal.
+    pub(super) checked: bool,
+    pub(super) peer: Option<Peer>,
+    /// The key this child is counted under in its listener's client table.
+    pub(super) client: Option<IpAddr>,
+    pub(super) started: Instant,
+    /// While a `--tcpd` child decides access.
+    pub(super) deciding: Option<Deciding>,
+}
+
+/// A `--tcpd` child's access decision under way: it holds the write end of
+/// this pipe on its fd 3, closed when it execs the program (or a twist) or
+/// exits, which ends the decision.
+pub(super) struct Deciding {
+    pub(super) pipe: std::os::fd::OwnedFd,
+    /// The key it is counted under in the daemon's decision table.
+    pub(super) client: Option<IpAddr>,
+}
+
+/// What [`Daemon::spawn`] starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Run {
+    /// The service's program.
+    Program,
+    /// The `--tcpd` mode, which decides access, then execs the program
+    /// (or, for a builtin, exits with the verdict).
+    Checked,
+    /// The `--tcpd-datagram` mode: the verdict for a datagram a builtin
+    /// has read, to this server address.
+    CheckDatagram(SocketAddr),
+}
+
+/// Why [`Daemon::spawn`] started no child.
+pub(super) enum NoChild {
+    /// Too many access decisions under way (logged): refuse the client.
+    Refused,
+    /// No process could be created: pause the listener briefly.
+    Failed,
+}
+
+pub(super) fn describe_exit(status: libc::c_int) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
+    }
+}
+
+impl Daemon {
+    /// Starts the listener's program on `fd` (or the `--tcpd` mode that
+    /// decides access first, see [`Run`]) and counts the child. Returns its
+    /// pid, also when exec failed (the child exits 127 and is reaped as
+    /// usual).
+    pub(super) fn spawn(
+        &mut self,
+        slot: usize,
+        fd: std::os::fd::RawFd,
+        peer: Option<Peer>,
+        client: Option<IpAddr>,
+        run: Run,
+    ) -> Result<pid_t, NoChild> {
+        let checked = run != Run::Program;
+        let exec = match run {
+            Run::Program => None,
+            Run::Checked => Some(self.checked_exec(slot).ok_or(NoChild::Failed)?),
+            Run::CheckDatagram(server) => {
+                let client = match &peer {
+                    Some(Peer::Inet(addr)) => *addr,
+                    _ => return Err(NoChild::Failed),
+                };
+                Some(
+                    self.datagram_check_exec(slot, client, server)
+                        .ok_or(NoChild::Failed)?,
+                )
+            }
+        };
+        let deciding = if checked {
+            let ip = match &peer {
+                Some(Peer::Inet(addr)) => Some(addr.ip()),
+                _ => None,
+            };
+            Some(self.begin_decision(slot, ip).ok_or(NoChild::Refused)?)
+        } else {
+            None
+        };
+        let listener = self.listeners[slot].as_mut().ok_or(NoChild::Failed)?;
+        let exec = match &exec {
+            Some(exec) => exec,
+            None => listener.exec.as_ref().ok_or(NoChild::Failed)?,
+        };
+        // A failing `wait` dgram program consumes the datagram it was for.
+        let drain = listener.service.socket_type == SocketType::Dgram
+            && !matches!(run, Run::CheckDatagram(_));
+        let write_end = deciding.as_ref().map(|(_, write)| write.as_raw_fd());
+        let result = self.spawner.spawn(exec, fd, write_end, drain);
+        let label = listener.label.clone();
+        let (pid, exec_failed) = match result {
+            Ok(pid) => (pid, false),
+            Err(e) => {
+                let program = match &listener.service.program {
+                    Program::External { path, .. } => path.display().to_string(),
+                    Program::Builtin(_) => String::new(),
+                };
+                let msg = format!("{label}: {program}: {}: {}", e.step, e.error);
+                self.log.limited("spawn", Level::Err, msg);
+                match e.pid {
+                    Some(pid) => (pid, true),
+                    None => {
+                        if let Some((deciding, _)) = deciding {
+                            self.decisions.release(deciding.client);
+                        }
+                        return Err(NoChild::Failed);
+                    }
+                }
+            }
+        };
+        listener.active += 1;
+        let listener_id = (slot, listener.id);
+        // The child has its copy of the write end (or has exited): only its
+        // closing it must end the decision.
+        let deciding = deciding.map(|(deciding, _write)| {
+            // Unwatched, the decision ends when the child is reaped.
+            let _ = self.poll.registry().register(
+                &mut SourceFd(&deciding.pipe.as_raw_fd()),
+                Key::Decision(pid).token(),
+                mio::Interest::READABLE,
+            );
+            listener.deciding += 1;
+            deciding
+        });
+        self.children.insert(
+            pid,
+            Child {
+                listener: listener_id,
+                label: label.clone(),
+                exec_failed,
+                checked,
+                peer,
+                client,
+                started: Instant::now(),
+                deciding,
+            },
+        );
+        self.log.debug(format_args!("{label}: started pid {pid}"));
+        Ok(pid)
+    }
+
+    /// A `wait` dgram child that failed may not have read the datagram that
+    /// started it; left there, it would start the next child at once, and
+    /// so on forever. Consume one (the rate limit bounds what is left).
+    pub(super) fn drain_failed_datagram(&mut self, slot: usize) {
+        if let Some(listener) = self.listeners[slot].as_ref() {
+            if let (SocketType::Dgram, Some(socket)) =
+                (listener.service.socket_type, &listener.socket)
+            {
+                socket.drain_datagram();
+            }
+        }
+    }
+
+    pub(super) fn reap(&mut self) {
+        let mut reaped = false;
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes only `status`.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            self.end_decision(pid);
+            let Some(child) = self.children.remove(&pid) else {
+                continue;
+            };
+            reaped = true;
+            let parked = self.parked.remove(&pid);
+            let parked_datagram = self.parked_datagrams.remove(&pid);
+            if parked.is_none() && parked_datagram.is_none() {
+                self.log_exit(pid, status, &child);
+            }
+            let now = Instant::now();
+            let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+            let (slot, id) = child.listener;
+            let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if listener.id != id {
+                continue;
+            }
+            listener.release(child.client, now);
+            let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
+            if let Some(parked) = parked_datagram {
+                if granted {
+                    self.answer_parked(slot, parked);
+                }
+                continue;
+            }
+            if let Some(parked) = parked {
+                if granted {
+                    self.serve_parked(slot, parked);
+                } else {
+                    self.release_client(slot, parked.client);
+                }
+                continue;
+            }
+            let quick_failure = child.exec_failed
+                || (now.saturating_duration_since(child.started) < limits::QUICK_EXIT
+                    && if child.checked {
+                        // Not a refusal: the program could not be executed.
+                        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 127
+                    } else {
+                        failed
+                    });
+            let looping = listener.failures.looping(quick_failure, now);
+            let waiting = listener.state == State::Waiting(pid);
+            if waiting && failed {
+                self.drain_failed_datagram(slot);
+            }
+            if looping {
+                self.pause_looping(slot, status);
+            } else if waiting {
+                self.resume(slot);
+            }
+        }
+        if reaped {
+            self.wake_blocked();
+        }
+    }
+
+    pub(super) fn log_exit(&mut self, pid: pid_t, status: libc::c_int, child: &Child) {
+        let how = describe_exit(status);
+        let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        if self.opts.log_connections {
+            let peer = child
+                .peer
+                .as_ref()
+                .map_or(String::new(), |p| format!(" from {p}"));
+            let secs = child.started.elapsed().as_secs_f64();
+            self.log.info(format!(
+                "{}: pid {pid}{peer} {how} after {secs:.3} s",
+                child.label
+            ));
+        } else if failed && !child.exec_failed {
+            self.log.limited(
+                "child exit",
+                Level::Warning,
+                format!("{}: pid {pid} {how}", child.label),
+            );
+        } else {
+            self.log
+                .debug(format_args!("{}: pid {pid} exited", child.label));
+        }
+    }
+}

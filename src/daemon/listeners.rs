@@ -1,0 +1,262 @@
+//! The listener table: each service's socket and its state (listening,
+//! handed to a `wait` child, waiting to bind, paused), binding with
+//! back-off, pausing and resuming. It knows nothing of children, sessions
+//! or access rules: others tell it when to pause or wake.
+
+use super::*;
+
+/// How long a listener that could not be bound waits before trying again;
+/// the wait doubles with each failure up to `BIND_RETRY_MAX`.
+pub(super) const BIND_RETRY: Duration = Duration::from_secs(5);
+
+pub(super) const BIND_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// A listener and its service.
+pub(super) struct Listener {
+    pub(super) service: Service,
+    /// Unique for the daemon's lifetime: slots are reused, children and
+    /// connections must not be confused with a later listener's.
+    pub(super) id: u64,
+    /// `service/protocol`, for log lines.
+    pub(super) label: Rc<str>,
+    pub(super) exec: Option<Exec>,
+    /// The name matched against hosts.allow/hosts.deny daemon patterns;
+    /// `None` when inetd does not check them for this service.
+    pub(super) access_name: Option<String>,
+    pub(super) socket: Option<Socket>,
+    pub(super) state: State,
+    /// Failed binds in a row (see [`Daemon::bind`]).
+    pub(super) bind_failures: u32,
+    pub(super) limits: ServiceLimits,
+    pub(super) spawns: RateWindow,
+    pub(super) failures: FailureStreak,
+    /// Live children, or open builtin connections.
+    pub(super) active: u32,
+    /// Children of `active` still deciding access (see [`Deciding`]).
+    pub(super) deciding: u32,
+    /// Per-client counts, when the service limits clients.
+    pub(super) clients: Option<ClientTable>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    Listening,
+    /// A `wait` child owns the socket; it is not polled until the child exits.
+    Waiting(pid_t),
+    /// Not bound yet (address missing, port in use): try again at this time.
+    Unbound(Instant),
+    /// Not polled until then (see [`Pause`]).
+    Paused(Instant, Pause),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pause {
+    /// Spawning faster than its rate limit: the retry time.
+    Looping,
+    /// Out of descriptors or processes, or the load is too high: a short
+    /// pause, ended early when a child exits or a connection closes.
+    Resources,
+}
+
+/// A service's limits after its own suffixes override the daemon's
+/// defaults; 0 means none.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ServiceLimits {
+    pub(super) spawns_per_minute: u32,
+    pub(super) max_active: u32,
+    pub(super) connections_per_client: u32,
+    pub(super) children_per_client: u32,
+}
+
+impl ServiceLimits {
+    pub(super) fn new(service: &Service, defaults: &cli::Limits) -> ServiceLimits {
+        // Builtin connections are held by the daemon itself: one client
+        // must not take them all, even when no `-s` is given.
+        let children_per_client = match service.program {
+            Program::Builtin(_) if defaults.children_per_client == 0 => {
+                defaults.builtins_per_client
+            }
+            _ => defaults.children_per_client,
+        };
+        let service = &service.limits;
+        ServiceLimits {
+            spawns_per_minute: service.max_per_minute.unwrap_or(defaults.spawns_per_minute),
+            max_active: service.max_child.unwrap_or(defaults.children_per_service),
+            connections_per_client: service
+                .max_conn_per_ip_per_minute
+                .unwrap_or(defaults.connections_per_client),
+            children_per_client: service.max_child_per_ip.unwrap_or(children_per_client),
+        }
+    }
+
+    pub(super) fn limits_clients(&self) -> bool {
+        self.connections_per_client > 0 || self.children_per_client > 0
+    }
+}
+
+impl Listener {
+    pub(super) fn key(&self) -> (&Listen, SocketType) {
+        (&self.service.listen, self.service.socket_type)
+    }
+
+    /// External stream `nowait` services get a fresh connection per child;
+    /// every other external service gets the listening socket itself.
+    pub(super) fn hands_over_socket(&self) -> bool {
+        self.service.socket_type == SocketType::Dgram || self.service.wait
+    }
+
+    /// Counts one child or connection of `client` ended.
+    pub(super) fn release(&mut self, client: Option<IpAddr>, now: Instant) {
+        self.active = self.active.saturating_sub(1);
+        self.release_client(client, now);
+    }
+
+    pub(super) fn release_client(&mut self, client: Option<IpAddr>, now: Instant) {
+        if let (Some(table), Some(client)) = (self.clients.as_mut(), client) {
+            table.release(client, now);
+        }
+    }
+}
+
+impl Daemon {
+    pub(super) fn put_listener(&mut self, slot: usize, listener: Listener) {
+        if slot >= self.listeners.len() {
+            self.listeners.resize_with(slot + 1, || None);
+        }
+        self.listeners[slot] = Some(listener);
+    }
+
+    pub(super) fn close_listener(&mut self, mut listener: Listener) {
+        if let Some(socket) = &mut listener.socket {
+            if listener.state == State::Listening {
+                let _ = socket.deregister(self.poll.registry());
+            }
+        }
+        // A unix socket's file goes with it, if it is still ours.
+        drop(listener.socket.take());
+        self.log.info(format!("{}: removed", listener.label));
+    }
+
+    pub(super) fn bind(&mut self, slot: usize) {
+        let backlog = self.opts.backlog;
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        match listener::open(
+            &listener.service.listen,
+            listener.service.socket_type,
+            backlog,
+        ) {
+            Ok(mut socket) => {
+                if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
+                    self.log.err(format!("{}: register: {e}", listener.label));
+                    listener.state = State::Unbound(Instant::now() + BIND_RETRY);
+                    return;
+                }
+                listener.socket = Some(socket);
+                listener.state = State::Listening;
+                let failures = std::mem::take(&mut listener.bind_failures);
+                let msg = format!(
+                    "{}: listening on {}",
+                    listener.label,
+                    describe(&listener.service.listen)
+                );
+                if failures == 0 {
+                    self.log.debug(msg);
+                } else {
+                    self.log
+                        .info(format!("{msg} after {failures} failed attempts"));
+                }
+            }
+            Err(e) => {
+                // A port that stays taken is retried ever less often, and
+                // logged at the 1st, 2nd, 4th, 8th... failure, not forever.
+                listener.bind_failures = listener.bind_failures.saturating_add(1);
+                let failures = listener.bind_failures;
+                let retry = BIND_RETRY
+                    .saturating_mul(1 << (failures - 1).min(8))
+                    .min(BIND_RETRY_MAX);
+                if failures.is_power_of_two() {
+                    let again = if failures == 1 {
+                        String::new()
+                    } else {
+                        format!(" (failed {failures} times)")
+                    };
+                    self.log.err(format!(
+                        "{}: cannot bind {}: {e}{again}; retrying in {} s",
+                        listener.label,
+                        describe(&listener.service.listen),
+                        retry.as_secs()
+                    ));
+                }
+                listener.state = State::Unbound(Instant::now() + retry);
+            }
+        }
+    }
+
+    /// Listeners with a socket, and those still waiting to bind one.
+    pub(super) fn count_bound(&self) -> (usize, usize) {
+        let listeners = self.listeners.iter().flatten();
+        let unbound = listeners
+            .clone()
+            .filter(|l| matches!(l.state, State::Unbound(_)))
+            .count();
+        (listeners.count() - unbound, unbound)
+    }
+
+    /// Stops polling the listener until `until` (the socket stays bound, so
+    /// no other program can take the port).
+    pub(super) fn pause(&mut self, slot: usize, until: Instant, why: Pause) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        if let Some(socket) = listener.socket.as_mut() {
+            let _ = socket.deregister(self.poll.registry());
+        }
+        listener.state = State::Paused(until, why);
+        self.resources_paused |= why == Pause::Resources;
+    }
+
+    /// Polls the listener again; registering reports what is already
+    /// pending, so no connection or datagram waits for the next one.
+    pub(super) fn resume(&mut self, slot: usize) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        let Some(socket) = listener.socket.as_mut() else {
+            return;
+        };
+        let restored = socket
+            .set_nonblocking()
+            .and_then(|()| socket.register(self.poll.registry(), Key::Listener(slot).token()));
+        match restored {
+            Ok(()) => listener.state = State::Listening,
+            Err(e) => {
+                let label = listener.label.clone();
+                self.log
+                    .err(format!("{label}: cannot resume listening: {e}"));
+                listener.state = State::Paused(Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                self.resources_paused = true;
+            }
+        }
+    }
+
+    /// A child exited or a connection closed: listeners waiting for room
+    /// try again, and so do those paused for lack of descriptors.
+    pub(super) fn wake_blocked(&mut self) {
+        for slot in self.blocked.drain(..) {
+            self.ready.push_back(Key::Listener(slot).token());
+        }
+        if !std::mem::take(&mut self.resources_paused) {
+            return;
+        }
+        for slot in 0..self.listeners.len() {
+            let paused = self.listeners[slot]
+                .as_ref()
+                .is_some_and(|l| matches!(l.state, State::Paused(_, Pause::Resources)));
+            if paused {
+                self.resume(slot);
+            }
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! The daemon: one single-threaded mio loop over every listening socket,
+//! the builtin connections and the signal pipe.
+//!
+//! Tokens (see [`Key`]): listener slots, builtin connection slots and the
+//! decision pipes of `--tcpd` children are told apart by their residue
+//! mod 3; the signal pipe and rule watch have tokens of their own. Work
+//! that a budget cut short goes on a ready queue and continues on the next
+//! turn, after other events.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::CString;
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use libc::pid_t;
+use mio::unix::SourceFd;
+use mio::{Events, Poll, Token};
+
+use crate::builtins::{self, Connection, Progress, Stream, UnsentPool};
+use crate::cli::{self, Options};
+use crate::config::{self, Builtin, Listen, Program, Service, SocketType};
+use crate::hosts::{Decision, NoLookup, Request, RuleOption, Rules};
+use crate::limits::{
+    self, ClientTable, DecisionTable, FailureStreak, RateWindow, Refusal, ReplyLimiter,
+};
+use crate::listener::{self, Socket};
+use crate::log::{Level, Log};
+use crate::pidfile::Pidfile;
+use crate::resolve::SystemResolver;
+use crate::signals::SignalPipe;
+use crate::spawn::{self, Exec, Spawner};
+use crate::tcpd;
+use crate::watch::RuleWatch;
+
+mod access;
+mod admission;
+mod children;
+mod intake;
+mod listeners;
+mod reload;
+mod sessions;
+
+use access::*;
+use children::*;
+use intake::*;
+use listeners::*;
+use sessions::*;
+
+const DEFAULT_PIDFILE: &str = "/var/run/inetd.pid";
+
+/// The environment of services unless `-E` is given.
+const SERVICE_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+
+const RULE_WATCH_TOKEN: Token = Token(usize::MAX - 2);
+
+/// How long a listener waits after running out of descriptors or processes.
+const RESOURCE_PAUSE: Duration = Duration::from_secs(1);
+
+/// Sources tracked by the builtin UDP reply limiter.
+const REPLY_SOURCES: usize = 4096;
+
+pub fn run(opts: Options) -> i32 {
+    let detach = !opts.debug && !opts.foreground;
+    prepare_descriptors(detach);
+    let to_stderr = opts.debug || opts.log_stderr;
+    let mut log = if to_stderr {
+        Log::stderr(opts.debug)
+    } else {
+        Log::syslog("inetd")
+    };
+    let services = match load(&opts.config, &mut log) {
+        Ok(services) => services,
+        Err(e) => {
+            let msg = format!("{}: cannot read configuration: {e}", opts.config.display());
+            eprintln!("inetd: {msg}");
+            log.err(msg);
+            return 1;
+        }
+    };
+    let pidfile_path = opts
+        .pidfile
+        .clone()
+        .or_else(|| detach.then(|| PathBuf::from(DEFAULT_PIDFILE)));
+    let pidfile = match pidfile_path.as_deref().map(Pidfile::lock).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!("{}: {e}", pidfile_path.unwrap_or_default().display());
+            eprintln!("inetd: {msg}");
+            log.err(msg);
+            return 1;
+        }
+    };
+    if detach {
+        if let Err(e) = detach_from_terminal(opts.log_stderr) {
+            eprintln!("inetd: cannot detach: {e}");
+            return 1;
+        }
+        if !to_stderr {
+            // The pid in the syslog tag changed.
+            log = Log::syslog("inetd");
+        }
+    }
+    match Daemon::new(opts, log, pidfile) {
+        Ok(mut daemon) => daemon.run(services),
+        Err(e) => {
+            eprintln!("inetd: {e}");
+            1
+        }
+    }
+}
+
+/// Watches the rule files, registered with the loop; `None` (the files are
+/// then stat'ed once per loop turn) when inotify is not available.
+fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
+    let watch = RuleWatch::new(rules.files())?;
+    poll.registry()
+        .register(
+            &mut SourceFd(&watch.fd()),
+            RULE_WATCH_TOKEN,
+            mio::Interest::READABLE,
+        )
+        .ok()?;
+    Some(watch)
+}
+
+/// Reads and parses the configuration, logging every rejected line and
+/// warning. Returns the services and the number of rejected lines.
+fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
+    let (services, errors) = config::load(path, &SystemResolver::default())?;
+    let mut rejected = 0;
+    for e in &errors {
+        if e.is_warning() {
+            log.warn(e);
+        } else {
+            rejected += 1;
+            log.err(e);
+        }
+    }
+    Ok((services, rejected))
+}
+
+/// daemon(3), but with `-e` stderr stays where it was (as busybox inetd
+/// keeps it), so that `inetd -e 2>>FILE` logs to FILE.
+fn detach_from_terminal(keep_stderr: bool) -> io::Result<()> {
+    nix::unistd::daemon(false, true)?;
+    let dev_null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    nix::unistd::dup2_stdin(&dev_null)?;
+    nix::unistd::dup2_stdout(&dev_null)?;
+    if !keep_stderr {
+        nix::unistd::dup2_stderr(&dev_null)?;
+    }
+    Ok(())
+}
+
+/// Keeps fds 0-2 open (on /dev/null) so no socket ever lands there, and
+/// marks every inherited descriptor above them close-on-exec so none leaks
+/// into services; a daemon that detaches closes them instead, as the
+/// classic inetds do, so it holds no pipe or file of whoever started it.
+fn prepare_descriptors(close_inherited: bool) {
+    for fd in 0..3 {
+        // SAFETY: fcntl(F_GETFD) only queries; open returns a new descriptor.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) < 0 {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<i32> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: nothing of ours is open yet but read_dir's own
+            // descriptor, which is gone: these are all inherited, and
+            // closing or marking one that is not open is harmless.
+            unsafe {
+                if close_inherited {
+                    libc::close(fd);
+                } else {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+        }
+    }
+}
+
+struct Daemon {
+    opts: Options,
+    log: Log,
+    pidfile: Option<Pidfile>,
+    poll: Poll,
+    signals: SignalPipe,
+    spawner: Spawner,
+    env: Vec<CString>,
+    listeners: Vec<Option<Listener>>,
+    next_listener_id: u64,
+    sessions: Vec<Option<Session>>,
+    free_sessions: Vec<usize>,
+    open_sessions: usize,
+    /// What echo connections may still keep unsent, all together.
+    unsent: UnsentPool,
+    /// Sessions waiting for room in `unsent`.
+    starved: Vec<usize>,
+    children: HashMap<pid_t, Child>,
+    /// The access decisions under way in children, per client and in all.
+    decisions: DecisionTable,
+    /// Builtin connections whose access check runs in a child, by its pid.
+    parked: HashMap<pid_t, Parked>,
+    parked_datagrams: HashMap<pid_t, ParkedDatagram>,
+    /// fds 0-2 of `--tcpd-datagram` children.
+    dev_null: std::fs::File,
+    rules: Rules,
+    /// Tells when the rule files may have changed (see `watch.rs`).
+    rule_watch: Option<RuleWatch>,
+    /// Whether the rule files may have changed since they were last
+    /// compared with the loaded rules: set by the watch, or at every loop
+    /// turn when there is none (once a turn sees an edit before the next
+    /// wake-up, and a busy turn's connections share one stat per file).
+    rules_dirty: bool,
+    ready: VecDeque<Token>,
+    /// Listeners at a cap of children or connections, to try again when one ends.
+    blocked: Vec<usize>,
+    /// Some listener is paused for lack of resources (saves a scan per exit).
+    resources_paused: bool,
+    replies: ReplyLimiter,
+    /// Ports of the builtin dgram services: never answer a datagram from one.
+    internal_dgram_ports: Vec<u16>,
+    next_idle_sweep: Instant,
+    scratch: Vec<u8>,
+    chargen_requests: usize,
+    /// RLIMIT_NOFILE: what the daemon admits must fit (see [`FD_RESERVE`]).
+    fd_limit: usize,
+    terminate: bool,
+}
+
+impl Daemon {
+    fn new(opts: Options, log: Log, pidfile: Option<Pidfile>) -> io::Result<Daemon> {
+        spawn::reset_inherited_signals();
+        let nofile = spawn::raise_nofile_limit();
+        let fd_limit = usize::try_from(spawn::nofile_limit()).unwrap_or(usize::MAX);
+        let mut signals = SignalPipe::install()?;
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut signals.receiver, SIGNAL_TOKEN, mio::Interest::READABLE)?;
+        let env = if opts.keep_env {
+            std::env::vars_os()
+                .filter_map(|(k, v)| {
+                    let mut entry = k.as_bytes().to_vec();
+                    entry.push(b'=');
+                    entry.extend_from_slice(v.as_bytes());
+                    CString::new(entry).ok()
+                })
+                .collect()
+        } else {
+            vec![CString::new(SERVICE_PATH).expect("no NUL")]
+        };
+        let now = Instant::now();
+        let replies = ReplyLimiter::new(
+            now,
+            opts.limits.udp_source_rate,
+            opts.limits.udp_rate,
+            REPLY_SOURCES,
+        );
+        let rules = Rules::load(&opts.hosts_allow, &opts.hosts_deny);
+        let rule_watch = watch_rules(&poll, &rules);
+        // Close-on-exec, as std opens every file.
+        let dev_null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?;
+        Ok(Daemon {
+            rules,
+            rule_watch,
+            rules_dirty: true,
+            parked: HashMap::new(),
+            parked_datagrams: HashMap::new(),
+            dev_null,
+            opts,
+            log,
+            pidfile,
+            poll,
+            signals,
+            spawner: Spawner::new(nofile)?,
+            env,
+            listeners: Vec::new(),
+            next_listener_id: 0,
+            sessions: Vec::new(),
+            free_sessions: Vec::new(),
+            open_sessions: 0,
+            unsent: UnsentPool::new(builtins::UNSENT_POOL),
+            starved: Vec::new(),
+            children: HashMap::new(),
+            decisions: DecisionTable::default(),
+            ready: VecDeque::new(),
+            blocked: Vec::new(),
+            resources_paused: false,
+            replies,
+            internal_dgram_ports: Vec::new(),
+            next_idle_sweep: now,
+            scratch: vec![0; 64 * 1024],
+            chargen_requests: 0,
+            fd_limit,
+            terminate: false,
+        })
+    }
+
+    fn run(&mut self, (services, _): (Vec<Service>, usize)) -> i32 {
+        self.apply(services);
+        if let Some(pidfile) = &mut self.pidfile {
+            if let Err(e) = pidfile.write_pid() {
+                let path = pidfile.path().display();
+                self.log.err(format!("{path}: cannot write pid file: {e}"));
+            }
+        }
+        let (bound, unbound) = self.count_bound();
+        self.log.info(if unbound == 0 {
+            format!("ready: {bound} services")
+        } else {
+            format!("ready: {bound} services, {unbound} not bound yet")
+        });
+        let mut events = Events::with_capacity(256);
+        while !self.terminate {
+            let timeout = if self.ready.is_empty() {
+                self.next_deadline()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.log.err(format!("poll: {e}"));
+                    return 1;
+                }
+            }
+            // Before this wake-up's connections: may the rules have changed?
+            self.rules_dirty |= match &self.rule_watch {
+                None => true,
+                Some(watch) => {
+                    events.iter().any(|e| e.token() == RULE_WATCH_TOKEN) && watch.drain()
+                }
+            };
+            for event in events.iter() {
+                self.dispatch(event.token());
+            }
+            for _ in 0..self.ready.len() {
+                if let Some(token) = self.ready.pop_front() {
+                    self.dispatch(token);
+                }
+            }
+            self.run_timers();
+        }
+        self.shutdown();
+        0
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        if token == SIGNAL_TOKEN {
+            let pending = self.signals.take();
+            if pending.child {
+                self.reap();
+            }
+            if pending.reload {
+                self.reload();
+            }
+            if pending.terminate {
+                self.terminate = true;
+            }
+        } else if token == RULE_WATCH_TOKEN {
+            // Read at the start of the turn.
+        } else {
+            match Key::of(token) {
+                Key::Listener(slot) => self.on_listener(slot),
+                Key::Session(index) => self.on_session(index),
+                Key::Decision(pid) => self.end_decision(pid),
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let listeners = self
+            .listeners
+            .iter()
+            .flatten()
+            .filter_map(|l| match l.state {
+                State::Unbound(at) | State::Paused(at, _) => Some(at),
+                _ => None,
+            });
+        let sweep = (self.open_sessions > 0).then_some(self.next_idle_sweep);
+        listeners.chain(sweep).chain(self.log.next_tick()).min()
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        for slot in 0..self.listeners.len() {
+            match self.listeners[slot].as_ref().map(|l| l.state) {
+                Some(State::Unbound(at)) if at <= now => self.bind(slot),
+                Some(State::Paused(until, _)) if until <= now => self.resume(slot),
+                _ => {}
+            }
+        }
+        if self.open_sessions > 0 && self.next_idle_sweep <= now {
+            self.close_idle_sessions(now);
+        }
+        self.log.tick();
+    }
+
+    fn shutdown(&mut self) {
+        self.log.info("terminating");
+        for listener in std::mem::take(&mut self.listeners).into_iter().flatten() {
+            self.close_listener(listener);
+        }
+        if let Some(pidfile) = self.pidfile.take() {
+            pidfile.remove();
+        }
+    }
+}
+
+/// What a mio token stands for (besides the signal pipe and rule watch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    /// A listener's slot.
+    Listener(usize),
+    /// A builtin connection's slot.
+    Session(usize),
+    /// The decision pipe of the `--tcpd` child with this pid.
+    Decision(pid_t),
+}
+
+impl Key {
+    fn token(self) -> Token {
+        match self {
+            Key::Listener(slot) => Token(slot * 3),
+            Key::Session(index) => Token(index * 3 + 1),
+            Key::Decision(pid) => Token(pid as usize * 3 + 2),
+        }
+    }
+
+    fn of(token: Token) -> Key {
+        let n = token.0 / 3;
+        match token.0 % 3 {
+            0 => Key::Listener(n),
+            1 => Key::Session(n),
+            _ => Key::Decision(n as pid_t),
+        }
+    }
+}
+
+fn label(service: &Service) -> Rc<str> {
+    format!("{}/{}", service.name, service.protocol).into()
+}
+
+fn describe(listen: &Listen) -> String {
+    match listen {
+        Listen::Inet { addr, .. } => addr.to_string(),
+        Listen::Unix { path, .. } => path.display().to_string(),
+    }
+}
+
+/// A client, for log lines.
+enum Peer {
+    Inet(SocketAddr),
+    Local,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Inet(addr) => write!(f, "{addr}"),
+            Peer::Local => f.write_str("local socket"),
+        }
+    }
+}

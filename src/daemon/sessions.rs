@@ -1,0 +1,122 @@
+//! Builtin TCP sessions: the table of open connections, driving them on
+//! readiness within a budget, the shared unsent pool, and the idle sweep.
+
+use super::*;
+
+/// Bytes one builtin connection may move per turn.
+pub(super) const CONNECTION_BUDGET: usize = 128 * 1024;
+
+/// A builtin TCP connection and what the daemon counts it against.
+pub(super) struct Session {
+    pub(super) connection: Connection,
+    pub(super) listener: (usize, u64),
+    pub(super) client: Option<IpAddr>,
+    pub(super) last_active: Instant,
+}
+
+impl Daemon {
+    pub(super) fn open_session(
+        &mut self,
+        slot: usize,
+        mut stream: Stream,
+        service: Builtin,
+        client: Option<IpAddr>,
+    ) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        let index = self.free_sessions.pop().unwrap_or(self.sessions.len());
+        let registered = self.poll.registry().register(
+            stream.source(),
+            Key::Session(index).token(),
+            Connection::interest(service),
+        );
+        if let Err(e) = registered {
+            if index < self.sessions.len() {
+                self.free_sessions.push(index);
+            }
+            listener.release(client, Instant::now());
+            self.log
+                .limited("register", Level::Err, format!("register connection: {e}"));
+            return;
+        }
+        listener.active += 1;
+        let session = Session {
+            connection: Connection::new(stream, service),
+            listener: (slot, listener.id),
+            client,
+            last_active: Instant::now(),
+        };
+        if index == self.sessions.len() {
+            self.sessions.push(Some(session));
+        } else {
+            self.sessions[index] = Some(session);
+        }
+        self.open_sessions += 1;
+    }
+
+    pub(super) fn on_session(&mut self, index: usize) {
+        let Some(session) = self.sessions.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        session.last_active = Instant::now();
+        match session
+            .connection
+            .drive(&mut self.scratch, CONNECTION_BUDGET, &mut self.unsent)
+        {
+            Progress::Idle => {}
+            Progress::Busy => self.ready.push_back(Key::Session(index).token()),
+            Progress::Starved => self.starved.push(index),
+            Progress::Closed => self.close_session(index),
+        }
+        self.feed_starved();
+    }
+
+    /// Sessions that found the unsent pool empty go on when some is back.
+    pub(super) fn feed_starved(&mut self) {
+        if !self.unsent.is_empty() {
+            for index in self.starved.drain(..) {
+                self.ready.push_back(Key::Session(index).token());
+            }
+        }
+    }
+
+    pub(super) fn close_session(&mut self, index: usize) {
+        let Some(mut session) = self.sessions[index].take() else {
+            return;
+        };
+        let _ = self
+            .poll
+            .registry()
+            .deregister(session.connection.stream.source());
+        self.free_sessions.push(index);
+        self.open_sessions -= 1;
+        self.unsent.release(&session.connection);
+        self.feed_starved();
+        let (slot, id) = session.listener;
+        if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
+            if listener.id == id {
+                listener.release(session.client, Instant::now());
+            }
+        }
+        self.wake_blocked();
+    }
+
+    pub(super) fn close_idle_sessions(&mut self, now: Instant) {
+        let timeout = self.opts.limits.idle_timeout;
+        let idle: Vec<usize> = self
+            .sessions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let s = s.as_ref()?;
+                (now.saturating_duration_since(s.last_active) >= timeout).then_some(i)
+            })
+            .collect();
+        for index in idle {
+            self.close_session(index);
+        }
+        self.next_idle_sweep =
+            now + (timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    }
+}
