@@ -109,7 +109,7 @@ impl Daemon {
                 format!("{label}: load average {load:.2} above {max}, not starting servers"),
             );
         }
-        self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+        self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
         false
     }
 
@@ -128,13 +128,13 @@ impl Daemon {
             describe_exit(status),
             retry.as_secs()
         ));
-        self.pause(slot, Instant::now() + retry, Pause::Looping);
+        self.pause(slot, self.now + retry, Pause::Looping);
     }
 
     /// Counts one spawn against the service's rate; when over it, the
     /// service is paused for the retry time, as the BSD inetds do.
     pub(super) fn rate_allows(&mut self, slot: usize) -> bool {
-        let now = Instant::now();
+        let now = self.now;
         let Some(listener) = self.listeners[slot].as_mut() else {
             return false;
         };
@@ -182,7 +182,7 @@ impl Daemon {
         let nonzero = |n: u32| (n > 0).then_some(n);
         match table.admit(
             key,
-            Instant::now(),
+            self.now,
             nonzero(limits.connections_per_client),
             nonzero(limits.children_per_client),
         ) {
@@ -206,7 +206,7 @@ impl Daemon {
 
     pub(super) fn release_client(&mut self, slot: usize, client: Option<IpAddr>) {
         if let Some(listener) = self.listeners[slot].as_mut() {
-            listener.release_client(client, Instant::now());
+            listener.release_client(client, self.now);
         }
     }
 }

@@ -148,7 +148,7 @@ impl Daemon {
                 checked,
                 peer,
                 client,
-                started: Instant::now(),
+                started: self.now,
                 deciding,
             },
         );
@@ -188,7 +188,7 @@ impl Daemon {
             if parked.is_none() && parked_datagram.is_none() {
                 self.log_exit(pid, status, &child);
             }
-            let now = Instant::now();
+            let now = self.now;
             let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
             let (slot, id) = child.listener;
             let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) else {

@@ -76,7 +76,7 @@ impl Daemon {
                     Level::Err,
                     format!("{label}: accept: {e}; pausing briefly"),
                 );
-                self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
                 None
             }
         }
@@ -109,7 +109,7 @@ impl Daemon {
                 Err(NoChild::Refused) => self.release_client(slot, client),
                 Err(NoChild::Failed) => {
                     self.release_client(slot, client);
-                    self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                    self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
                     return;
                 }
             }
@@ -156,7 +156,7 @@ impl Daemon {
             }
             Err(NoChild::Failed) => {
                 self.drain_failed_datagram(slot);
-                self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
             }
         }
     }
@@ -241,7 +241,7 @@ impl Daemon {
             Err(NoChild::Refused) => self.release_client(slot, client),
             Err(NoChild::Failed) => {
                 self.release_client(slot, client);
-                self.pause(slot, Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
             }
         }
     }
@@ -296,7 +296,7 @@ impl Daemon {
             if !limits::may_answer(peer, &self.internal_dgram_ports)
                 || !self
                     .replies
-                    .allow(limits::client_key(peer.ip(), 128), Instant::now())
+                    .allow(limits::client_key(peer.ip(), 128), self.now)
             {
                 continue;
             }

@@ -150,7 +150,7 @@ impl Daemon {
             Ok(mut socket) => {
                 if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
                     self.log.err(format!("{}: register: {e}", listener.label));
-                    listener.state = State::Unbound(Instant::now() + BIND_RETRY);
+                    listener.state = State::Unbound(self.now + BIND_RETRY);
                     return;
                 }
                 listener.socket = Some(socket);
@@ -189,7 +189,7 @@ impl Daemon {
                         retry.as_secs()
                     ));
                 }
-                listener.state = State::Unbound(Instant::now() + retry);
+                listener.state = State::Unbound(self.now + retry);
             }
         }
     }
@@ -235,7 +235,7 @@ impl Daemon {
                 let label = listener.label.clone();
                 self.log
                     .err(format!("{label}: cannot resume listening: {e}"));
-                listener.state = State::Paused(Instant::now() + RESOURCE_PAUSE, Pause::Resources);
+                listener.state = State::Paused(self.now + RESOURCE_PAUSE, Pause::Resources);
                 self.resources_paused = true;
             }
         }

@@ -242,6 +242,8 @@ struct Daemon {
     chargen_requests: usize,
     /// RLIMIT_NOFILE: what the daemon admits must fit (see [`FD_RESERVE`]).
     fd_limit: usize,
+    /// The time of this loop turn: one clock read per wake-up.
+    now: Instant,
     terminate: bool,
 }
 
@@ -312,6 +314,7 @@ impl Daemon {
             scratch: vec![0; 64 * 1024],
             chargen_requests: 0,
             fd_limit,
+            now,
             terminate: false,
         })
     }
@@ -344,6 +347,7 @@ impl Daemon {
                     return 1;
                 }
             }
+            self.now = Instant::now();
             // Before this wake-up's connections: may the rules have changed?
             self.rules_dirty |= match &self.rule_watch {
                 None => true,
@@ -402,7 +406,7 @@ impl Daemon {
     }
 
     fn run_timers(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         for slot in 0..self.listeners.len() {
             match self.listeners[slot].as_ref().map(|l| l.state) {
                 Some(State::Unbound(at)) if at <= now => self.bind(slot),

@@ -4,44 +4,70 @@
 
 use super::*;
 
+/// What a new configuration does to the running listeners: which keep
+/// their socket (and state and counts) and take a new service, which are
+/// closed, and which services need a listener of their own.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Plan {
+    pub(super) keep: Vec<(usize, Service)>,
+    pub(super) close: Vec<usize>,
+    pub(super) open: Vec<Service>,
+}
+
+/// Matches `services` against the `running` listeners (slot and key): a
+/// listener whose (address or path, socket type) is unchanged keeps its
+/// socket. Pure, and linear: one map lookup per service.
+pub(super) fn plan(
+    running: impl IntoIterator<Item = (usize, (Listen, SocketType))>,
+    services: Vec<Service>,
+) -> Plan {
+    let mut by_key: HashMap<(Listen, SocketType), usize> =
+        running.into_iter().map(|(slot, key)| (key, slot)).collect();
+    let mut plan = Plan::default();
+    for service in services {
+        match by_key.remove(&(service.listen.clone(), service.socket_type)) {
+            Some(slot) => plan.keep.push((slot, service)),
+            None => plan.open.push(service),
+        }
+    }
+    plan.close = by_key.into_values().collect();
+    plan.close.sort_unstable();
+    plan
+}
+
 impl Daemon {
-    /// Replaces the running services with `services`. Listeners whose
-    /// (address or path, socket type) is unchanged keep their socket, state
-    /// and counts; the rest are closed or opened.
+    /// Replaces the running services with `services` (see [`plan`]).
     pub(super) fn apply(&mut self, services: Vec<Service>) {
-        let mut old: Vec<Option<Listener>> = std::mem::take(&mut self.listeners);
-        // One lookup per new service, so a reload is linear in its size.
-        let mut by_key: HashMap<(Listen, SocketType), usize> = old
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, l)| {
-                let (listen, socket_type) = l.as_ref()?.key();
-                Some(((listen.clone(), socket_type), slot))
-            })
-            .collect();
-        let mut fresh: Vec<Service> = Vec::new();
-        for service in services {
-            match by_key.remove(&(service.listen.clone(), service.socket_type)) {
-                Some(slot) => {
-                    let Some(exec) = self.prepare_exec(&service) else {
-                        continue;
-                    };
-                    let mut listener = old[slot].take().expect("each slot is keyed once");
-                    listener.access_name = self.checked_name(&service);
-                    listener.label = label(&service);
-                    listener.limits = ServiceLimits::new(&service, &self.opts.limits);
-                    listener.service = service;
-                    listener.exec = exec;
-                    self.put_listener(slot, listener);
-                }
-                None => fresh.push(service),
+        let running = self.listeners.iter().enumerate().filter_map(|(slot, l)| {
+            let (listen, socket_type) = l.as_ref()?.key();
+            Some((slot, (listen.clone(), socket_type)))
+        });
+        let plan = plan(running.collect::<Vec<_>>(), services);
+        let mut close = plan.close;
+        for (slot, service) in plan.keep {
+            let Some(exec) = self.prepare_exec(&service) else {
+                // Its program cannot run: the listener goes.
+                close.push(slot);
+                continue;
+            };
+            let access_name = self.checked_name(&service);
+            let limits = ServiceLimits::new(&service, &self.opts.limits);
+            let Some(listener) = self.listeners[slot].as_mut() else {
+                continue;
+            };
+            listener.access_name = access_name;
+            listener.label = label(&service);
+            listener.limits = limits;
+            listener.service = service;
+            listener.exec = exec;
+        }
+        for slot in close {
+            if let Some(listener) = self.listeners[slot].take() {
+                self.close_listener(listener);
             }
         }
-        for listener in old.into_iter().flatten() {
-            self.close_listener(listener);
-        }
         let mut free_slot = 0;
-        for service in fresh {
+        for service in plan.open {
             let Some(exec) = self.prepare_exec(&service) else {
                 continue;
             };
@@ -55,7 +81,7 @@ impl Daemon {
                 id,
                 exec,
                 socket: None,
-                state: State::Unbound(Instant::now()),
+                state: State::Unbound(self.now),
                 bind_failures: 0,
                 spawns: RateWindow::default(),
                 failures: FailureStreak::default(),
@@ -70,6 +96,9 @@ impl Daemon {
             let slot = free_slot;
             self.put_listener(slot, listener);
             self.bind(slot);
+        }
+        while self.listeners.last().is_some_and(Option::is_none) {
+            self.listeners.pop();
         }
         self.listeners.shrink_to_fit();
         // The parse left its garbage at the top of the heap: give it back
@@ -140,5 +169,73 @@ impl Daemon {
                 self.opts.config.display()
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Credentials, Limits};
+
+    fn service(listen: &str, socket_type: SocketType) -> Service {
+        Service {
+            file: "test".to_string(),
+            line: 1,
+            name: listen.to_string(),
+            listen: Listen::Inet {
+                addr: listen.parse().unwrap(),
+                v6only: false,
+            },
+            socket_type,
+            protocol: "tcp".to_string(),
+            wait: false,
+            limits: Limits::default(),
+            user: Credentials {
+                user: "root".to_string(),
+                uid: 0,
+                gid: 0,
+                group: None,
+                groups: Vec::new(),
+            },
+            program: Program::Builtin(Builtin::Echo),
+        }
+    }
+
+    fn key(s: &Service) -> (Listen, SocketType) {
+        (s.listen.clone(), s.socket_type)
+    }
+
+    #[test]
+    fn unchanged_listeners_keep_their_slot_the_rest_close_or_open() {
+        let a = service("127.0.0.1:7", SocketType::Stream);
+        let b = service("127.0.0.1:9", SocketType::Stream);
+        let c = service("127.0.0.1:13", SocketType::Stream);
+        // Same address and port, another socket type: another listener.
+        let a_dgram = service("127.0.0.1:7", SocketType::Dgram);
+        let running = [(0, key(&a)), (3, key(&b))];
+        let plan = plan(running, vec![c.clone(), a.clone(), a_dgram.clone()]);
+        assert_eq!(plan.keep, vec![(0, a)]);
+        assert_eq!(plan.close, vec![3]);
+        assert_eq!(plan.open, vec![c, a_dgram]);
+    }
+
+    #[test]
+    fn a_reload_of_many_services_in_any_order_keeps_them_all() {
+        let services: Vec<Service> = (1..2000)
+            .map(|port| service(&format!("127.0.0.1:{port}"), SocketType::Stream))
+            .collect();
+        let running: Vec<_> = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, key(s)))
+            .collect();
+        let plan = plan(running, services.into_iter().rev().collect());
+        assert_eq!(plan.keep.len(), 1999);
+        assert!(plan.keep.iter().all(|(slot, s)| s.listen
+            == Listen::Inet {
+                addr: format!("127.0.0.1:{}", slot + 1).parse().unwrap(),
+                v6only: false
+            }));
+        assert!(plan.close.is_empty() && plan.open.is_empty());
     }
 }

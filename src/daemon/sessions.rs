@@ -35,7 +35,7 @@ impl Daemon {
             if index < self.sessions.len() {
                 self.free_sessions.push(index);
             }
-            listener.release(client, Instant::now());
+            listener.release(client, self.now);
             self.log
                 .limited("register", Level::Err, format!("register connection: {e}"));
             return;
@@ -45,7 +45,7 @@ impl Daemon {
             connection: Connection::new(stream, service),
             listener: (slot, listener.id),
             client,
-            last_active: Instant::now(),
+            last_active: self.now,
         };
         if index == self.sessions.len() {
             self.sessions.push(Some(session));
@@ -59,7 +59,7 @@ impl Daemon {
         let Some(session) = self.sessions.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
-        session.last_active = Instant::now();
+        session.last_active = self.now;
         match session
             .connection
             .drive(&mut self.scratch, CONNECTION_BUDGET, &mut self.unsent)
@@ -96,7 +96,7 @@ impl Daemon {
         let (slot, id) = session.listener;
         if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
             if listener.id == id {
-                listener.release(session.client, Instant::now());
+                listener.release(session.client, self.now);
             }
         }
         self.wake_blocked();
