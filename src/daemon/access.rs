@@ -6,6 +6,7 @@
 use super::*;
 
 /// What the parent decided about a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Access {
     Granted,
     Denied,
@@ -145,19 +146,19 @@ impl Daemon {
         }
     }
 
-    /// Access for the sender of the datagram waiting on a UDP listener, and
-    /// that sender; `None` when there is no such datagram or it is not a UDP
-    /// socket.
-    pub(super) fn datagram_access(&mut self, slot: usize) -> Option<(Access, SocketAddr)> {
+    /// Access for the sender of a datagram to the listener's UDP socket.
+    pub(super) fn datagram_access(&mut self, slot: usize, sender: SocketAddr) -> Access {
         if !self.rules_apply() {
-            return None;
+            return Access::Granted;
         }
-        let Some(Socket::Udp(udp)) = self.listeners[slot].as_ref()?.socket.as_ref() else {
-            return None;
-        };
-        let (_, client) = udp.peek_from(&mut [0u8; 1]).ok()?;
-        let server = udp.local_addr().ok()?;
-        Some((self.check_access(slot, client, server), client))
+        // The address the socket is bound to, as getsockname would say.
+        match self.listeners[slot].as_ref().map(|l| &l.service.listen) {
+            Some(Listen::Inet { addr, .. }) => {
+                let server = *addr;
+                self.check_access(slot, sender, server)
+            }
+            _ => Access::Denied,
+        }
     }
 
     /// Access for an accepted connection (UNIX sockets have no address to check).
@@ -183,17 +184,13 @@ impl Daemon {
         slot: usize,
         ip: Option<IpAddr>,
     ) -> Option<(Deciding, std::os::fd::OwnedFd)> {
-        let limits = &self.opts.limits;
         let listener = self.listeners[slot].as_ref()?;
+        let (counts, caps) = self.usage(listener);
+        let limits = &self.opts.limits;
         let key = ip.map(|ip| limits::client_key(ip, limits.v6_prefix));
-        let service_full =
-            limits.decisions_per_service > 0 && listener.deciding >= limits.decisions_per_service;
-        // Its pipe, and the connection a builtin holds meanwhile.
-        if service_full
-            || !self.fd_room(2)
-            || !self
-                .decisions
-                .admit(key, limits.decisions_per_client, self.max_decisions())
+        // A check is a child: the child caps apply, and its own.
+        if admission::room(Kind::Check, &counts, &caps).is_err()
+            || !self.decisions.admit(key, limits.decisions_per_client, 0)
         {
             let label = listener.label.clone();
             let client = ip.map_or(String::new(), |ip| format!(" from {ip}"));
@@ -220,12 +217,6 @@ impl Daemon {
                 None
             }
         }
-    }
-
-    /// Decisions in children of all services together: at most half the
-    /// children, so that services needing no lookup always have room.
-    pub(super) fn max_decisions(&self) -> u32 {
-        self.opts.limits.max_children.div_ceil(2)
     }
 
     /// A `--tcpd` child's decision is over (its pipe closed, or it was

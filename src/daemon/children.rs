@@ -261,4 +261,22 @@ impl Daemon {
                 .debug(format_args!("{}: pid {pid} exited", child.label));
         }
     }
+
+    /// Pauses a service whose children fail at once, one after the other,
+    /// for the retry time: one line says so, with the count.
+    pub(super) fn pause_looping(&mut self, slot: usize, status: libc::c_int) {
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        let failures = std::mem::take(&mut listener.failures).count();
+        let retry = self.opts.limits.retry_time;
+        self.log.err(format!(
+            "{} server failing (looping): {failures} children in a row failed at once, \
+             the last {}; service paused for {} s",
+            listener.label,
+            describe_exit(status),
+            retry.as_secs()
+        ));
+        self.pause(slot, self.now + retry, Pause::Looping);
+    }
 }

@@ -1,6 +1,10 @@
-//! What arrives on a listener: accepted connections and datagrams, taken
-//! through admission and access, then to a program, a builtin session, a
-//! reply, or an access check in a child while they wait.
+//! What arrives on a listener, and the one pipeline it goes through:
+//! [`Daemon::start`] takes every accepted connection, builtin datagram and
+//! `wait` socket through the per-client limits, then access, then to a
+//! program, a builtin session or answer, a reply, or an access check in a
+//! child while it waits. The order of the checks reads top to bottom there.
+//! The gates around it (room, load, rate, per-client) log, wait and pause;
+//! what they decide on is `admission.rs`'s and `limits.rs`'s pure logic.
 
 use super::*;
 
@@ -25,7 +29,27 @@ pub(super) struct ParkedDatagram {
     pub(super) data: Vec<u8>,
 }
 
+/// What arrived on a listener.
+enum Arrival {
+    /// An accepted connection.
+    Connection(Stream, Peer),
+    /// A datagram to a builtin, in `scratch[..len]`.
+    Datagram(SocketAddr, usize),
+    /// A `wait` service's listening socket, with the sender of the datagram
+    /// waiting on it (none for a stream socket: no client until it accepts).
+    Socket(Option<SocketAddr>),
+}
+
+/// Whether the listener's loop goes on after an arrival.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Next,
+    Stop,
+}
+
 impl Daemon {
+    /// A listener is readable: take what arrived, up to [`ACCEPT_BATCH`],
+    /// while the service has room.
     pub(super) fn on_listener(&mut self, slot: usize) {
         let Some(listener) = self.listeners.get(slot).and_then(Option::as_ref) else {
             return;
@@ -33,18 +57,184 @@ impl Daemon {
         if listener.state != State::Listening {
             return;
         }
-        match (&listener.service.program, listener.service.socket_type) {
-            (Program::Builtin(service), SocketType::Stream) => self.accept_builtin(slot, *service),
-            (Program::Builtin(service), SocketType::Dgram) => self.serve_datagrams(slot, *service),
-            (Program::External { .. }, _) if listener.hands_over_socket() => {
-                self.spawn_waiting(slot)
+        let (program, socket_type) = (&listener.service.program, listener.service.socket_type);
+        let kind = match program {
+            Program::Builtin(Builtin::Daytime | Builtin::Time) => Kind::Answer,
+            Program::Builtin(_) => Kind::Session,
+            Program::External { .. } => Kind::Program,
+        };
+        let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
+        let waits = !datagrams && listener.hands_over_socket();
+        for _ in 0..ACCEPT_BATCH {
+            // A builtin's datagrams are limited by the reply budgets.
+            if !datagrams
+                && (!self.has_room(slot, kind)
+                    || (kind == Kind::Program && !self.load_allows(slot)))
+            {
+                return;
             }
-            (Program::External { .. }, _) => self.accept_and_spawn(slot),
+            let arrival = if waits {
+                Some(Arrival::Socket(self.waiting_sender(slot)))
+            } else if datagrams {
+                self.receive(slot)
+            } else {
+                self.accept(slot)
+                    .map(|(stream, peer)| Arrival::Connection(stream, peer))
+            };
+            let Some(arrival) = arrival else {
+                return;
+            };
+            if self.start(slot, arrival) == Flow::Stop || waits {
+                return;
+            }
+        }
+        self.ready.push_back(Key::Listener(slot).token());
+    }
+
+    /// The pipeline: per-client limits, access, then what serves it.
+    fn start(&mut self, slot: usize, arrival: Arrival) -> Flow {
+        // Spawning is counted against the rate as it is decided, so a
+        // program's or a check's child is counted once.
+        let client = match &arrival {
+            Arrival::Connection(_, peer) => match self.admit_client(slot, peer) {
+                Ok(client) => client,
+                Err(_) => return Flow::Next,
+            },
+            Arrival::Datagram(peer, _) => {
+                // Never a reflector: no answer to another builtin's port or
+                // to impossible sources, and a bounded rate per source and in all.
+                let key = limits::client_key(peer.ip(), 128);
+                if !limits::may_answer(*peer, &self.internal_dgram_ports)
+                    || !self.replies.allow(key, self.now)
+                {
+                    return Flow::Next;
+                }
+                None
+            }
+            Arrival::Socket(_) => None,
+        };
+        let access = match &arrival {
+            Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
+            Arrival::Datagram(peer, _) => self.datagram_access(slot, *peer),
+            Arrival::Socket(Some(sender)) => self.datagram_access(slot, *sender),
+            Arrival::Socket(None) => Access::Granted,
+        };
+        if access == Access::Denied {
+            self.release_client(slot, client);
+            if let Arrival::Socket(_) = arrival {
+                // Refused: the datagram is consumed, and the next one looked at.
+                self.drain_failed_datagram(slot);
+                self.ready.push_back(Key::Listener(slot).token());
+            }
+            return Flow::Next;
+        }
+        let checked = access == Access::InChild;
+        if (checked || self.runs_program(slot)) && !self.rate_allows(slot) {
+            self.release_client(slot, client);
+            return Flow::Stop;
+        }
+        let service = match self.listeners[slot].as_ref().map(|l| &l.service.program) {
+            Some(Program::Builtin(service)) => Some(*service),
+            _ => None,
+        };
+        match (arrival, service) {
+            (Arrival::Connection(stream, peer), None) => {
+                let run = if checked { Run::Checked } else { Run::Program };
+                let spawned = self.spawn(slot, stream.raw_fd(), Some(peer), client, run);
+                self.after_spawn(slot, client, spawned)
+            }
+            (Arrival::Socket(sender), _) => self.hand_over(slot, sender, checked),
+            (Arrival::Connection(stream, peer), Some(service)) if checked => {
+                let spawned = self.spawn(slot, stream.raw_fd(), Some(peer), None, Run::Checked);
+                if let Ok(pid) = spawned {
+                    let parked = Parked {
+                        stream,
+                        service,
+                        client,
+                    };
+                    self.parked.insert(pid, parked);
+                }
+                self.after_spawn(slot, client, spawned.map(|_| ()))
+            }
+            (Arrival::Connection(stream, _), Some(service)) => {
+                self.serve_connection(slot, stream, service, client);
+                Flow::Next
+            }
+            (Arrival::Datagram(peer, len), Some(service)) if checked => {
+                self.park_datagram(slot, service, peer, len);
+                Flow::Next
+            }
+            (Arrival::Datagram(peer, len), Some(service)) => {
+                let reply =
+                    builtins::datagram_reply(service, &self.scratch[..len], self.chargen_requests);
+                send_reply(self.socket(slot), reply, peer);
+                self.count_reply(service);
+                Flow::Next
+            }
+            (Arrival::Datagram(..), None) => Flow::Next,
         }
     }
 
+    /// Whether the listener's service starts a program for what arrives.
+    fn runs_program(&self, slot: usize) -> bool {
+        self.listeners[slot]
+            .as_ref()
+            .is_some_and(|l| matches!(l.service.program, Program::External { .. }))
+    }
+
+    /// What a failed spawn means for the listener's loop.
+    fn after_spawn<T>(
+        &mut self,
+        slot: usize,
+        client: Option<IpAddr>,
+        spawned: Result<T, NoChild>,
+    ) -> Flow {
+        match spawned {
+            Ok(_) => Flow::Next,
+            Err(NoChild::Refused) => {
+                self.release_client(slot, client);
+                Flow::Next
+            }
+            Err(NoChild::Failed) => {
+                self.release_client(slot, client);
+                self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
+                Flow::Stop
+            }
+        }
+    }
+
+    /// Hands the listening socket itself to a child and stops polling it.
+    fn hand_over(&mut self, slot: usize, sender: Option<SocketAddr>, checked: bool) -> Flow {
+        let Some(socket) = self.listeners[slot]
+            .as_mut()
+            .and_then(|l| l.socket.as_mut())
+        else {
+            return Flow::Stop;
+        };
+        let _ = socket.deregister(self.poll.registry());
+        let fd = socket.raw_fd();
+        let run = if checked { Run::Checked } else { Run::Program };
+        match self.spawn(slot, fd, sender.map(Peer::Inet), None, run) {
+            Ok(pid) => {
+                if let Some(listener) = self.listeners[slot].as_mut() {
+                    listener.state = State::Waiting(pid);
+                }
+            }
+            Err(NoChild::Refused) => {
+                // As a refusal: the datagram is consumed.
+                self.drain_failed_datagram(slot);
+                self.resume(slot);
+            }
+            Err(NoChild::Failed) => {
+                self.drain_failed_datagram(slot);
+                self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
+            }
+        }
+        Flow::Stop
+    }
+
     /// Accepts one connection; `None` when there is none or accepting failed.
-    pub(super) fn accept(&mut self, slot: usize) -> Option<(Stream, Peer)> {
+    fn accept(&mut self, slot: usize) -> Option<(Stream, Peer)> {
         let listener = self.listeners[slot].as_ref()?;
         let accepted = match listener.socket.as_ref()? {
             Socket::Tcp(s) => s.accept().map(|(s, a)| (Stream::Tcp(s), Peer::Inet(a))),
@@ -82,183 +272,51 @@ impl Daemon {
         }
     }
 
-    pub(super) fn accept_and_spawn(&mut self, slot: usize) {
-        for _ in 0..ACCEPT_BATCH {
-            if !self.has_room(slot, true) || !self.load_allows(slot) {
-                return;
-            }
-            let Some((stream, peer)) = self.accept(slot) else {
-                return;
+    /// Reads one datagram for a builtin into `scratch`; `None` when there is
+    /// none (or an error an earlier reply queued, ICMP).
+    fn receive(&mut self, slot: usize) -> Option<Arrival> {
+        loop {
+            let socket = self.listeners[slot].as_ref()?.socket.as_ref()?;
+            let received = match socket {
+                Socket::Udp(s) => s.recv_from(&mut self.scratch).map(|(n, a)| (n, Some(a))),
+                Socket::UnixDgram(s) => s.recv_from(&mut self.scratch).map(|(n, _)| (n, None)),
+                _ => return None,
             };
-            if !self.rate_allows(slot) {
-                return;
-            }
-            let Ok(client) = self.admit_client(slot, &peer) else {
-                continue;
-            };
-            let run = match self.stream_access(slot, &stream, &peer) {
-                Access::Granted => Run::Program,
-                Access::InChild => Run::Checked,
-                Access::Denied => {
-                    self.release_client(slot, client);
-                    continue;
-                }
-            };
-            match self.spawn(slot, stream.raw_fd(), Some(peer), client, run) {
-                Ok(_) => {}
-                Err(NoChild::Refused) => self.release_client(slot, client),
-                Err(NoChild::Failed) => {
-                    self.release_client(slot, client);
-                    self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
-                    return;
-                }
+            match received {
+                // Only UDP datagrams have a sender to answer.
+                Ok((n, Some(peer))) => return Some(Arrival::Datagram(peer, n)),
+                Ok((_, None)) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return None,
             }
         }
-        self.ready.push_back(Key::Listener(slot).token());
     }
 
-    /// Hands the listening socket itself to a child and stops polling it.
-    /// A datagram service's access is checked against the sender of the
-    /// waiting datagram (a stream `wait` service has no client yet).
-    pub(super) fn spawn_waiting(&mut self, slot: usize) {
-        if !self.has_room(slot, true) || !self.load_allows(slot) || !self.rate_allows(slot) {
-            return;
+    /// The sender of the datagram waiting on a UDP `wait` listener, without
+    /// taking it; `None` for other sockets, or when access is not checked.
+    fn waiting_sender(&mut self, slot: usize) -> Option<SocketAddr> {
+        if !self.rules_apply() {
+            return None;
         }
-        let (run, peer) = match self.datagram_access(slot) {
-            None => (Run::Program, None),
-            Some((Access::Granted, sender)) => (Run::Program, Some(Peer::Inet(sender))),
-            Some((Access::InChild, sender)) => (Run::Checked, Some(Peer::Inet(sender))),
-            Some((Access::Denied, _)) => {
-                // Refused: the datagram is consumed, and the next one looked at.
-                self.drain_failed_datagram(slot);
-                self.ready.push_back(Key::Listener(slot).token());
-                return;
-            }
+        let Some(Socket::Udp(udp)) = self.listeners[slot].as_ref()?.socket.as_ref() else {
+            return None;
         };
-        let Some(socket) = self.listeners[slot]
-            .as_mut()
-            .and_then(|l| l.socket.as_mut())
-        else {
-            return;
-        };
-        let _ = socket.deregister(self.poll.registry());
-        let fd = socket.raw_fd();
-        match self.spawn(slot, fd, peer, None, run) {
-            Ok(pid) => {
-                if let Some(listener) = self.listeners[slot].as_mut() {
-                    listener.state = State::Waiting(pid);
-                }
-            }
-            Err(NoChild::Refused) => {
-                // As a refusal: the datagram is consumed.
-                self.drain_failed_datagram(slot);
-                self.resume(slot);
-            }
-            Err(NoChild::Failed) => {
-                self.drain_failed_datagram(slot);
-                self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
-            }
-        }
+        udp.peek_from(&mut [0u8; 1]).ok().map(|(_, sender)| sender)
     }
 
-    pub(super) fn accept_builtin(&mut self, slot: usize, service: Builtin) {
-        // Daytime and time answer at once and hold nothing: only the cap of
-        // access checks applies (and, for one that runs, the child caps).
-        let holds_connection = !matches!(service, Builtin::Daytime | Builtin::Time);
-        for _ in 0..ACCEPT_BATCH {
-            if !self.has_room(slot, holds_connection) {
-                return;
-            }
-            let Some((mut stream, peer)) = self.accept(slot) else {
-                return;
-            };
-            let Ok(client) = self.admit_client(slot, &peer) else {
-                continue;
-            };
-            match self.stream_access(slot, &stream, &peer) {
-                Access::Granted => {}
-                Access::Denied => {
-                    self.release_client(slot, client);
-                    continue;
-                }
-                Access::InChild => {
-                    self.park(slot, stream, service, peer, client);
-                    continue;
-                }
-            }
-            if holds_connection {
-                self.open_session(slot, stream, service, client);
-                continue;
-            }
-            // A fresh connection's send buffer is empty: these short
-            // answers are written whole, without waiting.
-            let _ = match service {
-                Builtin::Daytime => stream.write(&builtins::daytime()),
-                _ => stream.write(&builtins::time()),
-            };
-            self.release_client(slot, client);
-        }
-        self.ready.push_back(Key::Listener(slot).token());
-    }
-
-    /// Starts the `--tcpd` child on a builtin connection, which waits for
-    /// its verdict (see [`Daemon::serve_parked`]).
-    pub(super) fn park(
+    /// A builtin connection whose client may be served: a session, or for
+    /// daytime and time the answer at once.
+    fn serve_connection(
         &mut self,
         slot: usize,
-        stream: Stream,
+        mut stream: Stream,
         service: Builtin,
-        peer: Peer,
         client: Option<IpAddr>,
     ) {
-        if !self.rate_allows(slot) {
-            self.release_client(slot, client);
-            return;
-        }
-        if !self.child_room(slot) {
-            // The connection is already accepted: refuse it rather than hold it.
-            if let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) {
-                self.log.limited(
-                    "at capacity",
-                    Level::Notice,
-                    format!("{label}: refused connection from {peer}: no room for an access check"),
-                );
-            }
-            self.release_client(slot, client);
-            return;
-        }
-        match self.spawn(slot, stream.raw_fd(), Some(peer), None, Run::Checked) {
-            Ok(pid) => {
-                self.parked.insert(
-                    pid,
-                    Parked {
-                        stream,
-                        service,
-                        client,
-                    },
-                );
-            }
-            Err(NoChild::Refused) => self.release_client(slot, client),
-            Err(NoChild::Failed) => {
-                self.release_client(slot, client);
-                self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
-            }
-        }
-    }
-
-    /// The `--tcpd` child granted access: serve the builtin connection.
-    pub(super) fn serve_parked(&mut self, slot: usize, parked: Parked) {
-        let Parked {
-            mut stream,
-            service,
-            client,
-        } = parked;
-        if listener::set_nonblocking(stream.raw_fd()).is_err() {
-            self.release_client(slot, client);
-            return;
-        }
         match service {
             Builtin::Daytime | Builtin::Time => {
+                // A fresh connection's send buffer is empty: these short
+                // answers are written whole, without waiting.
                 let _ = match service {
                     Builtin::Daytime => stream.write(&builtins::daytime()),
                     _ => stream.write(&builtins::time()),
@@ -269,85 +327,32 @@ impl Daemon {
         }
     }
 
-    pub(super) fn serve_datagrams(&mut self, slot: usize, service: Builtin) {
-        for _ in 0..ACCEPT_BATCH {
-            let Some(socket) = self.listeners[slot]
-                .as_ref()
-                .and_then(|l| l.socket.as_ref())
-            else {
-                return;
-            };
-            let received = match socket {
-                Socket::Udp(s) => s.recv_from(&mut self.scratch).map(|(n, a)| (n, Some(a))),
-                Socket::UnixDgram(s) => s.recv_from(&mut self.scratch).map(|(n, _)| (n, None)),
-                _ => return,
-            };
-            let (n, peer) = match received {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // WouldBlock, or an error queued by an earlier reply (ICMP).
-                Err(_) => return,
-            };
-            let Some(peer) = peer else {
-                continue;
-            };
-            // Never a reflector: no answer to another builtin's port or to
-            // impossible sources, and a bounded rate per source and in all.
-            if !limits::may_answer(peer, &self.internal_dgram_ports)
-                || !self
-                    .replies
-                    .allow(limits::client_key(peer.ip(), 128), self.now)
-            {
-                continue;
-            }
-            if self.rules_apply() {
-                // The address the socket is bound to, as getsockname would say.
-                let server = match self.listeners[slot].as_ref().map(|l| &l.service.listen) {
-                    Some(Listen::Inet { addr, .. }) => *addr,
-                    _ => continue,
-                };
-                match self.check_access(slot, peer, server) {
-                    Access::Granted => {}
-                    Access::Denied => continue,
-                    Access::InChild => {
-                        self.park_datagram(slot, service, peer, server, n);
-                        continue;
-                    }
-                }
-            }
-            let reply =
-                builtins::datagram_reply(service, &self.scratch[..n], self.chargen_requests);
-            if service == Builtin::Chargen {
-                self.chargen_requests = self.chargen_requests.wrapping_add(1);
-            }
-            let socket = self.listeners[slot]
-                .as_ref()
-                .and_then(|l| l.socket.as_ref());
-            if let (Some(reply), Some(Socket::Udp(udp))) = (reply, socket) {
-                // A reply that does not fit the send buffer is dropped, as UDP may.
-                let _ = udp.send_to(reply.bytes(), peer);
-            }
+    /// The `--tcpd` child granted access: serve the builtin connection.
+    pub(super) fn serve_parked(&mut self, slot: usize, parked: Parked) {
+        let Parked {
+            stream,
+            service,
+            client,
+        } = parked;
+        if listener::set_nonblocking(stream.raw_fd()).is_err() {
+            self.release_client(slot, client);
+            return;
         }
-        self.ready.push_back(Key::Listener(slot).token());
+        self.serve_connection(slot, stream, service, client);
     }
 
     /// Keeps the datagram in `scratch[..len]` and starts a child that
     /// decides access for its sender; the reply goes out on a grant.
-    pub(super) fn park_datagram(
-        &mut self,
-        slot: usize,
-        service: Builtin,
-        peer: SocketAddr,
-        server: SocketAddr,
-        len: usize,
-    ) {
-        let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) else {
+    fn park_datagram(&mut self, slot: usize, service: Builtin, peer: SocketAddr, len: usize) {
+        let Some(listener) = self.listeners[slot].as_ref() else {
             return;
         };
-        if !self.rate_allows(slot) {
+        // The address the socket is bound to, as getsockname would say.
+        let Listen::Inet { addr: server, .. } = listener.service.listen else {
             return;
-        }
-        if self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS || !self.child_room(slot) {
+        };
+        if self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS {
+            let label = listener.label.clone();
             self.log.limited(
                 "udp access",
                 Level::Warning,
@@ -375,11 +380,175 @@ impl Daemon {
     /// Sends the reply to a datagram whose sender was granted access.
     pub(super) fn answer_parked(&mut self, slot: usize, parked: ParkedDatagram) {
         let reply = builtins::datagram_reply(parked.service, &parked.data, self.chargen_requests);
-        let socket = self.listeners[slot]
-            .as_ref()
-            .and_then(|l| l.socket.as_ref());
-        if let (Some(reply), Some(Socket::Udp(udp))) = (reply, socket) {
-            let _ = udp.send_to(reply.bytes(), parked.peer);
+        send_reply(self.socket(slot), reply, parked.peer);
+        self.count_reply(parked.service);
+    }
+
+    fn socket(&self, slot: usize) -> Option<&Socket> {
+        self.listeners[slot].as_ref()?.socket.as_ref()
+    }
+
+    /// Chargen's datagram replies rotate through its lines.
+    fn count_reply(&mut self, service: Builtin) {
+        if service == Builtin::Chargen {
+            self.chargen_requests = self.chargen_requests.wrapping_add(1);
         }
+    }
+
+    // The gates: they decide with admission.rs and limits.rs, and log,
+    // wait or pause here.
+
+    /// The counts and caps admission decides on, for `listener`.
+    pub(super) fn usage(&self, listener: &Listener) -> (Counts, Caps) {
+        let limits = &self.opts.limits;
+        let checks = self.decisions.total();
+        let counts = Counts {
+            children: self.children.len(),
+            sessions: self.open_sessions,
+            fds: self.listeners.len() + self.open_sessions + self.parked.len() + checks as usize,
+            checks,
+            service_active: listener.active,
+            service_checks: listener.deciding,
+        };
+        let caps = Caps {
+            children: limits.max_children,
+            sessions: limits.max_builtins,
+            fds: self.fd_limit,
+            // At most half the children, so that services needing no
+            // lookup always have room.
+            checks: limits.max_children.div_ceil(2),
+            service_active: listener.limits.max_active,
+            service_checks: limits.decisions_per_service,
+        };
+        (counts, caps)
+    }
+
+    /// Whether the listener may take one more `kind` now; when not, it
+    /// waits (it is tried again as soon as something ends) and says so.
+    fn has_room(&mut self, slot: usize, kind: Kind) -> bool {
+        let Some(listener) = self.listeners[slot].as_ref() else {
+            return false;
+        };
+        let (counts, caps) = self.usage(listener);
+        let Err(full) = admission::room(kind, &counts, &caps) else {
+            return true;
+        };
+        if !self.blocked.contains(&slot) {
+            self.blocked.push(slot);
+        }
+        let label = listener.label.clone();
+        let limit = match full {
+            Full::Descriptors => format!("the descriptor limit ({})", self.fd_limit),
+            _ => "its limit of concurrent children or connections".to_string(),
+        };
+        self.log.limited(
+            "at capacity",
+            Level::Notice,
+            format!("{label}: at {limit}, waiting"),
+        );
+        false
+    }
+
+    /// The load average check of `-L`; pauses the listener briefly when high.
+    fn load_allows(&mut self, slot: usize) -> bool {
+        let Some(max) = self.opts.limits.max_load else {
+            return true;
+        };
+        // procfs, read each time: a few cheap syscalls, and only with -L.
+        let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let Some(load) = admission::load_above(&text, max) else {
+            return true;
+        };
+        if let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) {
+            self.log.limited(
+                "load",
+                Level::Notice,
+                format!("{label}: load average {load:.2} above {max}, not starting servers"),
+            );
+        }
+        self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources);
+        false
+    }
+
+    /// Counts one spawn against the service's rate; when over it, the
+    /// service is paused for the retry time, as the BSD inetds do.
+    fn rate_allows(&mut self, slot: usize) -> bool {
+        let now = self.now;
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return false;
+        };
+        let limit = listener.limits.spawns_per_minute;
+        if limit == 0 || listener.spawns.allow(now, limit, limits::MINUTE) {
+            return true;
+        }
+        // Counting starts afresh when the service resumes.
+        listener.spawns = RateWindow::default();
+        let retry = self.opts.limits.retry_time;
+        self.log.err(format!(
+            "{} server failing (looping), service paused for {} s",
+            listener.label,
+            retry.as_secs()
+        ));
+        self.pause(slot, now + retry, Pause::Looping);
+        false
+    }
+
+    /// Counts a connection from `peer` against the per-client limits.
+    /// Returns the key it is counted under, or `Err` when it must be refused.
+    fn admit_client(&mut self, slot: usize, peer: &Peer) -> Result<Option<IpAddr>, Refusal> {
+        let (Some(listener), Peer::Inet(addr)) = (self.listeners[slot].as_mut(), peer) else {
+            return Ok(None);
+        };
+        let limits = listener.limits;
+        if !limits.limits_clients() {
+            return Ok(None);
+        }
+        let key = limits::client_key(addr.ip(), self.opts.limits.v6_prefix);
+        // Room for every client a builtin may hold a connection for.
+        let capacity = match listener.service.program {
+            Program::Builtin(_) => {
+                CLIENT_TABLE_CAPACITY.max(self.opts.limits.max_builtins as usize)
+            }
+            Program::External { .. } => CLIENT_TABLE_CAPACITY,
+        };
+        let table = listener
+            .clients
+            .get_or_insert_with(|| ClientTable::new(capacity));
+        let nonzero = |n: u32| (n > 0).then_some(n);
+        match table.admit(
+            key,
+            self.now,
+            nonzero(limits.connections_per_client),
+            nonzero(limits.children_per_client),
+        ) {
+            Ok(()) => Ok(Some(key)),
+            Err(refusal) => {
+                let label = listener.label.clone();
+                let why = match refusal {
+                    Refusal::Rate => "too many connections per minute",
+                    Refusal::Children => "too many concurrent connections",
+                    Refusal::Full => "too many clients",
+                };
+                self.log.limited(
+                    "client limit",
+                    Level::Warning,
+                    format!("{label}: refused connection from {addr}: {why}"),
+                );
+                Err(refusal)
+            }
+        }
+    }
+
+    pub(super) fn release_client(&mut self, slot: usize, client: Option<IpAddr>) {
+        if let Some(listener) = self.listeners[slot].as_mut() {
+            listener.release_client(client, self.now);
+        }
+    }
+}
+
+fn send_reply(socket: Option<&Socket>, reply: Option<builtins::Reply>, peer: SocketAddr) {
+    if let (Some(reply), Some(Socket::Udp(udp))) = (reply, socket) {
+        // A reply that does not fit the send buffer is dropped, as UDP may.
+        let _ = udp.send_to(reply.bytes(), peer);
     }
 }

@@ -47,6 +47,7 @@ mod reload;
 mod sessions;
 
 use access::*;
+use admission::{Caps, Counts, Full, Kind, CLIENT_TABLE_CAPACITY};
 use children::*;
 use intake::*;
 use listeners::*;
