@@ -222,7 +222,7 @@ impl Daemon {
     /// A `--tcpd` child's decision is over (its pipe closed, or it was
     /// reaped): its client and its service may start another.
     pub(super) fn end_decision(&mut self, pid: pid_t) {
-        let Some(child) = self.children.get_mut(&pid) else {
+        let Some(child) = self.children.get_mut(pid) else {
             return;
         };
         let Some(deciding) = child.deciding.take() else {

@@ -4,6 +4,7 @@
 
 use super::*;
 
+/// A child and what it is for.
 pub(super) struct Child {
     pub(super) listener: (usize, u64),
     pub(super) label: Rc<str>,
@@ -17,6 +18,72 @@ pub(super) struct Child {
     pub(super) started: Instant,
     /// While a `--tcpd` child decides access.
     pub(super) deciding: Option<Deciding>,
+    /// What waits for a `--tcpd` child's verdict, for a builtin.
+    pub(super) verdict_for: Option<Waiting>,
+}
+
+/// What waits for an access verdict while a child decides.
+pub(super) enum Waiting {
+    /// A builtin connection (see `intake.rs`).
+    Connection(Parked),
+    /// A datagram to a builtin.
+    Datagram(ParkedDatagram),
+}
+
+/// The children, by pid: one table for every child, whatever it is for,
+/// with the counts admission reads.
+#[derive(Default)]
+pub(super) struct Children {
+    by_pid: HashMap<pid_t, Child>,
+    /// Children a builtin connection waits for (each holds a descriptor).
+    connections: usize,
+    /// Children a datagram waits for.
+    datagrams: usize,
+}
+
+impl Children {
+    pub(super) fn insert(&mut self, pid: pid_t, child: Child) {
+        match child.verdict_for {
+            Some(Waiting::Connection(_)) => self.connections += 1,
+            Some(Waiting::Datagram(_)) => self.datagrams += 1,
+            None => {}
+        }
+        if let Some(old) = self.by_pid.insert(pid, child) {
+            self.forget(&old);
+        }
+    }
+
+    pub(super) fn remove(&mut self, pid: pid_t) -> Option<Child> {
+        let child = self.by_pid.remove(&pid)?;
+        self.forget(&child);
+        Some(child)
+    }
+
+    fn forget(&mut self, child: &Child) {
+        match child.verdict_for {
+            Some(Waiting::Connection(_)) => self.connections -= 1,
+            Some(Waiting::Datagram(_)) => self.datagrams -= 1,
+            None => {}
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, pid: pid_t) -> Option<&mut Child> {
+        self.by_pid.get_mut(&pid)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_pid.len()
+    }
+
+    /// Builtin connections held while a child decides.
+    pub(super) fn waiting_connections(&self) -> usize {
+        self.connections
+    }
+
+    /// Datagrams kept while a child decides.
+    pub(super) fn waiting_datagrams(&self) -> usize {
+        self.datagrams
+    }
 }
 
 /// A `--tcpd` child's access decision under way: it holds the write end of
@@ -69,6 +136,7 @@ impl Daemon {
         peer: Option<Peer>,
         client: Option<IpAddr>,
         run: Run,
+        verdict_for: Option<Waiting>,
     ) -> Result<pid_t, NoChild> {
         let checked = run != Run::Program;
         let exec = match run {
@@ -150,6 +218,7 @@ impl Daemon {
                 client,
                 started: self.now,
                 deciding,
+                verdict_for,
             },
         );
         self.log.debug(format_args!("{label}: started pid {pid}"));
@@ -179,17 +248,14 @@ impl Daemon {
                 break;
             }
             self.end_decision(pid);
-            let Some(child) = self.children.remove(&pid) else {
+            let Some(mut child) = self.children.remove(pid) else {
                 continue;
             };
             reaped = true;
-            let parked = self.parked.remove(&pid);
-            let parked_datagram = self.parked_datagrams.remove(&pid);
-            if parked.is_none() && parked_datagram.is_none() {
+            let verdict_for = child.verdict_for.take();
+            if verdict_for.is_none() {
                 self.log_exit(pid, status, &child);
             }
-            let now = self.now;
-            let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
             let (slot, id) = child.listener;
             let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) else {
                 continue;
@@ -197,43 +263,46 @@ impl Daemon {
             if listener.id != id {
                 continue;
             }
-            listener.release(child.client, now);
+            listener.release(child.client, self.now);
             let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
-            if let Some(parked) = parked_datagram {
-                if granted {
-                    self.answer_parked(slot, parked);
-                }
-                continue;
-            }
-            if let Some(parked) = parked {
-                if granted {
-                    self.serve_parked(slot, parked);
-                } else {
-                    self.release_client(slot, parked.client);
-                }
-                continue;
-            }
-            let quick_failure = child.exec_failed
-                || (now.saturating_duration_since(child.started) < limits::QUICK_EXIT
-                    && if child.checked {
-                        // Not a refusal: the program could not be executed.
-                        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 127
-                    } else {
-                        failed
-                    });
-            let looping = listener.failures.looping(quick_failure, now);
-            let waiting = listener.state == State::Waiting(pid);
-            if waiting && failed {
-                self.drain_failed_datagram(slot);
-            }
-            if looping {
-                self.pause_looping(slot, status);
-            } else if waiting {
-                self.resume(slot);
+            match verdict_for {
+                Some(Waiting::Datagram(parked)) if granted => self.answer_parked(slot, parked),
+                Some(Waiting::Connection(parked)) if granted => self.serve_parked(slot, parked),
+                Some(Waiting::Connection(parked)) => self.release_client(slot, parked.client),
+                Some(Waiting::Datagram(_)) => {}
+                None => self.after_exit(slot, pid, status, &child),
             }
         }
         if reaped {
             self.wake_blocked();
+        }
+    }
+
+    /// A service's child ended: is the service looping, and does its
+    /// `wait` socket come back?
+    fn after_exit(&mut self, slot: usize, pid: pid_t, status: libc::c_int, child: &Child) {
+        let now = self.now;
+        let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        let Some(listener) = self.listeners[slot].as_mut() else {
+            return;
+        };
+        let quick_failure = child.exec_failed
+            || (now.saturating_duration_since(child.started) < limits::QUICK_EXIT
+                && if child.checked {
+                    // Not a refusal: the program could not be executed.
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 127
+                } else {
+                    failed
+                });
+        let looping = listener.failures.looping(quick_failure, now);
+        let waiting = listener.state == State::Waiting(pid);
+        if waiting && failed {
+            self.drain_failed_datagram(slot);
+        }
+        if looping {
+            self.pause_looping(slot, status);
+        } else if waiting {
+            self.resume(slot);
         }
     }
 
@@ -278,5 +347,63 @@ impl Daemon {
             retry.as_secs()
         ));
         self.pause(slot, self.now + retry, Pause::Looping);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child(verdict_for: Option<Waiting>) -> Child {
+        Child {
+            listener: (0, 0),
+            label: "test/tcp".into(),
+            exec_failed: false,
+            checked: verdict_for.is_some(),
+            peer: None,
+            client: None,
+            started: Instant::now(),
+            deciding: None,
+            verdict_for,
+        }
+    }
+
+    fn connection() -> Waiting {
+        let (stream, _peer) = mio::net::UnixStream::pair().unwrap();
+        Waiting::Connection(Parked {
+            stream: Stream::Unix(stream),
+            service: Builtin::Echo,
+            client: None,
+        })
+    }
+
+    fn datagram() -> Waiting {
+        Waiting::Datagram(ParkedDatagram {
+            service: Builtin::Echo,
+            peer: "127.0.0.1:9".parse().unwrap(),
+            data: b"ping".to_vec(),
+        })
+    }
+
+    #[test]
+    fn the_table_counts_what_waits_for_a_verdict() {
+        let mut children = Children::default();
+        children.insert(10, child(None));
+        children.insert(11, child(Some(connection())));
+        children.insert(12, child(Some(datagram())));
+        children.insert(13, child(Some(datagram())));
+        assert_eq!(children.len(), 4);
+        assert_eq!(children.waiting_connections(), 1);
+        assert_eq!(children.waiting_datagrams(), 2);
+        // What the child was for comes back with it.
+        let reaped = children.remove(11).unwrap();
+        assert!(matches!(reaped.verdict_for, Some(Waiting::Connection(_))));
+        assert_eq!(children.waiting_connections(), 0);
+        assert!(children.remove(11).is_none(), "reaped once");
+        children.remove(12);
+        assert_eq!(children.waiting_datagrams(), 1);
+        // A pid the kernel reuses replaces what it was.
+        children.insert(13, child(None));
+        assert_eq!((children.len(), children.waiting_datagrams()), (2, 0));
     }
 }

@@ -140,21 +140,19 @@ impl Daemon {
         match (arrival, service) {
             (Arrival::Connection(stream, peer), None) => {
                 let run = if checked { Run::Checked } else { Run::Program };
-                let spawned = self.spawn(slot, stream.raw_fd(), Some(peer), client, run);
+                let spawned = self.spawn(slot, stream.raw_fd(), Some(peer), client, run, None);
                 self.after_spawn(slot, client, spawned)
             }
             (Arrival::Socket(sender), _) => self.hand_over(slot, sender, checked),
             (Arrival::Connection(stream, peer), Some(service)) if checked => {
-                let spawned = self.spawn(slot, stream.raw_fd(), Some(peer), None, Run::Checked);
-                if let Ok(pid) = spawned {
-                    let parked = Parked {
-                        stream,
-                        service,
-                        client,
-                    };
-                    self.parked.insert(pid, parked);
-                }
-                self.after_spawn(slot, client, spawned.map(|_| ()))
+                let fd = stream.raw_fd();
+                let waiting = Waiting::Connection(Parked {
+                    stream,
+                    service,
+                    client,
+                });
+                let spawned = self.spawn(slot, fd, Some(peer), None, Run::Checked, Some(waiting));
+                self.after_spawn(slot, client, spawned)
             }
             (Arrival::Connection(stream, _), Some(service)) => {
                 self.serve_connection(slot, stream, service, client);
@@ -214,7 +212,7 @@ impl Daemon {
         let _ = socket.deregister(self.poll.registry());
         let fd = socket.raw_fd();
         let run = if checked { Run::Checked } else { Run::Program };
-        match self.spawn(slot, fd, sender.map(Peer::Inet), None, run) {
+        match self.spawn(slot, fd, sender.map(Peer::Inet), None, run, None) {
             Ok(pid) => {
                 if let Some(listener) = self.listeners[slot].as_mut() {
                     listener.state = State::Waiting(pid);
@@ -351,7 +349,7 @@ impl Daemon {
         let Listen::Inet { addr: server, .. } = listener.service.listen else {
             return;
         };
-        if self.parked_datagrams.len() >= MAX_PARKED_DATAGRAMS {
+        if self.children.waiting_datagrams() >= MAX_PARKED_DATAGRAMS {
             let label = listener.label.clone();
             self.log.limited(
                 "udp access",
@@ -364,17 +362,12 @@ impl Daemon {
         }
         let fd = self.dev_null.as_raw_fd();
         let run = Run::CheckDatagram(server);
-        if let Ok(pid) = self.spawn(slot, fd, Some(Peer::Inet(peer)), None, run) {
-            let data = self.scratch[..len].to_vec();
-            self.parked_datagrams.insert(
-                pid,
-                ParkedDatagram {
-                    service,
-                    peer,
-                    data,
-                },
-            );
-        }
+        let waiting = Waiting::Datagram(ParkedDatagram {
+            service,
+            peer,
+            data: self.scratch[..len].to_vec(),
+        });
+        let _ = self.spawn(slot, fd, Some(Peer::Inet(peer)), None, run, Some(waiting));
     }
 
     /// Sends the reply to a datagram whose sender was granted access.
@@ -405,7 +398,10 @@ impl Daemon {
         let counts = Counts {
             children: self.children.len(),
             sessions: self.open_sessions,
-            fds: self.listeners.len() + self.open_sessions + self.parked.len() + checks as usize,
+            fds: self.listeners.len()
+                + self.open_sessions
+                + self.children.waiting_connections()
+                + checks as usize,
             checks,
             service_active: listener.active,
             service_checks: listener.deciding,

@@ -214,12 +214,9 @@ struct Daemon {
     unsent: UnsentPool,
     /// Sessions waiting for room in `unsent`.
     starved: Vec<usize>,
-    children: HashMap<pid_t, Child>,
+    children: Children,
     /// The access decisions under way in children, per client and in all.
     decisions: DecisionTable,
-    /// Builtin connections whose access check runs in a child, by its pid.
-    parked: HashMap<pid_t, Parked>,
-    parked_datagrams: HashMap<pid_t, ParkedDatagram>,
     /// fds 0-2 of `--tcpd-datagram` children.
     dev_null: std::fs::File,
     rules: Rules,
@@ -287,8 +284,6 @@ impl Daemon {
             rules,
             rule_watch,
             rules_dirty: true,
-            parked: HashMap::new(),
-            parked_datagrams: HashMap::new(),
             dev_null,
             opts,
             log,
@@ -304,7 +299,7 @@ impl Daemon {
             open_sessions: 0,
             unsent: UnsentPool::new(builtins::UNSENT_POOL),
             starved: Vec::new(),
-            children: HashMap::new(),
+            children: Children::default(),
             decisions: DecisionTable::default(),
             ready: VecDeque::new(),
             blocked: Vec::new(),
@@ -484,6 +479,32 @@ impl fmt::Display for Peer {
         match self {
             Peer::Inet(addr) => write!(f, "{addr}"),
             Peer::Local => f.write_str("local socket"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_survive_their_token() {
+        let keys = [
+            Key::Listener(0),
+            Key::Listener(7),
+            Key::Session(0),
+            Key::Session(123_456),
+            Key::Decision(1),
+            Key::Decision(4_194_304),
+        ];
+        for key in keys {
+            assert_eq!(Key::of(key.token()), key);
+        }
+        // Distinct keys, distinct tokens.
+        let tokens: std::collections::HashSet<Token> = keys.iter().map(|k| k.token()).collect();
+        assert_eq!(tokens.len(), keys.len());
+        for special in [SIGNAL_TOKEN, RULE_WATCH_TOKEN] {
+            assert!(!tokens.contains(&special));
         }
     }
 }
