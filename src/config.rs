@@ -24,6 +24,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+pub use crate::builtins::Builtin;
 use crate::resolve::Resolver;
 use entries::{entries, ipsec_policies, Entry};
 
@@ -132,15 +133,6 @@ pub enum Program {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Builtin {
-    Echo,
-    Discard,
-    Chargen,
-    Daytime,
-    Time,
-}
-
 /// A rejected line, or a warning about one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -183,31 +175,6 @@ impl fmt::Display for SocketType {
             SocketType::Stream => "stream",
             SocketType::Dgram => "dgram",
         })
-    }
-}
-
-impl Builtin {
-    const ALL: [Builtin; 5] = [
-        Builtin::Echo,
-        Builtin::Discard,
-        Builtin::Chargen,
-        Builtin::Daytime,
-        Builtin::Time,
-    ];
-
-    /// The service name that selects this builtin.
-    pub fn name(self) -> &'static str {
-        match self {
-            Builtin::Echo => "echo",
-            Builtin::Discard => "discard",
-            Builtin::Chargen => "chargen",
-            Builtin::Daytime => "daytime",
-            Builtin::Time => "time",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Builtin> {
-        Builtin::ALL.into_iter().find(|b| b.name() == name)
     }
 }
 

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::builtins;
+
 pub const MINUTE: Duration = Duration::from_secs(60);
 
 /// Counts events in consecutive fixed windows (as the BSD inetds do).
@@ -381,17 +383,13 @@ impl ReplyLimiter {
     }
 }
 
-/// Ports of the builtin services: a datagram from one of them is another
-/// builtin's reply, and answering would start a loop between the two.
-pub const BUILTIN_PORTS: [u16; 5] = [7, 9, 13, 19, 37];
-
 /// Whether a builtin may answer a datagram from `source`: not from a
 /// builtin port or `internal_ports` (the daemon's own dgram builtins), nor
 /// from addresses that cannot be a real requester (broadcast, multicast,
 /// unspecified, 0.0.0.0/8). IPv4-mapped sources are checked as IPv4.
 pub fn may_answer(source: SocketAddr, internal_ports: &[u16]) -> bool {
     let port = source.port();
-    if port == 0 || BUILTIN_PORTS.contains(&port) || internal_ports.contains(&port) {
+    if port == 0 || builtins::is_builtin_port(port) || internal_ports.contains(&port) {
         return false;
     }
     match source.ip() {

@@ -46,24 +46,11 @@ pub struct SystemResolver {
     group_lists: RefCell<HashMap<(String, u32), Vec<u32>>>,
 }
 
-/// Ports of the builtin services, for systems without /etc/services.
-const BUILTIN_PORTS: [(&str, u16); 5] = [
-    ("echo", 7),
-    ("discard", 9),
-    ("daytime", 13),
-    ("chargen", 19),
-    ("time", 37),
-];
-
 impl Resolver for SystemResolver {
     fn port(&self, service: &str, proto: &str) -> Option<u16> {
         let text = self.services.get_or_init(|| read_or_empty("/etc/services"));
-        services_port(text, service, proto).or_else(|| {
-            BUILTIN_PORTS
-                .iter()
-                .find(|(name, _)| *name == service)
-                .map(|&(_, port)| port)
-        })
+        // The builtins' ports, for systems without /etc/services.
+        services_port(text, service, proto).or_else(|| crate::builtins::port(service))
     }
 
     fn user(&self, name: &str) -> Option<User> {

@@ -59,7 +59,7 @@ impl Daemon {
         }
         let (program, socket_type) = (&listener.service.program, listener.service.socket_type);
         let kind = match program {
-            Program::Builtin(Builtin::Daytime | Builtin::Time) => Kind::Answer,
+            Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
             Program::Builtin(_) => Kind::Session,
             Program::External { .. } => Kind::Program,
         };
@@ -163,8 +163,8 @@ impl Daemon {
                 Flow::Next
             }
             (Arrival::Datagram(peer, len), Some(service)) => {
-                let reply =
-                    builtins::datagram_reply(service, &self.scratch[..len], self.chargen_requests);
+                let n = self.replies_sent[service as usize];
+                let reply = builtins::datagram_reply(service, &self.scratch[..len], n);
                 send_reply(self.socket(slot), reply, peer);
                 self.count_reply(service);
                 Flow::Next
@@ -302,8 +302,8 @@ impl Daemon {
         udp.peek_from(&mut [0u8; 1]).ok().map(|(_, sender)| sender)
     }
 
-    /// A builtin connection whose client may be served: a session, or for
-    /// daytime and time the answer at once.
+    /// A builtin connection whose client may be served: a session, or the
+    /// answer at once (daytime, time).
     fn serve_connection(
         &mut self,
         slot: usize,
@@ -311,17 +311,14 @@ impl Daemon {
         service: Builtin,
         client: Option<IpAddr>,
     ) {
-        match service {
-            Builtin::Daytime | Builtin::Time => {
+        match service.answer() {
+            Some(answer) => {
                 // A fresh connection's send buffer is empty: these short
                 // answers are written whole, without waiting.
-                let _ = match service {
-                    Builtin::Daytime => stream.write(&builtins::daytime()),
-                    _ => stream.write(&builtins::time()),
-                };
+                let _ = stream.write(&answer());
                 self.release_client(slot, client);
             }
-            _ => self.open_session(slot, stream, service, client),
+            None => self.open_session(slot, stream, service, client),
         }
     }
 
@@ -372,7 +369,8 @@ impl Daemon {
 
     /// Sends the reply to a datagram whose sender was granted access.
     pub(super) fn answer_parked(&mut self, slot: usize, parked: ParkedDatagram) {
-        let reply = builtins::datagram_reply(parked.service, &parked.data, self.chargen_requests);
+        let n = self.replies_sent[parked.service as usize];
+        let reply = builtins::datagram_reply(parked.service, &parked.data, n);
         send_reply(self.socket(slot), reply, parked.peer);
         self.count_reply(parked.service);
     }
@@ -381,11 +379,10 @@ impl Daemon {
         self.listeners[slot].as_ref()?.socket.as_ref()
     }
 
-    /// Chargen's datagram replies rotate through its lines.
+    /// Each builtin's replies are counted: chargen's rotate through its lines.
     fn count_reply(&mut self, service: Builtin) {
-        if service == Builtin::Chargen {
-            self.chargen_requests = self.chargen_requests.wrapping_add(1);
-        }
+        let sent = &mut self.replies_sent[service as usize];
+        *sent = sent.wrapping_add(1);
     }
 
     // The gates: they decide with admission.rs and limits.rs, and log,

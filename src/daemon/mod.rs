@@ -237,7 +237,8 @@ struct Daemon {
     internal_dgram_ports: Vec<u16>,
     next_idle_sweep: Instant,
     scratch: Vec<u8>,
-    chargen_requests: usize,
+    /// Datagram replies sent, per builtin (see `builtins::Spec::datagram`).
+    replies_sent: [usize; builtins::TABLE.len()],
     /// RLIMIT_NOFILE: what the daemon admits must fit (see [`FD_RESERVE`]).
     fd_limit: usize,
     /// The time of this loop turn: one clock read per wake-up.
@@ -308,7 +309,7 @@ impl Daemon {
             internal_dgram_ports: Vec::new(),
             next_idle_sweep: now,
             scratch: vec![0; 64 * 1024],
-            chargen_requests: 0,
+            replies_sent: [0; builtins::TABLE.len()],
             fd_limit,
             now,
             terminate: false,

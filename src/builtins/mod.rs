@@ -1,0 +1,160 @@
+//! The builtin services (RFCs 862-868), served inline by the event loop.
+//!
+//! One table says what each builtin is: its name (for `internal` and
+//! hosts.allow), its port (for systems without /etc/services, and for the
+//! loop guards: a datagram from a builtin port is never answered), what it
+//! does with a connection (a session, or an answer written at once), and
+//! what it replies to a datagram. Everything else derives from it.
+
+mod replies;
+mod session;
+
+pub use replies::{chargen_line, daytime, time, Reply};
+pub use session::{Connection, Progress, Stream, UnsentPool, UNSENT_POOL};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    Echo,
+    Discard,
+    Chargen,
+    Daytime,
+    Time,
+}
+
+/// What a builtin does with a TCP connection.
+#[derive(Clone, Copy, Debug)]
+pub enum OnStream {
+    /// Sends back what it reads (a session).
+    Echo,
+    /// Reads and drops (a session).
+    Discard,
+    /// Writes its lines until the client goes (a session).
+    Chargen,
+    /// Writes this answer at once and closes: nothing is held.
+    Answer(fn() -> Vec<u8>),
+}
+
+/// One builtin, as the table knows it.
+pub struct Spec {
+    pub builtin: Builtin,
+    pub name: &'static str,
+    pub port: u16,
+    pub stream: OnStream,
+    /// The reply to a datagram (the request, and a count of chargen
+    /// requests so that each gets the next line), if any.
+    pub datagram: for<'a> fn(&'a [u8], usize) -> Option<Reply<'a>>,
+}
+
+/// Every builtin, in the order of [`Builtin`].
+pub static TABLE: [Spec; 5] = [
+    Spec {
+        builtin: Builtin::Echo,
+        name: "echo",
+        port: 7,
+        stream: OnStream::Echo,
+        datagram: |request, _| Some(Reply::Borrowed(request)),
+    },
+    Spec {
+        builtin: Builtin::Discard,
+        name: "discard",
+        port: 9,
+        stream: OnStream::Discard,
+        datagram: |_, _| None,
+    },
+    Spec {
+        builtin: Builtin::Chargen,
+        name: "chargen",
+        port: 19,
+        stream: OnStream::Chargen,
+        datagram: |_, n| Some(Reply::Borrowed(chargen_line(n))),
+    },
+    Spec {
+        builtin: Builtin::Daytime,
+        name: "daytime",
+        port: 13,
+        stream: OnStream::Answer(daytime),
+        datagram: |_, _| Some(Reply::Owned(daytime())),
+    },
+    Spec {
+        builtin: Builtin::Time,
+        name: "time",
+        port: 37,
+        stream: OnStream::Answer(|| time().to_vec()),
+        datagram: |_, _| Some(Reply::Owned(time().to_vec())),
+    },
+];
+
+impl Builtin {
+    pub fn spec(self) -> &'static Spec {
+        &TABLE[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        TABLE.iter().find(|s| s.name == name).map(|s| s.builtin)
+    }
+
+    /// The answer it writes at once to a connection, for those that hold
+    /// none (daytime, time).
+    pub fn answer(self) -> Option<fn() -> Vec<u8>> {
+        match self.spec().stream {
+            OnStream::Answer(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
+
+/// The port of the builtin named `name`.
+pub fn port(name: &str) -> Option<u16> {
+    TABLE.iter().find(|s| s.name == name).map(|s| s.port)
+}
+
+/// Whether `port` is a builtin's: a datagram from one is another
+/// builtin's reply, and answering would start a loop between the two.
+pub fn is_builtin_port(port: u16) -> bool {
+    TABLE.iter().any(|s| s.port == port)
+}
+
+/// The reply to one UDP datagram, if any. `n` counts chargen requests.
+pub fn datagram_reply(service: Builtin, request: &[u8], n: usize) -> Option<Reply<'_>> {
+    (service.spec().datagram)(request, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_in_the_order_of_the_enum() {
+        for (i, spec) in TABLE.iter().enumerate() {
+            assert_eq!(spec.builtin as usize, i, "{}", spec.name);
+            assert_eq!(Builtin::from_name(spec.name), Some(spec.builtin));
+        }
+        assert_eq!(Builtin::from_name("tcpmux"), None);
+    }
+
+    #[test]
+    fn the_rfc_ports_and_replies() {
+        let ports: Vec<u16> = TABLE.iter().map(|s| s.port).collect();
+        assert_eq!(ports, [7, 9, 19, 13, 37]);
+        assert!(is_builtin_port(19) && !is_builtin_port(8080));
+        assert_eq!(
+            datagram_reply(Builtin::Echo, b"x", 0).unwrap().bytes(),
+            b"x"
+        );
+        assert!(datagram_reply(Builtin::Discard, b"x", 0).is_none());
+        assert_eq!(
+            datagram_reply(Builtin::Chargen, b"", 1).unwrap().bytes(),
+            chargen_line(1)
+        );
+        assert_eq!(
+            datagram_reply(Builtin::Time, b"", 0).unwrap().bytes().len(),
+            4
+        );
+        assert_eq!(Builtin::Daytime.answer().map(|a| a().len()), Some(26));
+        assert!(Builtin::Echo.answer().is_none());
+    }
+}
