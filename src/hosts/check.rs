@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::options::{check_field, fields};
 use super::parse::{split_at, Entry, Table};
-use super::pattern::{dot_quad_addr, parse_v6_pattern, scan_unsigned, v4_mask, v6_prefix_len};
+use super::pattern::{dot_quad_addr, parse_v6_pattern, v4_mask, v6_prefix_len};
+use super::scan::scan_unsigned;
 use crate::config::{self, Service};
 use crate::resolve::SystemResolver;
 

@@ -41,7 +41,7 @@ impl Lookup for CaseLookup<'_> {
         Ok(false)
     }
     fn account_exists(&mut self, kind: Account, name: &str) -> Result<bool, WouldBlock> {
-        Ok(super::lookup::account_exists(kind, name))
+        Ok(super::nss::account_exists(kind, name))
     }
     fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock> {
         Ok(!command.contains("fail"))

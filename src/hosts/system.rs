@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::lookup::{account_exists, in_netgroup};
-use super::pattern::scan_unsigned;
+use super::nss::{account_exists, in_netgroup};
+use super::scan::scan_unsigned;
 use super::{Account, Lookup, WouldBlock};
 
 /// The system's databases: reverse DNS verified forward (tcpd's PARANOID

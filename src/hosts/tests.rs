@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use super::eval::HostLists;
+use super::evaluation::HostLists;
 use super::parse::Table;
 use super::*;
 
