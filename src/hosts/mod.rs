@@ -4,12 +4,15 @@
 //! The daemon's use: [`Rules::load`] once (and again when
 //! [`Rules::is_stale`]); per connection, [`Rules::decide`] in the parent with
 //! [`NoLookup`], which never blocks. On [`Decision::NeedsLookup`], fork and
-//! decide again in the child with a [`SystemLookup`]. A decided [`Outcome`]
-//! lists the options to carry out in the child with [`apply_options`];
+//! decide again in the `--tcpd` child ([`crate::tcpd`]) with the system's
+//! lookups. A decided [`Outcome`] lists the options the child carries out;
 //! a refusal is logged with [`Outcome::refused_message`] at
 //! [`Outcome::deny_severity`].
+//!
+//! Nothing here blocks or does I/O beyond reading rule, host-list and
+//! banner files through [`crate::files`], except the NSS queries of
+//! [`nss`], which only `--match` and the child reach.
 
-mod apply;
 mod banner;
 pub mod check;
 mod decision;
@@ -26,13 +29,10 @@ mod pattern;
 mod request;
 mod rules;
 pub mod scan;
-mod system;
 
-pub use apply::apply_options;
 pub use decision::{Decision, Outcome, RuleOption, RuleRef};
 pub use request::{addr_string, Account, Endpoint, Lookup, Need, NoLookup, Request, WouldBlock};
 pub use rules::Rules;
-pub use system::SystemLookup;
 
 #[cfg(test)]
 mod tests;
