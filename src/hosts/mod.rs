@@ -24,15 +24,17 @@ mod expand;
 pub mod explain;
 pub mod nss;
 mod options;
-mod parse;
+pub mod parse;
 mod pattern;
 mod request;
 mod rules;
 pub mod scan;
+pub mod scripted;
 
 pub use decision::{Decision, Outcome, RuleOption, RuleRef};
 pub use request::{addr_string, Account, Endpoint, Lookup, Need, NoLookup, Request, WouldBlock};
 pub use rules::Rules;
+pub use scripted::ScriptedLookup;
 
 #[cfg(test)]
 mod tests;
