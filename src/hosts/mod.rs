@@ -16,8 +16,6 @@
 mod banner;
 pub mod check;
 mod decision;
-#[cfg(test)]
-mod differential;
 mod eval;
 mod evaluation;
 mod expand;
