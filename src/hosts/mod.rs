@@ -30,7 +30,7 @@ pub mod scan;
 pub mod scripted;
 
 pub use decision::{Decision, Outcome, RuleOption, RuleRef};
-pub use request::{addr_string, Account, Endpoint, Lookup, Need, NoLookup, Request, WouldBlock};
+pub use request::{addr_string, Account, Lookup, Need, NoLookup, Request, WouldBlock};
 pub use rules::Rules;
 pub use scripted::ScriptedLookup;
 
