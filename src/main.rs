@@ -41,7 +41,7 @@ fn main() {
         Mode::CheckHosts => exit(hosts::check::run(
             &opts.hosts_allow,
             &opts.hosts_deny,
-            &opts.config,
+            check::daemon_names(&opts.config).as_ref(),
         )),
         Mode::Daemon => exit(daemon::run(absolute_paths(opts))),
     }

@@ -1,4 +1,7 @@
-//! `inetd --match` and `inetd --check-hosts` on the real binary.
+//! `inetd --match` and `inetd --check-hosts` on the real binary; the
+//! engine against the real libwrap in `differential`.
+
+mod differential;
 
 use crate::util::{inetd, Dir};
 

@@ -4,16 +4,17 @@
 
 use std::io::ErrorKind;
 
-use super::eval::Session;
+use super::decision::RuleOption;
+use super::evaluation::Evaluation;
 use super::expand::{expand, ExpandError, OPTION_LIMIT};
-use super::options::Failure;
 use super::parse::split_at;
-use super::RuleOption;
 
 /// libwrap reads banner lines with fgets(ibuf, BUFSIZ - 1).
 const LINE_CHUNK: usize = OPTION_LIMIT - 2;
 
-pub fn render(dir: &str, session: &mut Session) -> Result<RuleOption, Failure> {
+/// The banner option for `dir`; an expansion that needs a lookup or runs
+/// too long is the caller's to report, as for any other option.
+pub fn render(dir: &str, session: &mut Evaluation) -> Result<RuleOption, ExpandError> {
     let path = format!("{dir}/{}", session.daemon);
     let bytes = match session.read_file(&path)? {
         Ok(bytes) => bytes,
@@ -41,13 +42,7 @@ pub fn render(dir: &str, session: &mut Session) -> Result<RuleOption, Failure> {
             Some((head, _)) => format!("{head}\r\n"),
             None => line.into_owned(),
         };
-        match expand(&line, session, 2 * OPTION_LIMIT) {
-            Ok(expanded) => text.extend_from_slice(expanded.as_bytes()),
-            Err(ExpandError::Need(need)) => return Err(need.into()),
-            Err(ExpandError::TooLong) => {
-                return Err(Failure::Error("percent_x: expansion too long".to_string()))
-            }
-        }
+        text.extend_from_slice(expand(&line, session, 2 * OPTION_LIMIT)?.as_bytes());
     }
     Ok(RuleOption::Banners(text))
 }

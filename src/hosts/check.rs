@@ -5,24 +5,16 @@ use std::path::Path;
 
 use super::options::{check_field, fields};
 use super::parse::{split_at, Entry, Table};
-use super::pattern::{dot_quad_addr, parse_v6_pattern, scan_unsigned, v4_mask, v6_prefix_len};
-use crate::config::{self, Service};
-use crate::resolve::SystemResolver;
+use super::pattern::{dot_quad_addr, parse_v6_pattern, v4_mask, v6_prefix_len};
+use super::scan::scan_unsigned;
 
-/// What tcpd sees as the daemon name of each service.
-pub fn daemon_names(services: &[Service]) -> BTreeSet<String> {
-    services.iter().map(Service::access_name).collect()
-}
-
-/// Lints both files; prints problems; returns the exit status.
-pub fn run(allow: &Path, deny: &Path, config_path: &Path) -> i32 {
-    let daemons = match config::load(config_path, &SystemResolver::default()) {
-        Ok((services, _)) => Some(daemon_names(&services)).filter(|d| !d.is_empty()),
-        Err(_) => None,
-    };
+/// Lints both files; prints problems; returns the exit status. `daemons`:
+/// the daemon names the configuration serves, if known (a daemon pattern
+/// naming none of them is reported).
+pub fn run(allow: &Path, deny: &Path, daemons: Option<&BTreeSet<String>>) -> i32 {
     let mut problems = Vec::new();
     for path in [allow, deny] {
-        problems.extend(lint(&Table::load(path), daemons.as_ref()));
+        problems.extend(lint(&Table::load(path), daemons));
     }
     for p in &problems {
         println!("{p}");
@@ -174,59 +166,6 @@ fn lint_host(host: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Builtin, Credentials, Limits, Listen, Program, SocketType};
-    use std::path::PathBuf;
-
-    fn service(name: &str, program: Program) -> Service {
-        Service {
-            file: "inetd.conf".to_string(),
-            line: 1,
-            name: name.to_string(),
-            protocol: "tcp".to_string(),
-            listen: Listen::Unix {
-                path: PathBuf::from("/run/x"),
-                perms: crate::config::SocketPerms {
-                    owner: None,
-                    mode: crate::config::DEFAULT_SOCKET_MODE,
-                },
-            },
-            socket_type: SocketType::Stream,
-            wait: false,
-            limits: Limits::default(),
-            user: Credentials {
-                user: "root".to_string(),
-                uid: 0,
-                gid: 0,
-                group: None,
-                groups: Vec::new(),
-            },
-            program,
-        }
-    }
-
-    fn external(path: &str, argv: &[&str]) -> Program {
-        Program::External {
-            path: PathBuf::from(path),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn daemon_names_as_tcpd_sees_them() {
-        let services = [
-            service("echo", Program::Builtin(Builtin::Echo)),
-            service(
-                "telnet",
-                external("/usr/sbin/tcpd", &["/usr/sbin/in.telnetd"]),
-            ),
-            service("ftp", external("/usr/sbin/in.ftpd", &["ftpd", "-l"])),
-            // `internal echo` on another port is still matched as echo.
-            service("7000", Program::Builtin(Builtin::Echo)),
-            service("daytime", Program::Builtin(Builtin::Daytime)),
-        ];
-        let names: Vec<_> = daemon_names(&services).into_iter().collect();
-        assert_eq!(names, ["daytime", "echo", "ftpd", "in.telnetd"]);
-    }
 
     #[test]
     fn unknown_daemons_and_dead_patterns() {

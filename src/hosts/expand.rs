@@ -2,8 +2,8 @@
 //! %s %u %%`. Every character of an expanded value outside a shell-safe set
 //! becomes `_`, so a client-controlled name or user can never inject a command.
 
-use super::eval::{Endpoint, Fact, Session};
-use super::Need;
+use super::evaluation::{Evaluation, Fact};
+use super::request::{Endpoint, Need};
 
 /// Characters an expansion may keep (libwrap's ok_chars).
 const SAFE: &[u8] = b"1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -40,7 +40,11 @@ pub fn sanitize(value: &str) -> String {
 
 /// Expands `template` into at most `limit - 2` bytes, as percent_x fills a
 /// `limit`-byte buffer. Expanding may look names up (and so need a lookup).
-pub fn expand(template: &str, session: &mut Session, limit: usize) -> Result<String, ExpandError> {
+pub fn expand(
+    template: &str,
+    session: &mut Evaluation,
+    limit: usize,
+) -> Result<String, ExpandError> {
     let mut out = String::new();
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
@@ -61,7 +65,7 @@ pub fn expand(template: &str, session: &mut Session, limit: usize) -> Result<Str
 
 /// One `%x`: the sanitized value. Like libwrap, sanitizing rewrites the
 /// cached name, user or daemon it came from, which later matches then see.
-fn expansion(key: char, session: &mut Session) -> Result<String, Need> {
+fn expansion(key: char, session: &mut Evaluation) -> Result<String, Need> {
     let (value, source) = match key {
         'a' => (session.host_addr(Endpoint::Client).to_string(), None),
         'A' => (session.host_addr(Endpoint::Server).to_string(), None),

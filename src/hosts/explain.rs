@@ -1,10 +1,14 @@
 //! `inetd --match DAEMON[@SERVER] [USER@]CLIENT`: explains a decision the
 //! way tcpdmatch(8) does.
 
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
-use super::{addr_string, Decision, HostsFileLookup, Request, RuleOption, Rules};
+use super::decision::{Decision, RuleOption};
+use super::nss::{account_exists, in_netgroup};
+use super::request::{addr_string, Account, Lookup, Request, WouldBlock};
+use super::rules::Rules;
 
 /// Where `--match` looks names up (never DNS).
 const HOSTS_FILE: &str = "/etc/hosts";
@@ -52,7 +56,7 @@ pub fn run(daemon_arg: &str, client_arg: &str, allow: &Path, deny: &Path) -> i32
             pid: Some(std::process::id()),
         };
         println!("client: address {}", addr_string(addr));
-        if let Ok(Some(name)) = super::Lookup::host_name(&mut lookup, addr) {
+        if let Ok(Some(name)) = lookup.host_name(addr) {
             println!("client: hostname {name}");
         }
         if let Some(user) = &lookup.user {
@@ -112,5 +116,50 @@ fn describe(option: &RuleOption) -> String {
         RuleOption::Group(g) => format!("group {g}"),
         RuleOption::Severity(s) => format!("severity {s}"),
         RuleOption::Aclexec(c) => format!("aclexec {c} (not run, assumed to succeed)"),
+    }
+}
+
+/// Names from an /etc/hosts-style file, for `inetd --match`; the user is given.
+struct HostsFileLookup {
+    hosts: String,
+    user: Option<String>,
+}
+
+impl Lookup for HostsFileLookup {
+    fn host_name(&mut self, addr: IpAddr) -> Result<Option<String>, WouldBlock> {
+        Ok(self.hosts.lines().find_map(|line| {
+            let line = line.split('#').next().unwrap_or("");
+            let mut fields = line.split_whitespace();
+            let a: IpAddr = fields.next()?.parse().ok()?;
+            (a == addr).then(|| fields.next().map(str::to_string))?
+        }))
+    }
+
+    fn user(&mut self, _: SocketAddr, _: SocketAddr, _: u32) -> Result<Option<String>, WouldBlock> {
+        Ok(self.user.clone())
+    }
+
+    fn in_netgroup(&mut self, netgroup: &str, host: &str) -> Result<bool, WouldBlock> {
+        Ok(in_netgroup(netgroup, host))
+    }
+
+    fn account_exists(&mut self, kind: Account, name: &str) -> Result<bool, WouldBlock> {
+        Ok(account_exists(kind, name))
+    }
+
+    /// Like tcpdmatch, never runs commands: assume success.
+    fn run_command(&mut self, _: &str) -> Result<bool, WouldBlock> {
+        Ok(true)
+    }
+
+    fn read_file(&mut self, path: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {
+        Ok(crate::files::read_regular(path.as_ref()))
+    }
+}
+
+impl HostsFileLookup {
+    /// Addresses of `name` in the hosts file.
+    fn addrs(&self, name: &str) -> Vec<IpAddr> {
+        crate::resolve::hosts_addrs(&self.hosts, name)
     }
 }

@@ -2,11 +2,13 @@
 //! separated by `:` (`\:` is a literal colon), each `name [=] [value]`,
 //! processed in order. A bad option denies access, as libwrap's tcpd_jump().
 
-use super::eval::Session;
+use super::banner;
+use super::decision::RuleOption;
+use super::evaluation::Evaluation;
 use super::expand::{expand, ExpandError, OPTION_LIMIT};
 use super::parse::split_at;
-use super::pattern::{scan_signed, scan_unsigned};
-use super::{Account, Need, RuleOption};
+use super::request::{Account, Need};
+use super::scan::{scan_signed, scan_unsigned};
 
 const BLANKS: &[char] = &[' ', '\t', '\r', '\n'];
 
@@ -164,7 +166,7 @@ fn check_arity(spec: &Spec, key: &str, value: Option<&str>, is_last: bool) -> Re
 /// Runs the options of a matched rule, appending what they ask of the child.
 pub fn process_options(
     raw: &str,
-    session: &mut Session,
+    session: &mut Evaluation,
     out: &mut Vec<RuleOption>,
 ) -> Result<Flow, Need> {
     let fields = fields(raw);
@@ -182,9 +184,19 @@ pub fn process_options(
     Ok(Flow::Continue)
 }
 
-pub enum Failure {
+/// Why an option did not run: a lookup it needs, or an error that denies.
+enum Failure {
     Need(Need),
     Error(String),
+}
+
+impl From<ExpandError> for Failure {
+    fn from(e: ExpandError) -> Failure {
+        match e {
+            ExpandError::Need(need) => Failure::Need(need),
+            ExpandError::TooLong => Failure::Error("percent_x: expansion too long".to_string()),
+        }
+    }
 }
 
 impl From<Need> for Failure {
@@ -202,20 +214,18 @@ impl From<String> for Failure {
 fn run_option(
     field: &str,
     is_last: bool,
-    session: &mut Session,
+    session: &mut Evaluation,
     out: &mut Vec<RuleOption>,
 ) -> Result<Flow, Failure> {
     let (key, value) = split_option(field);
     let spec = find_spec(key)?;
     check_arity(spec, key, value, is_last)?;
     let value = match value {
-        Some(v) if spec.expand => Some(match expand(v, session, OPTION_LIMIT) {
-            Ok(text) => text.trim_matches(BLANKS).to_string(),
-            Err(ExpandError::Need(need)) => return Err(Failure::Need(need)),
-            Err(ExpandError::TooLong) => {
-                return Err(Failure::Error("percent_x: expansion too long".to_string()))
-            }
-        }),
+        Some(v) if spec.expand => Some(
+            expand(v, session, OPTION_LIMIT)?
+                .trim_matches(BLANKS)
+                .to_string(),
+        ),
         Some(v) => Some(v.to_string()),
         None => None,
     };
@@ -274,7 +284,7 @@ fn run_option(
             session.aclexec_failed = !session.run_command(&arg)?;
             RuleOption::Aclexec(arg)
         }
-        Kind::Banners => super::banner::render(&arg, session)?,
+        Kind::Banners => banner::render(&arg, session)?,
     };
     out.push(option);
     Ok(Flow::Continue)

@@ -5,9 +5,10 @@
 
 use std::net::Ipv6Addr;
 
-use super::eval::{Endpoint, Session};
+use super::evaluation::Evaluation;
 use super::parse::split_at;
-use super::Need;
+use super::request::{hostname_known, Endpoint, Need};
+use super::scan::scan_unsigned;
 
 /// A match result, or the lookup that could not be done without blocking.
 pub type Matched = Result<bool, Need>;
@@ -16,8 +17,8 @@ pub type Matched = Result<bool, Need>;
 /// after the next `EXCEPT` matches too (recursively).
 pub fn list_match(
     tokens: &[String],
-    session: &mut Session,
-    matches: fn(&str, &mut Session) -> Matched,
+    session: &mut Evaluation,
+    matches: fn(&str, &mut Evaluation) -> Matched,
 ) -> Matched {
     for (i, token) in tokens.iter().enumerate() {
         if token.eq_ignore_ascii_case("EXCEPT") {
@@ -35,7 +36,7 @@ pub fn list_match(
 }
 
 /// `daemon` or `daemon@host`; a number (as sscanf `%u` reads it) is a server port.
-pub fn server_match(token: &str, session: &mut Session) -> Matched {
+pub fn server_match(token: &str, session: &mut Evaluation) -> Matched {
     let (daemon, host) = split_after_first(token, '@');
     let daemon_matches = match scan_unsigned(daemon, 10) {
         Some((port, "")) => port == u32::from(session.request.server.port()),
@@ -48,7 +49,7 @@ pub fn server_match(token: &str, session: &mut Session) -> Matched {
 }
 
 /// `host` or `user@host`; the host part is tried first (the user lookup is slow).
-pub fn client_match(token: &str, session: &mut Session) -> Matched {
+pub fn client_match(token: &str, session: &mut Evaluation) -> Matched {
     match split_after_first(token, '@') {
         (host, None) => host_match(host, Endpoint::Client, session),
         (user, Some(host)) => {
@@ -73,7 +74,7 @@ fn split_after_first(token: &str, delimiter: char) -> (&str, Option<&str>) {
     }
 }
 
-pub fn host_match(token: &str, endpoint: Endpoint, session: &mut Session) -> Matched {
+pub fn host_match(token: &str, endpoint: Endpoint, session: &mut Evaluation) -> Matched {
     if let Some(group) = token.strip_prefix('@') {
         let name = session.host_name(endpoint)?;
         session.in_netgroup(group, &name)
@@ -100,7 +101,7 @@ pub fn host_match(token: &str, endpoint: Endpoint, session: &mut Session) -> Mat
 }
 
 /// A `/path` host list: whitespace-separated host patterns, any may match.
-fn file_match(path: &str, endpoint: Endpoint, session: &mut Session) -> Matched {
+fn file_match(path: &str, endpoint: Endpoint, session: &mut Evaluation) -> Matched {
     let Some(tokens) = session.host_list(path) else {
         return Ok(false);
     };
@@ -116,11 +117,6 @@ fn file_match(path: &str, endpoint: Endpoint, session: &mut Session) -> Matched 
     }
     session.leave_host_list();
     result
-}
-
-/// The name is neither "unknown" nor "paranoid".
-pub fn hostname_known(name: &str) -> bool {
-    !is_unknown(name) && !name.eq_ignore_ascii_case("paranoid")
 }
 
 fn is_unknown(s: &str) -> bool {
@@ -276,54 +272,6 @@ fn c_number(part: &str) -> Option<u32> {
     u32::from_str_radix(body, radix).ok()
 }
 
-/// sscanf `%u`/`%o`: optional blanks and sign, at least one digit, strtoul
-/// overflow rules, stored in 32 bits. Returns the value and what follows.
-pub fn scan_unsigned(text: &str, radix: u32) -> Option<(u32, &str)> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, body) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    let end = body
-        .char_indices()
-        .find(|&(_, c)| !c.is_digit(radix))
-        .map_or(body.len(), |(i, _)| i);
-    if end == 0 {
-        return None;
-    }
-    let magnitude = body[..end].chars().try_fold(0u64, |acc, c| {
-        acc.checked_mul(u64::from(radix))?
-            .checked_add(u64::from(c.to_digit(radix)?))
-    });
-    let value = match magnitude {
-        Some(m) if negative => m.wrapping_neg(),
-        Some(m) => m,
-        None => u64::MAX,
-    };
-    Some((value as u32, &body[end..]))
-}
-
-/// sscanf `%d`: strtol rules, stored in an int.
-pub fn scan_signed(text: &str) -> Option<(i32, &str)> {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, body) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    let end = body
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(body.len());
-    if end == 0 {
-        return None;
-    }
-    let magnitude: i128 = body[..end].parse().unwrap_or(i128::MAX);
-    let value = if negative { -magnitude } else { magnitude };
-    let clamped = value.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-    Some((clamped as i32, &body[end..]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,21 +337,5 @@ mod tests {
         assert_eq!(dot_quad_addr("1.2.3.256"), None);
         assert_eq!(dot_quad_addr("255.255.255.255"), None);
         assert_eq!(dot_quad_addr("0x.1.2.3"), None);
-    }
-
-    #[test]
-    fn scanning() {
-        assert_eq!(scan_unsigned("+23", 10), Some((23, "")));
-        assert_eq!(scan_unsigned("4294967319", 10), Some((23, "")));
-        assert_eq!(scan_unsigned("-1", 10), Some((u32::MAX, "")));
-        assert_eq!(
-            scan_unsigned("99999999999999999999999", 10),
-            Some((u32::MAX, ""))
-        );
-        assert_eq!(scan_unsigned("0x17", 10), Some((0, "x17")));
-        assert_eq!(scan_unsigned("x", 10), None);
-        assert_eq!(scan_unsigned("0778", 8), Some((0o77, "8")));
-        assert_eq!(scan_signed("-3"), Some((-3, "")));
-        assert_eq!(scan_signed("4294967301"), Some((5, "")));
     }
 }

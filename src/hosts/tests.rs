@@ -1,41 +1,45 @@
 //! Decisions end to end, with a scripted lookup.
 
-use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use super::eval::HostLists;
+use super::evaluation::HostLists;
 use super::parse::Table;
 use super::*;
 
-/// Answers from fixed data and records what was asked.
-#[derive(Default)]
-struct Script {
-    name: Option<&'static str>,
-    user: Option<&'static str>,
-    asked: Vec<&'static str>,
+/// The test request's server; its client is `client:4000`.
+const SERVER: &str = "10.9.9.9:23";
+
+/// A lookup that gives every address of the test request `name` and the
+/// connection from `client` the ident user `user`; only `nobody` exists,
+/// and commands saying "fail" fail.
+fn script(client: &str, name: Option<&str>, user: Option<&str>) -> ScriptedLookup {
+    let client = SocketAddr::new(client.parse().unwrap(), 4000);
+    let server: SocketAddr = SERVER.parse().unwrap();
+    scripted(client, server, name, user)
 }
 
-impl Lookup for Script {
-    fn host_name(&mut self, _: IpAddr) -> Result<Option<String>, WouldBlock> {
-        self.asked.push("name");
-        Ok(self.name.map(str::to_string))
+fn scripted(
+    client: SocketAddr,
+    server: SocketAddr,
+    name: Option<&str>,
+    user: Option<&str>,
+) -> ScriptedLookup {
+    let mut lookup = ScriptedLookup {
+        accounts: [Account::User, Account::Group]
+            .map(|kind| (kind, "nobody".to_string()))
+            .into(),
+        failing_commands: vec!["fail".to_string()],
+        ..ScriptedLookup::default()
+    };
+    if let Some(name) = name {
+        for addr in [client.ip(), server.ip()] {
+            lookup.names.insert(addr, name.to_string());
+        }
     }
-    fn user(&mut self, _: SocketAddr, _: SocketAddr, _: u32) -> Result<Option<String>, WouldBlock> {
-        self.asked.push("user");
-        Ok(self.user.map(str::to_string))
+    if let Some(user) = user {
+        lookup.users.insert((client, server), user.to_string());
     }
-    fn in_netgroup(&mut self, _: &str, _: &str) -> Result<bool, WouldBlock> {
-        Ok(false)
-    }
-    fn account_exists(&mut self, _: Account, name: &str) -> Result<bool, WouldBlock> {
-        Ok(name == "nobody")
-    }
-    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock> {
-        Ok(!command.contains("fail"))
-    }
-    fn read_file(&mut self, _: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {
-        Ok(Err(io::ErrorKind::NotFound.into()))
-    }
+    lookup
 }
 
 fn decide_with(allow: &str, deny: &str, client: &str, lookup: &mut dyn Lookup) -> Decision {
@@ -56,7 +60,7 @@ fn decide_pid(
     let request = Request {
         daemon: "in.telnetd",
         client: SocketAddr::new(client.parse().unwrap(), 4000),
-        server: SocketAddr::new("10.9.9.9".parse().unwrap(), 23),
+        server: SERVER.parse().unwrap(),
         pid,
     };
     eval::decide(
@@ -67,11 +71,8 @@ fn decide_pid(
     )
 }
 
-fn verdict(allow: &str, deny: &str, client: &str, name: Option<&'static str>) -> &'static str {
-    let mut lookup = Script {
-        name,
-        ..Script::default()
-    };
+fn verdict(allow: &str, deny: &str, client: &str, name: Option<&str>) -> &'static str {
+    let mut lookup = script(client, name, None);
     match decide_with(allow, deny, client, &mut lookup) {
         Decision::Granted(_) => "granted",
         Decision::Denied(_) => "denied",
@@ -79,7 +80,7 @@ fn verdict(allow: &str, deny: &str, client: &str, name: Option<&'static str>) ->
     }
 }
 
-fn options(allow: &str, client: &str, lookup: &mut Script) -> Vec<RuleOption> {
+fn options(allow: &str, client: &str, lookup: &mut ScriptedLookup) -> Vec<RuleOption> {
     match decide_with(allow, "", client, lookup) {
         Decision::Granted(o) | Decision::Denied(o) => o.options,
         Decision::NeedsLookup(n) => panic!("needs {n:?}"),
@@ -129,7 +130,7 @@ fn daemons_and_ports() {
 
 #[test]
 fn names_are_looked_up_lazily() {
-    let mut lookup = Script::default();
+    let mut lookup = script("10.0.0.1", None, None);
     decide_with("in.telnetd: 10.0.0.1\n", DENY_ALL, "10.0.0.1", &mut lookup);
     assert!(lookup.asked.is_empty());
     assert_eq!(
@@ -187,11 +188,7 @@ fn parent_needs_lookup() {
 
 #[test]
 fn option_values() {
-    let mut lookup = Script {
-        name: Some("evil;rm -rf /"),
-        user: Some("joe"),
-        ..Script::default()
-    };
+    let mut lookup = script("10.0.0.1", Some("evil;rm -rf /"), Some("joe"));
     let got = options(
         "ALL: ALL: spawn %h %n %h %c: rfc931: spawn %c %d %p %r %R %%: setenv A b c: umask 027: nice: keepalive\n",
         "10.0.0.1",
@@ -226,7 +223,7 @@ fn aclexec_failure_unmatches_later_rules() {
 
 #[test]
 fn messages() {
-    let mut lookup = Script::default();
+    let mut lookup = script("::ffff:10.0.0.1", None, None);
     let Decision::Denied(outcome) = decide_with(
         "",
         "ALL: ALL: severity mail.notice\n",
@@ -265,20 +262,15 @@ fn garbage_never_panics() {
                 alphabet[(state % alphabet.len() as u64) as usize]
             })
             .collect();
-        let table = Table::parse(&text, "fuzz");
         let request = Request {
             daemon: "d",
             client: "[::ffff:10.0.0.1]:1".parse().unwrap(),
             server: "10.0.0.2:23".parse().unwrap(),
             pid: Some(1),
         };
-        let mut lookup = Script {
-            name: Some("h\u{e9}.x"),
-            user: Some("u"),
-            ..Script::default()
-        };
-        eval::decide([&table, &table], &HostLists::new(), &request, &mut lookup);
-        check::lint(&table, None);
+        let mut lookup = scripted(request.client, request.server, Some("h\u{e9}.x"), Some("u"));
+        Rules::parse(&text, &text).decide(&request, &mut lookup);
+        check::lint(&Table::parse(&text, "fuzz"), None);
     }
 }
 
@@ -298,14 +290,14 @@ fn decide_lists(allow: &str, deny: &str, client: &str, lists: &[(&str, &str)]) -
     let request = Request {
         daemon: "in.telnetd",
         client: SocketAddr::new(client.parse().unwrap(), 4000),
-        server: SocketAddr::new("10.9.9.9".parse().unwrap(), 23),
+        server: SERVER.parse().unwrap(),
         pid: Some(1),
     };
     eval::decide(
         [&tables[0], &tables[1]],
         &lists,
         &request,
-        &mut Script::default(),
+        &mut script(client, None, None),
     )
 }
 

@@ -1,54 +1,74 @@
 //! The engine against Debian's real libwrap: generated rule sets and
 //! clients, decided by both (the library through tests/libwrap/driver.c,
-//! which answers name and user lookups from the case, like [`CaseLookup`]).
+//! which answers name and user lookups from the case, like [`case_lookup`]).
 //! Needs `cc` and libwrap0-dev: skipped by hand without them, fails in CI.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::*;
+use inetd::hosts::nss::account_exists;
+use inetd::hosts::scripted::Asked;
+use inetd::hosts::{Account, Decision, Request, RuleOption, Rules, ScriptedLookup};
+
+use crate::util::is_root;
 
 const RULE_SETS: usize = 500;
 
-/// Answers like the driver: names and user from the case, no netgroups,
-/// commands fail when they say "fail", real accounts and files.
-struct CaseLookup<'a> {
-    case: &'a Case,
-    asked: Vec<String>,
+/// What every case's lookup shares: the accounts the options name, as the
+/// system knows them (libwrap asks the real databases), and the files.
+struct Shared {
+    accounts: HashSet<(Account, String)>,
+    files: HashMap<String, Vec<u8>>,
 }
 
-impl Lookup for CaseLookup<'_> {
-    fn host_name(&mut self, addr: IpAddr) -> Result<Option<String>, WouldBlock> {
-        let client = addr == self.case.client.ip();
-        self.asked
-            .push(if client { "client" } else { "server" }.to_string());
-        let name = if client {
-            self.case.client_name
-        } else {
-            self.case.server_name
-        };
-        Ok(name.map(str::to_string))
+/// Answers like the driver: names and user from the case, no netgroups,
+/// commands fail when they say "fail", accounts as the system knows them
+/// and the fixture files.
+fn case_lookup(case: &Case, shared: &Shared) -> ScriptedLookup {
+    let mut lookup = ScriptedLookup {
+        accounts: shared.accounts.clone(),
+        files: shared.files.clone(),
+        failing_commands: vec!["fail".to_string()],
+        ..ScriptedLookup::default()
+    };
+    for (addr, name) in [
+        (case.client.ip(), case.client_name),
+        (case.server.ip(), case.server_name),
+    ] {
+        if let Some(name) = name {
+            lookup.names.insert(addr, name.to_string());
+        }
     }
-    fn user(&mut self, _: SocketAddr, _: SocketAddr, _: u32) -> Result<Option<String>, WouldBlock> {
-        self.asked.push("user".to_string());
-        Ok(self.case.user.map(str::to_string))
+    if let Some(user) = case.user {
+        lookup
+            .users
+            .insert((case.client, case.server), user.to_string());
     }
-    fn in_netgroup(&mut self, _: &str, _: &str) -> Result<bool, WouldBlock> {
-        Ok(false)
+    lookup
+}
+
+/// The users and groups the `user` and `group` options of [`OPTIONS`]
+/// name, those of them that exist.
+fn option_accounts() -> HashSet<(Account, String)> {
+    let mut named = Vec::new();
+    for option in OPTIONS {
+        if let Some(arg) = option.strip_prefix("user ") {
+            let (user, group) = arg.split_once('.').unwrap_or((arg, ""));
+            named.push((Account::User, user));
+            named.push((Account::Group, group));
+        } else if let Some(group) = option.strip_prefix("group ") {
+            named.push((Account::Group, group));
+        }
     }
-    fn account_exists(&mut self, kind: Account, name: &str) -> Result<bool, WouldBlock> {
-        Ok(super::lookup::account_exists(kind, name))
-    }
-    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock> {
-        Ok(!command.contains("fail"))
-    }
-    fn read_file(&mut self, path: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {
-        Ok(std::fs::read(path))
-    }
+    named
+        .into_iter()
+        .filter(|(kind, name)| !name.is_empty() && account_exists(*kind, name))
+        .map(|(kind, name)| (kind, name.to_string()))
+        .collect()
 }
 
 struct Case {
@@ -368,11 +388,8 @@ fn driver_effects(report: &str) -> (Effects, u32) {
     (e, pid)
 }
 
-fn engine_effects(rules: &Rules, case: &Case, pid: u32) -> Effects {
-    let mut lookup = CaseLookup {
-        case,
-        asked: Vec::new(),
-    };
+fn engine_effects(rules: &Rules, case: &Case, shared: &Shared, pid: u32) -> Effects {
+    let mut lookup = case_lookup(case, shared);
     let request = Request {
         daemon: case.daemon,
         client: case.client,
@@ -380,8 +397,13 @@ fn engine_effects(rules: &Rules, case: &Case, pid: u32) -> Effects {
         pid: Some(pid),
     };
     let decision = rules.decide(&request, &mut lookup);
+    let lookups = lookup.asked.iter().map(|asked| match asked {
+        Asked::HostName(addr) if *addr == case.client.ip() => "client",
+        Asked::HostName(_) => "server",
+        Asked::User => "user",
+    });
     let mut e = Effects {
-        lookups: lookup.asked,
+        lookups: lookups.map(str::to_string).collect(),
         ..Effects::default()
     };
     let outcome = match decision {
@@ -495,17 +517,17 @@ fn build_driver(dir: &Path) -> PathBuf {
     driver
 }
 
-fn fixtures(dir: &Path) {
+/// Writes the host lists and banner files; returns the banner files.
+fn fixtures(dir: &Path) -> HashMap<String, Vec<u8>> {
     let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
     write("list1", "10.0.0.2 .example.com\n");
     write("list2", &format!("{}/list1 [::1]\n  ws5", dir.display()));
     write("list3", "KNOWN EXCEPT 10.0.0.1\n");
     std::fs::create_dir_all(dir.join("banners")).unwrap();
-    std::fs::write(
-        dir.join("banners/in.telnetd"),
-        b"\0\0hello %h [x\nfrom %d\nno newline %c",
-    )
-    .unwrap();
+    let banner = dir.join("banners/in.telnetd");
+    let text = b"\0\0hello %h [x\nfrom %d\nno newline %c".to_vec();
+    std::fs::write(&banner, &text).unwrap();
+    [(banner.display().to_string(), text)].into()
 }
 
 /// The scratch directory of one run, removed however the test ends.
@@ -551,8 +573,7 @@ fn run_driver(driver: &Path, dir: &Path, input: String, ids: Option<(u32, u32)>)
 /// The ids of an unprivileged account, to run the driver as a normal user
 /// would when the tests run as root.
 fn unprivileged_ids() -> Option<(u32, u32)> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         return None;
     }
     match nix::unistd::User::from_name("nobody") {
@@ -574,7 +595,10 @@ fn engine_agrees_with_libwrap() {
     let dir = scratch.0.as_path();
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
-    fixtures(dir);
+    let shared = Shared {
+        accounts: option_accounts(),
+        files: fixtures(dir),
+    };
     let driver = build_driver(dir);
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -604,7 +628,7 @@ fn engine_agrees_with_libwrap() {
         let mut verdicts = BTreeMap::new();
         for (case, report) in all_cases.iter().zip(&reports) {
             let (expected, pid) = driver_effects(report);
-            let got = engine_effects(&rule_sets[case.set], case, pid);
+            let got = engine_effects(&rule_sets[case.set], case, &shared, pid);
             *verdicts.entry(expected.verdict.clone()).or_insert(0) += 1;
             if got != expected {
                 mismatches.push(format!(

@@ -17,18 +17,24 @@
 //! logs to stderr, to the daemon's stderr, which it then finds on fd 2 (fd 0
 //! is copied there at once, so the program never sees the daemon's stderr).
 
+mod apply;
+mod ident;
+mod system;
+
 use std::fs::File;
-use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use nix::sys::socket::{self, SockaddrLike, SockaddrStorage};
 
-use crate::hosts::{self, Decision, Outcome, Request, RuleOption, Rules, SystemLookup};
+use crate::hosts::{Decision, Request, Rules};
 use crate::log::Log;
+
+use apply::carry_out;
+use system::SystemLookup;
 
 /// The exit status that tells the daemon to serve a builtin.
 pub const GRANTED: i32 = 0;
@@ -130,32 +136,6 @@ fn take_stderr() -> Option<File> {
     // SAFETY: dup2 on descriptors this process owns; fd 0 is the socket (or /dev/null).
     unsafe { libc::dup2(0, 2) };
     stderr.map(File::from)
-}
-
-/// Carries out the options. `twist` replaces the process (the service does
-/// not run) unless `builtin`: the daemon serves builtins itself, so there
-/// the command runs to its end and the builtin is then not served.
-fn carry_out(outcome: &Outcome, socket: BorrowedFd, builtin: bool) -> io::Result<()> {
-    if !builtin {
-        return hosts::apply_options(&outcome.options, socket);
-    }
-    let others: Vec<RuleOption> = outcome
-        .options
-        .iter()
-        .filter(|o| !matches!(o, RuleOption::Twist(_)))
-        .cloned()
-        .collect();
-    hosts::apply_options(&others, socket)?;
-    if let Some(command) = outcome.twist() {
-        let stdio = || socket.try_clone_to_owned().map(Stdio::from);
-        Command::new("/bin/sh")
-            .args(["-c", command])
-            .stdin(stdio()?)
-            .stdout(stdio()?)
-            .stderr(stdio()?)
-            .status()?;
-    }
-    Ok(())
 }
 
 /// The client and server addresses of the connection on fd 0, or for a

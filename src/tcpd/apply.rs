@@ -6,11 +6,37 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use super::RuleOption;
+use crate::hosts::{Outcome, RuleOption};
+
+/// Carries out the options. `twist` replaces the process (the service does
+/// not run) unless `builtin`: the daemon serves builtins itself, so there
+/// the command runs to its end and the builtin is then not served.
+pub fn carry_out(outcome: &Outcome, socket: BorrowedFd, builtin: bool) -> io::Result<()> {
+    if !builtin {
+        return apply_options(&outcome.options, socket);
+    }
+    let others: Vec<RuleOption> = outcome
+        .options
+        .iter()
+        .filter(|o| !matches!(o, RuleOption::Twist(_)))
+        .cloned()
+        .collect();
+    apply_options(&others, socket)?;
+    if let Some(command) = outcome.twist() {
+        let stdio = || socket.try_clone_to_owned().map(Stdio::from);
+        Command::new("/bin/sh")
+            .args(["-c", command])
+            .stdin(stdio()?)
+            .stdout(stdio()?)
+            .stderr(stdio()?)
+            .status()?;
+    }
+    Ok(())
+}
 
 /// Applies `options` in order for the connection `socket`. Returns when the
 /// service should run; a `twist` execs its command and returns only on error.
-pub fn apply_options(options: &[RuleOption], socket: BorrowedFd) -> io::Result<()> {
+fn apply_options(options: &[RuleOption], socket: BorrowedFd) -> io::Result<()> {
     for option in options {
         match option {
             RuleOption::Spawn(command) => {

@@ -1,0 +1,72 @@
+//! Numbers as C reads them in libwrap: sscanf's `%u`, `%o` and `%d`, with
+//! strtoul's and strtol's overflow rules. Used for ports, masks, option
+//! values and ident replies, so that each reads exactly as libwrap reads it.
+
+/// sscanf `%u`/`%o`: optional blanks and sign, at least one digit, strtoul
+/// overflow rules, stored in 32 bits. Returns the value and what follows.
+pub fn scan_unsigned(text: &str, radix: u32) -> Option<(u32, &str)> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, body) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let end = body
+        .char_indices()
+        .find(|&(_, c)| !c.is_digit(radix))
+        .map_or(body.len(), |(i, _)| i);
+    if end == 0 {
+        return None;
+    }
+    let magnitude = body[..end].chars().try_fold(0u64, |acc, c| {
+        acc.checked_mul(u64::from(radix))?
+            .checked_add(u64::from(c.to_digit(radix)?))
+    });
+    let value = match magnitude {
+        Some(m) if negative => m.wrapping_neg(),
+        Some(m) => m,
+        None => u64::MAX,
+    };
+    Some((value as u32, &body[end..]))
+}
+
+/// sscanf `%d`: strtol rules, stored in an int.
+pub fn scan_signed(text: &str) -> Option<(i32, &str)> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, body) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let end = body
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(body.len());
+    if end == 0 {
+        return None;
+    }
+    let magnitude: i128 = body[..end].parse().unwrap_or(i128::MAX);
+    let value = if negative { -magnitude } else { magnitude };
+    let clamped = value.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    Some((clamped as i32, &body[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scanning() {
+        assert_eq!(scan_unsigned("+23", 10), Some((23, "")));
+        assert_eq!(scan_unsigned("4294967319", 10), Some((23, "")));
+        assert_eq!(scan_unsigned("-1", 10), Some((u32::MAX, "")));
+        assert_eq!(
+            scan_unsigned("99999999999999999999999", 10),
+            Some((u32::MAX, ""))
+        );
+        assert_eq!(scan_unsigned("0x17", 10), Some((0, "x17")));
+        assert_eq!(scan_unsigned("x", 10), None);
+        assert_eq!(scan_unsigned("0778", 8), Some((0o77, "8")));
+        assert_eq!(scan_signed("-3"), Some((-3, "")));
+        assert_eq!(scan_signed("4294967301"), Some((5, "")));
+    }
+}
