@@ -191,7 +191,7 @@ impl ClientTable {
     }
 }
 
-/// Access decisions running in children (see `tcpd.rs`), per client and
+/// Access decisions running in children (see `tcpd/`), per client and
 /// in all. A client has an entry only while one of its decisions runs, so
 /// the table is never larger than the decisions it allows.
 #[derive(Debug, Default)]

@@ -8,7 +8,7 @@ use inetd::cli::{self, Mode};
 use inetd::{check, daemon, hosts, tcpd};
 
 fn main() {
-    // The daemon's own children, for access checks that may block (see tcpd.rs).
+    // The daemon's own children, for access checks that may block (see `tcpd/`).
     let first = env::args_os().nth(1);
     if let Some(datagram) = first.and_then(|a| match a.to_str() {
         Some("--tcpd") => Some(false),

@@ -123,7 +123,7 @@ struct ChildContext<'a> {
     exec: &'a Exec,
     socket: RawFd,
     /// Put on fd 3 for the `--tcpd` mode, which closes it when its access
-    /// decision is over (see `tcpd.rs`); -1 for none.
+    /// decision is over (see `tcpd/`); -1 for none.
     decision_pipe: RawFd,
     /// The descriptor limit inetd was started with (it raises its own).
     nofile: Option<&'a libc::rlimit>,

@@ -63,7 +63,7 @@ impl Daemon {
             .ok()
     }
 
-    /// inetd itself in one of its tcpd modes (see `tcpd.rs`), as `user`:
+    /// inetd itself in one of its tcpd modes (see `tcpd/`), as `user`:
     /// `inetd MODE [ADDRESSES] ALLOW DENY NAME [PROGRAM ARGV...]`.
     pub(super) fn tcpd_exec(
         &self,
@@ -74,7 +74,7 @@ impl Daemon {
         user: &config::Credentials,
     ) -> io::Result<Exec> {
         let mut argv = vec!["inetd".to_string(), mode.to_string()];
-        // The child logs where the daemon does (see tcpd.rs).
+        // The child logs where the daemon does (see `tcpd/`).
         let to_stderr = self.opts.debug || self.opts.log_stderr;
         if to_stderr {
             argv.push(tcpd::LOG_STDERR.to_string());
