@@ -29,10 +29,10 @@ impl XorShift {
 }
 
 const FIXTURES: [&str; 4] = [
-    include_str!("../../tests/data/openbsd-inetd.conf"),
-    include_str!("../../tests/data/inetutils-inetd.conf"),
-    include_str!("../../tests/data/busybox-inetd.conf"),
-    include_str!("../../tests/data/freebsd-inetd.conf"),
+    include_str!("../../../tests/data/openbsd-inetd.conf"),
+    include_str!("../../../tests/data/inetutils-inetd.conf"),
+    include_str!("../../../tests/data/busybox-inetd.conf"),
+    include_str!("../../../tests/data/freebsd-inetd.conf"),
 ];
 
 /// Parses `text` and checks what must hold for any input.

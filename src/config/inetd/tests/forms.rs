@@ -1,0 +1,466 @@
+//! Every form of a line: builtins, programs, services and ports,
+//! protocols, unix sockets, host prefixes, wait modes and limits.
+
+use super::*;
+
+#[test]
+fn builtin_service() {
+    let s = service("echo stream tcp nowait root internal");
+    assert_eq!(
+        s,
+        Service {
+            file: "inetd.conf".into(),
+            line: 1,
+            name: "echo".into(),
+            protocol: "tcp".into(),
+            listen: inet("0.0.0.0:7", false),
+            socket_type: SocketType::Stream,
+            wait: false,
+            limits: Limits::default(),
+            user: Credentials {
+                user: "root".into(),
+                uid: 0,
+                gid: 0,
+                group: None,
+                // root with no group keeps inetd's credentials: not looked up.
+                groups: vec![],
+            },
+            program: Program::Builtin(Builtin::Echo),
+        }
+    );
+}
+
+#[test]
+fn every_builtin_on_stream_and_dgram() {
+    for builtin in crate::builtins::TABLE.iter().map(|spec| spec.builtin) {
+        let name = builtin.name();
+        let stream = service(&format!("{name} stream tcp nowait root internal"));
+        let dgram = service(&format!("{name} dgram udp wait root internal"));
+        assert_eq!(stream.program, Program::Builtin(builtin));
+        assert_eq!(dgram.program, Program::Builtin(builtin));
+    }
+}
+
+#[test]
+fn builtins_accept_either_wait_mode() {
+    assert!(service("echo stream tcp wait root internal").wait);
+    assert!(!service("echo dgram udp nowait root internal").wait);
+}
+
+#[test]
+fn unknown_builtins_are_rejected() {
+    assert_rejected(
+        "ftp stream tcp nowait root internal",
+        "no builtin service \"ftp\"",
+    );
+    assert_rejected(
+        "7 stream tcp nowait root internal",
+        "no builtin service \"7\"",
+    );
+    assert_rejected(
+        "echo stream tcp nowait root internal bogus",
+        "no builtin service \"bogus\"",
+    );
+    assert_rejected(
+        "/run/echo stream unix nowait root internal",
+        "a builtin on a unix socket needs its name after internal",
+    );
+}
+
+#[test]
+fn builtins_named_after_internal() {
+    // Any port, or a unix socket, can serve a builtin named explicitly.
+    let s = service("8013 stream tcp nowait root internal daytime");
+    assert_eq!(s.program, Program::Builtin(Builtin::Daytime));
+    assert_eq!(s.listen, inet("0.0.0.0:8013", false));
+    let s = service("/run/echo.sock dgram unix wait root internal echo");
+    assert_eq!(s.program, Program::Builtin(Builtin::Echo));
+    // The explicit name wins over the service name.
+    let s = service("echo stream tcp nowait root internal chargen");
+    assert_eq!(s.program, Program::Builtin(Builtin::Chargen));
+}
+
+#[test]
+fn arguments_after_the_builtin_name_are_a_warning() {
+    let (services, errors) = parse_with_table("echo stream tcp nowait root internal echo -x\n");
+    assert_eq!(services.len(), 1);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].is_warning());
+    assert_eq!(
+        errors[0].to_string(),
+        "inetd.conf:1: warning: arguments after internal echo are ignored"
+    );
+}
+
+#[test]
+fn external_program_and_argv() {
+    let s = service("ftp stream tcp nowait root /usr/sbin/tcpd /usr/sbin/in.ftpd -l -a");
+    assert_eq!(
+        s.program,
+        Program::External {
+            path: "/usr/sbin/tcpd".into(),
+            argv: vec!["/usr/sbin/in.ftpd".into(), "-l".into(), "-a".into()],
+        }
+    );
+    // Without arguments, argv[0] is the program's name.
+    let s = service("ftp stream tcp nowait root /usr/sbin/in.ftpd");
+    assert_eq!(
+        s.program,
+        Program::External {
+            path: "/usr/sbin/in.ftpd".into(),
+            argv: vec!["in.ftpd".into()],
+        }
+    );
+}
+
+#[test]
+fn argv_has_no_fixed_limit() {
+    let args: Vec<String> = (0..5000).map(|i| format!("arg{i}")).collect();
+    let s = service(&format!(
+        "ftp stream tcp nowait root /bin/x {}",
+        args.join(" ")
+    ));
+    let Program::External { argv, .. } = s.program else {
+        panic!("not external");
+    };
+    assert_eq!(argv, args);
+}
+
+#[test]
+fn relative_programs_are_rejected() {
+    assert_rejected(
+        "ftp stream tcp nowait root in.ftpd",
+        "server program \"in.ftpd\" is not an absolute path",
+    );
+}
+
+#[test]
+fn service_names_and_ports() {
+    assert_eq!(
+        service("ftp stream tcp nowait root /x").listen,
+        inet("0.0.0.0:21", false)
+    );
+    assert_eq!(
+        service("tftp dgram udp wait root /x").listen,
+        inet("0.0.0.0:69", false)
+    );
+    assert_eq!(
+        service("8080 stream tcp nowait root /x").listen,
+        inet("0.0.0.0:8080", false)
+    );
+    assert_eq!(
+        service("00065535 dgram udp wait root /x").listen,
+        inet("0.0.0.0:65535", false)
+    );
+    // The protocol chooses which port a name has: tftp is udp only.
+    assert_rejected(
+        "tftp stream tcp nowait root /x",
+        "unknown service \"tftp\" for tcp",
+    );
+    assert_rejected(
+        "nosuch dgram udp wait root /x",
+        "unknown service \"nosuch\" for udp",
+    );
+    for bad in ["0", "65536", "99999999999999999999"] {
+        assert_rejected(
+            &format!("{bad} stream tcp nowait root /x"),
+            "bad port number",
+        );
+    }
+    for bad in ["+7", "-7", "7a"] {
+        assert_rejected(
+            &format!("{bad} stream tcp nowait root /x"),
+            "unknown service",
+        );
+    }
+}
+
+#[test]
+fn protocols() {
+    let cases = [
+        ("stream tcp", "0.0.0.0:7", false),
+        ("stream tcp4", "0.0.0.0:7", false),
+        ("dgram udp", "0.0.0.0:7", false),
+        ("dgram udp4", "0.0.0.0:7", false),
+        ("stream tcp6", "[::]:7", true),
+        ("dgram udp6", "[::]:7", true),
+        ("stream tcp46", "[::]:7", false),
+        ("dgram udp46", "[::]:7", false),
+    ];
+    for (types, addr, v6only) in cases {
+        let s = service(&format!("echo {types} wait root internal"));
+        assert_eq!(s.listen, inet(addr, v6only), "{types}");
+        assert_eq!(s.protocol, types.split(' ').nth(1).unwrap());
+    }
+}
+
+#[test]
+fn protocol_must_fit_socket_type() {
+    assert_rejected(
+        "echo stream udp nowait root internal",
+        "protocol udp does not fit socket type stream",
+    );
+    assert_rejected(
+        "echo dgram tcp6 wait root internal",
+        "protocol tcp6 does not fit socket type dgram",
+    );
+}
+
+#[test]
+fn unsupported_socket_types_and_protocols() {
+    for kind in ["raw", "rdm", "seqpacket"] {
+        assert_rejected(
+            &format!("echo {kind} tcp nowait root internal"),
+            &format!("socket type {kind} is not supported"),
+        );
+    }
+    assert_rejected(
+        "echo datagram udp wait root internal",
+        "unknown socket type \"datagram\"",
+    );
+    assert_rejected(
+        "echo stream sctp nowait root internal",
+        "unknown protocol \"sctp\"",
+    );
+    assert_rejected(
+        "echo stream TCP nowait root internal",
+        "unknown protocol \"TCP\"",
+    );
+}
+
+#[test]
+fn unix_sockets() {
+    let s = service("/run/inetd/echo.sock stream unix nowait root /bin/cat");
+    assert_eq!(s.listen, unix("/run/inetd/echo.sock", None, 0o600));
+    assert_eq!(s.name, "/run/inetd/echo.sock");
+    let s = service("/run/a:b dgram unix wait nobody /bin/cat");
+    assert_eq!(s.listen, unix("/run/a:b", None, 0o600));
+    assert_eq!(s.socket_type, SocketType::Dgram);
+    // The default host does not apply to unix sockets.
+    assert_eq!(
+        services("127.0.0.1:\n/run/x stream unix nowait root /bin/cat\n").len(),
+        1
+    );
+
+    assert_rejected(
+        "echo stream unix nowait root /bin/cat",
+        "must be an absolute path, not \"echo\"",
+    );
+    assert_rejected(
+        "127.0.0.1:/run/x stream unix nowait root /bin/cat",
+        "takes no host address",
+    );
+    let long = format!("/{}", "x".repeat(200));
+    assert_rejected(
+        &format!("{long} stream unix nowait root /bin/cat"),
+        "is too long",
+    );
+    assert_rejected(
+        "/run/x stream tcp nowait root /bin/cat",
+        "needs protocol unix",
+    );
+}
+
+#[test]
+fn host_prefixes() {
+    let s = service("127.0.0.1:echo stream tcp nowait root internal");
+    assert_eq!(s.listen, inet("127.0.0.1:7", false));
+    assert_eq!(s.name, "echo");
+    let s = service("[::1]:echo stream tcp6 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", true));
+    let s = service("[::1]:echo stream tcp46 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", false));
+    // Unbracketed IPv6 works too: the service follows the last colon.
+    let s = service("::1:echo stream tcp6 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", true));
+    let s = service("*:echo dgram udp6 wait root internal");
+    assert_eq!(s.listen, inet("[::]:7", true));
+    // Host names come from the resolver, in the protocol's family.
+    let s = service("localhost:echo stream tcp nowait root internal");
+    assert_eq!(s.listen, inet("127.0.0.1:7", false));
+    let s = service("LocalHost:echo stream tcp6 nowait root internal");
+    assert_eq!(s.listen, inet("[::1]:7", true));
+    let s = service("box:8080 stream tcp nowait root /x");
+    assert_eq!(s.listen, inet("192.168.1.10:8080", false));
+}
+
+#[test]
+fn host_lists_give_one_service_each() {
+    let all = services("127.0.0.1,box,*:echo dgram udp wait root internal\n");
+    let listens: Vec<_> = all.iter().map(|s| s.listen.clone()).collect();
+    assert_eq!(
+        listens,
+        [
+            inet("127.0.0.1:7", false),
+            inet("192.168.1.10:7", false),
+            inet("0.0.0.0:7", false)
+        ]
+    );
+    assert!(all.iter().all(|s| s.line == 1 && s.name == "echo"));
+    let all = services("[::1],v6box:echo stream tcp6 nowait root internal\n");
+    assert_eq!(all[1].listen, inet("[2001:db8::10]:7", true));
+}
+
+#[test]
+fn bad_hosts() {
+    assert_rejected(
+        "127.0.0.1:echo stream tcp6 nowait root internal",
+        "host \"127.0.0.1\" has no IPv6 address for tcp6",
+    );
+    assert_rejected(
+        "[::1]:echo stream tcp nowait root internal",
+        "has no IPv4 address for tcp",
+    );
+    assert_rejected(
+        "127.0.0.1:echo stream tcp46 nowait root internal",
+        "no IPv6 address",
+    );
+    assert_rejected(
+        "v6box:echo stream tcp nowait root internal",
+        "host \"v6box\" has no IPv4 address",
+    );
+    assert_rejected(
+        "nowhere:echo stream tcp nowait root internal",
+        "unknown host \"nowhere\"",
+    );
+    assert_rejected(
+        "[127.0.0.1]:echo stream tcp nowait root internal",
+        "bad IPv6 address",
+    );
+    assert_rejected(
+        "[::1:echo stream tcp6 nowait root internal",
+        "bad address \"[::1\"",
+    );
+    assert_rejected(
+        "127.0.0.1,:echo stream tcp nowait root internal",
+        "empty host address",
+    );
+    assert_rejected(
+        ":echo stream tcp nowait root internal",
+        "empty host address",
+    );
+    assert_rejected(
+        "127.0.0.1: stream tcp nowait root internal",
+        "missing service name",
+    );
+}
+
+#[test]
+fn default_host_lines() {
+    let text = "\
+127.0.0.1:
+echo stream tcp nowait root internal
+[::1]:echo stream tcp6 nowait root internal
+box,localhost:
+discard stream tcp nowait root internal
+*:
+daytime stream tcp nowait root internal
+daytime stream tcp6 nowait root internal
+";
+    let listens: Vec<_> = services(text).into_iter().map(|s| s.listen).collect();
+    assert_eq!(
+        listens,
+        [
+            inet("127.0.0.1:7", false),
+            inet("[::1]:7", true),
+            inet("192.168.1.10:9", false),
+            inet("127.0.0.1:9", false),
+            inet("0.0.0.0:13", false),
+            inet("[::]:13", true),
+        ]
+    );
+}
+
+#[test]
+fn default_host_of_the_wrong_family() {
+    let text = "127.0.0.1:\necho stream tcp6 nowait root internal\n";
+    assert_eq!(
+        errors(text),
+        [(
+            2,
+            "host \"127.0.0.1\" has no IPv6 address for tcp6 (default host set at line 1)".into()
+        )]
+    );
+}
+
+#[test]
+fn bad_default_host_fails_the_lines_after_it() {
+    // Never fall back to listening everywhere because of a typo.
+    let text = "nowhere:\necho stream tcp nowait root internal\n*:\ntime stream tcp nowait root internal\n";
+    let (services, errors) = parse_with_table(text);
+    assert_eq!(services.len(), 1);
+    assert_eq!(services[0].line, 4);
+    let lines: Vec<_> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [1, 2]);
+    assert!(errors[0]
+        .reason
+        .starts_with("default host: unknown host \"nowhere\""));
+}
+
+#[test]
+fn wait_modes_and_limits() {
+    let limits = |field: &str| {
+        let s = service(&format!("ftp stream tcp {field} root /x"));
+        (s.wait, s.limits)
+    };
+    let l = |rate, child, conn, child_ip| Limits {
+        max_per_minute: rate,
+        max_child: child,
+        max_conn_per_ip_per_minute: conn,
+        max_child_per_ip: child_ip,
+    };
+    assert_eq!(limits("wait"), (true, Limits::default()));
+    assert_eq!(limits("nowait"), (false, Limits::default()));
+    assert_eq!(
+        limits("nowait.400"),
+        (false, l(Some(400), None, None, None))
+    );
+    assert_eq!(limits("wait.0"), (true, l(Some(0), None, None, None)));
+    assert_eq!(limits("nowait/5"), (false, l(None, Some(5), None, None)));
+    assert_eq!(
+        limits("nowait/3/10"),
+        (false, l(None, Some(3), Some(10), None))
+    );
+    assert_eq!(
+        limits("nowait/3/10/2"),
+        (false, l(None, Some(3), Some(10), Some(2)))
+    );
+    assert_eq!(
+        limits("nowait.40/3/10/2"),
+        (false, l(Some(40), Some(3), Some(10), Some(2)))
+    );
+    assert_eq!(
+        limits("wait/4294967295"),
+        (true, l(None, Some(u32::MAX), None, None))
+    );
+}
+
+#[test]
+fn bad_wait_fields() {
+    for bad in ["waiting", "NOWAIT", "", ".5", "no-wait"] {
+        let reason = rejected(&format!("ftp stream tcp {bad} root /x"));
+        // An empty field is not a field: the line is one short.
+        let expected = if bad.is_empty() {
+            "too few fields"
+        } else {
+            "expected wait or nowait"
+        };
+        assert!(reason.contains(expected), "{bad}: {reason}");
+    }
+    for bad in [
+        "nowait.",
+        "nowait/",
+        "nowait.-1",
+        "nowait.+5",
+        "nowait.5.6",
+        "nowait.x",
+        "nowait/1//2",
+        "nowait/4294967296",
+        "nowait.99999999999999999999",
+        "wait/1/2/",
+    ] {
+        assert_rejected(&format!("ftp stream tcp {bad} root /x"), "bad limit");
+    }
+    assert_rejected("ftp stream tcp nowait/1/2/3/4 root /x", "too many limits");
+    assert_rejected("ftp stream tcp nowait/1/2/3/ root /x", "too many limits");
+}
