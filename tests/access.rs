@@ -283,7 +283,7 @@ fn tcpd_lines_are_checked_once_and_no_wrap_checks_nothing() {
         let pidfile = dir.join(&format!("{name}.pid"));
         let script = "mount --bind \"$0\" /etc/hosts.allow && mount --bind \"$1\" \
                       /etc/hosts.deny && shift && exec \"$@\"";
-        let daemon = Spawned(
+        let daemon = Daemon::adopt(
             std::process::Command::new("unshare")
                 .args(["-m", "sh", "-c", script])
                 .arg(&allow)

@@ -164,7 +164,7 @@ fn root_keeps_the_daemons_groups() {
             Ok(())
         });
     }
-    let daemon = Spawned(command.spawn().unwrap());
+    let daemon = Daemon::adopt(command.spawn().unwrap());
     daemon.wait_for_pidfile(&pidfile);
     let report = probe_report(&format!("127.0.0.1:{kept}"));
     assert_eq!(report_field(&report, "groups"), "4242");
@@ -598,7 +598,7 @@ fn logs_to_syslog_and_reconnects() {
     fs::write(dir.join("hosts.deny"), "ALL: ALL\n").unwrap();
     let pidfile = dir.join("inetd.pid");
     let script = "mount --bind /dev/null \"$0/null\" && mount --rbind \"$0\" /dev && exec \"$@\"";
-    let daemon = Spawned(
+    let daemon = Daemon::adopt(
         std::process::Command::new("unshare")
             .args(["-m", "sh", "-c", script])
             .arg(&dev)

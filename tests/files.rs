@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// Waits for `child` to exit within [`TIMEOUT`]; kills it and panics otherwise.
-fn exit_status(child: &mut Spawned, what: &str) -> std::process::ExitStatus {
+fn exit_status(child: &mut Daemon, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
+        if let Some(status) = child.child.try_wait().unwrap() {
             return status;
         }
         if Instant::now() > deadline {
@@ -39,7 +39,7 @@ fn run_bounded(mut command: Command, what: &str) -> (std::process::ExitStatus, S
         .stdout(Stdio::null())
         .stderr(fs::File::create(&err_path).unwrap());
     limit_memory(&mut command);
-    let mut child = Spawned(command.spawn().unwrap());
+    let mut child = Daemon::adopt(command.spawn().unwrap());
     let status = exit_status(&mut child, what);
     (status, fs::read_to_string(&err_path).unwrap_or_default())
 }
@@ -82,7 +82,7 @@ fn daemon_command(dir: &Dir, allow: &Path, deny: &Path, config: &Path) -> Comman
 }
 
 /// Stops a daemon with SIGTERM and checks it exits promptly and cleanly.
-fn terminate(daemon: &mut Spawned) {
+fn terminate(daemon: &mut Daemon) {
     daemon.signal(libc::SIGTERM);
     let status = exit_status(daemon, "inetd after SIGTERM");
     assert!(status.success(), "{status}");
@@ -228,7 +228,7 @@ fn unix_sockets_get_a_safe_mode_whatever_the_umask() {
             Ok(())
         });
     }
-    let daemon = Spawned(command.spawn().unwrap());
+    let daemon = Daemon::adopt(command.spawn().unwrap());
     daemon.wait_for_pidfile(&dir.join("inetd.pid"));
     let meta = fs::symlink_metadata(&path).unwrap();
     assert!(meta.file_type().is_socket());
@@ -352,7 +352,7 @@ fn the_pid_file_must_be_a_plain_file_of_its_own() {
         .arg(&pidfile)
         .arg(&config)
         .stderr(Stdio::null());
-    let mut daemon = Spawned(command.spawn().unwrap());
+    let mut daemon = Daemon::adopt(command.spawn().unwrap());
     daemon.wait_for_pidfile(&pidfile);
     terminate(&mut daemon);
     assert!(!pidfile.exists());
@@ -423,7 +423,7 @@ fn a_fifo_as_rule_file_does_not_stop_the_daemon() {
     );
     let allow = dir.join("hosts.allow");
     mkfifo(&allow);
-    let mut daemon = Spawned(
+    let mut daemon = Daemon::adopt(
         daemon_command(&dir, &allow, &dir.join("hosts.deny"), &config)
             .spawn()
             .unwrap(),
@@ -507,7 +507,7 @@ fn dev_zero_as_rule_file_is_an_error() {
         &config,
     );
     limit_memory(&mut command);
-    let mut daemon = Spawned(command.spawn().unwrap());
+    let mut daemon = Daemon::adopt(command.spawn().unwrap());
     daemon.wait_for_pidfile(&dir.join("inetd.pid"));
     // A fault in hosts.deny denies.
     assert!(!daytime_answers(port));
@@ -626,7 +626,7 @@ fn children_switch_credentials_with_raw_system_calls() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut daemon = Spawned(command.spawn().unwrap());
+    let mut daemon = Daemon::adopt(command.spawn().unwrap());
     daemon.wait_for_pidfile(&pidfile);
     assert_eq!(read_all(connect(&format!("127.0.0.1:{port}"))), b"hi\n");
     terminate(&mut daemon);

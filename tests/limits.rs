@@ -343,7 +343,7 @@ fn raise_own_nofile() {
 
 /// inetd started on `config` with at most `nofile` descriptors; returns
 /// it, its log and the directory holding both.
-fn start_with_nofile(name: &str, config: &str, nofile: u64) -> (Spawned, PathBuf, Dir) {
+fn start_with_nofile(name: &str, config: &str, nofile: u64) -> (Daemon, PathBuf, Dir) {
     let dir = Dir::new(name);
     let config = dir.create("inetd.conf", config);
     let pidfile = dir.join("inetd.pid");
@@ -366,7 +366,7 @@ fn start_with_nofile(name: &str, config: &str, nofile: u64) -> (Spawned, PathBuf
             Ok(())
         });
     }
-    let daemon = Spawned(command.spawn().unwrap());
+    let daemon = Daemon::adopt(command.spawn().unwrap());
     daemon.wait_for_pidfile(&pidfile);
     (daemon, log, dir)
 }
@@ -557,7 +557,7 @@ fn fork_failures_are_survived() {
         use std::os::unix::process::CommandExt;
         command.uid(uid).gid(gid);
     }
-    let _daemon = Spawned(command.spawn().unwrap());
+    let _daemon = Daemon::adopt(command.spawn().unwrap());
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_until("inetd to start", || log_text().contains("ready"));
     let addr = format!("127.0.0.1:{port}");
@@ -624,7 +624,7 @@ fn load_shedding() {
     let pidfile = dir.join("inetd.pid");
     let log = dir.join("stderr.log");
     let script = "mount --bind \"$0\" /proc/loadavg && exec \"$@\"";
-    let daemon = Spawned(
+    let daemon = Daemon::adopt(
         std::process::Command::new("unshare")
             .args(["-m", "sh", "-c", script])
             .arg(&loadavg)

@@ -217,7 +217,7 @@ fn a_silent_name_server_is_given_up_on() {
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
-        .map(Spawned)
+        .map(Daemon::adopt)
         .expect("start inetd in a mount namespace");
     inetd.wait_for_pidfile(&pidfile);
     let started = Instant::now();

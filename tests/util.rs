@@ -100,8 +100,9 @@ fn is_executable(path: &Path) -> bool {
 
 /// A running `inetd -d` on a config in its own directory; killed on drop.
 pub struct Daemon {
-    /// Holds the config, pid file and log; removed on drop.
-    _dir: Dir,
+    /// Holds the config, pid file and log; removed on drop (none for a
+    /// daemon the test started with its own command line).
+    _dir: Option<Dir>,
     pub child: std::process::Child,
     pub config: PathBuf,
     pub pidfile: PathBuf,
@@ -140,7 +141,7 @@ impl Daemon {
             .spawn()
             .expect("start inetd");
         let mut daemon = Daemon {
-            _dir: dir,
+            _dir: Some(dir),
             child,
             config: config_path,
             pidfile,
@@ -160,8 +161,35 @@ impl Daemon {
         });
     }
 
+    /// A daemon the test started with its own command line (in a mount
+    /// namespace, with other limits...): stopped with its children on drop
+    /// like any other, also when the test panics. Its files are the test's.
+    pub fn adopt(child: std::process::Child) -> Daemon {
+        Daemon {
+            _dir: None,
+            child,
+            config: PathBuf::new(),
+            pidfile: PathBuf::new(),
+            log: PathBuf::new(),
+        }
+    }
+
+    /// Waits until the daemon has written its pid to `pidfile`, which it
+    /// does once its sockets are bound.
+    pub fn wait_for_pidfile(&self, pidfile: &Path) {
+        let pid = self.pid().to_string();
+        wait_until("inetd to write its pid file", || {
+            fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid)
+        });
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// The directory of its config and rule files.
+    fn files(&self) -> &Path {
+        &self._dir.as_ref().expect("a daemon of Daemon::start").path
     }
 
     pub fn signal(&self, sig: libc::c_int) {
@@ -173,14 +201,14 @@ impl Daemon {
 
     /// Writes one of the daemon's rule files (`hosts.allow`, `hosts.deny`).
     pub fn write_rules(&self, name: &str, rules: &str) {
-        fs::write(self._dir.join(name), rules).expect("write rules");
+        fs::write(self.files().join(name), rules).expect("write rules");
     }
 
     /// Replaces a rule file as editors do: a new file renamed over it.
     pub fn replace_rules(&self, name: &str, rules: &str) {
-        let new = self._dir.join(&format!("{name}.new"));
+        let new = self.files().join(format!("{name}.new"));
         fs::write(&new, rules).expect("write rules");
-        fs::rename(&new, self._dir.join(name)).expect("rename rules");
+        fs::rename(&new, self.files().join(name)).expect("rename rules");
     }
 
     pub fn log_text(&self) -> String {
@@ -213,38 +241,6 @@ impl Drop for Daemon {
         if std::thread::panicking() {
             eprintln!("--- inetd log ---\n{}", self.log_text());
         }
-    }
-}
-
-/// A daemon a test started with its own command line: stopped with its
-/// children on drop, also when the test panics.
-pub struct Spawned(pub std::process::Child);
-
-impl Spawned {
-    pub fn pid(&self) -> i32 {
-        self.0.id() as i32
-    }
-
-    pub fn signal(&self, sig: libc::c_int) {
-        // SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(self.pid(), sig);
-        }
-    }
-
-    /// Waits until the daemon has written its pid to `pidfile`, which it
-    /// does once its sockets are bound.
-    pub fn wait_for_pidfile(&self, pidfile: &Path) {
-        let pid = self.pid().to_string();
-        wait_until("inetd to write its pid file", || {
-            fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid)
-        });
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        stop(&mut self.0);
     }
 }
 
