@@ -36,7 +36,7 @@ impl Daemon {
     /// builtin, alone), for an access decision that must be made in a child.
     /// Built when needed rather than kept: most services never need it.
     pub(super) fn checked_exec(&self, slot: usize) -> Option<Exec> {
-        let listener = self.listeners[slot].as_ref()?;
+        let listener = self.services[slot].as_ref()?;
         let mut program = Vec::new();
         if let Program::External { path, argv } = &listener.service.program {
             program.push(path.to_string_lossy().into_owned());
@@ -55,7 +55,7 @@ impl Daemon {
         client: SocketAddr,
         server: SocketAddr,
     ) -> Option<Exec> {
-        let listener = self.listeners[slot].as_ref()?;
+        let listener = self.services[slot].as_ref()?;
         let name = listener.access_name.as_deref()?;
         let addresses = [client.to_string(), server.to_string()];
         let user = &listener.service.user;
@@ -117,7 +117,7 @@ impl Daemon {
         client: SocketAddr,
         server: SocketAddr,
     ) -> Access {
-        let Some(listener) = self.listeners[slot].as_ref() else {
+        let Some(listener) = self.services[slot].as_ref() else {
             return Access::Denied;
         };
         let Some(daemon) = &listener.access_name else {
@@ -152,7 +152,7 @@ impl Daemon {
             return Access::Granted;
         }
         // The address the socket is bound to, as getsockname would say.
-        match self.listeners[slot].as_ref().map(|l| &l.service.listen) {
+        match self.services[slot].as_ref().map(|l| &l.service.listen) {
             Some(Listen::Inet { addr, .. }) => {
                 let server = *addr;
                 self.check_access(slot, sender, server)
@@ -184,7 +184,7 @@ impl Daemon {
         slot: usize,
         ip: Option<IpAddr>,
     ) -> Option<(Deciding, std::os::fd::OwnedFd)> {
-        let listener = self.listeners[slot].as_ref()?;
+        let listener = self.services[slot].as_ref()?;
         let (counts, caps) = self.usage(listener);
         let limits = &self.opts.limits;
         let key = ip.map(|ip| limits::client_key(ip, limits.v6_prefix));
@@ -228,13 +228,13 @@ impl Daemon {
         let Some(deciding) = child.deciding.take() else {
             return;
         };
-        let (slot, id) = child.listener;
+        let (slot, id) = child.service;
         let _ = self
             .poll
             .registry()
             .deregister(&mut SourceFd(&deciding.pipe.as_raw_fd()));
         self.decisions.release(deciding.client);
-        if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
+        if let Some(listener) = self.services.get_mut(slot).and_then(Option::as_mut) {
             if listener.id == id {
                 listener.deciding = listener.deciding.saturating_sub(1);
             }

@@ -6,7 +6,8 @@ use super::*;
 
 /// A child and what it is for.
 pub(super) struct Child {
-    pub(super) listener: (usize, u64),
+    /// The slot and id of the service it counts against.
+    pub(super) service: (usize, u64),
     pub(super) label: Rc<str>,
     /// Already logged when spawn returned.
     pub(super) exec_failed: bool,
@@ -162,7 +163,7 @@ impl Daemon {
         } else {
             None
         };
-        let listener = self.listeners[slot].as_mut().ok_or(NoChild::Failed)?;
+        let listener = self.services[slot].as_mut().ok_or(NoChild::Failed)?;
         let exec = match &exec {
             Some(exec) => exec,
             None => listener.exec.as_ref().ok_or(NoChild::Failed)?,
@@ -194,7 +195,7 @@ impl Daemon {
             }
         };
         listener.active += 1;
-        let listener_id = (slot, listener.id);
+        let service_id = (slot, listener.id);
         // The child has its copy of the write end (or has exited): only its
         // closing it must end the decision.
         let deciding = deciding.map(|(deciding, _write)| {
@@ -210,7 +211,7 @@ impl Daemon {
         self.children.insert(
             pid,
             Child {
-                listener: listener_id,
+                service: service_id,
                 label: label.clone(),
                 exec_failed,
                 checked,
@@ -230,9 +231,7 @@ impl Daemon {
     /// so on forever. Consume one (the rate limit bounds what is left).
     pub(super) fn drain_failed_datagram(&mut self, slot: usize) {
         if let Some(listener) = self.listeners[slot].as_ref() {
-            if let (SocketType::Dgram, Some(socket)) =
-                (listener.service.socket_type, &listener.socket)
-            {
+            if let (SocketType::Dgram, Some(socket)) = (listener.socket_type, &listener.socket) {
                 socket.drain_datagram();
             }
         }
@@ -256,8 +255,8 @@ impl Daemon {
             if verdict_for.is_none() {
                 self.log_exit(pid, status, &child);
             }
-            let (slot, id) = child.listener;
-            let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) else {
+            let (slot, id) = child.service;
+            let Some(listener) = self.services.get_mut(slot).and_then(Option::as_mut) else {
                 continue;
             };
             if listener.id != id {
@@ -283,7 +282,7 @@ impl Daemon {
     fn after_exit(&mut self, slot: usize, pid: pid_t, status: libc::c_int, child: &Child) {
         let now = self.now;
         let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let Some(listener) = self.services[slot].as_mut() else {
             return;
         };
         let quick_failure = child.exec_failed
@@ -295,7 +294,9 @@ impl Daemon {
                     failed
                 });
         let looping = listener.failures.looping(quick_failure, now);
-        let waiting = listener.state == State::Waiting(pid);
+        let waiting = self.listeners[slot]
+            .as_ref()
+            .is_some_and(|l| l.state == State::Waiting(pid));
         if waiting && failed {
             self.drain_failed_datagram(slot);
         }
@@ -334,7 +335,7 @@ impl Daemon {
     /// Pauses a service whose children fail at once, one after the other,
     /// for the retry time: one line says so, with the count.
     pub(super) fn pause_looping(&mut self, slot: usize, status: libc::c_int) {
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let Some(listener) = self.services[slot].as_mut() else {
             return;
         };
         let failures = std::mem::take(&mut listener.failures).count();
@@ -356,7 +357,7 @@ mod tests {
 
     fn child(verdict_for: Option<Waiting>) -> Child {
         Child {
-            listener: (0, 0),
+            service: (0, 0),
             label: "test/tcp".into(),
             exec_failed: false,
             checked: verdict_for.is_some(),

@@ -51,12 +51,13 @@ impl Daemon {
     /// A listener is readable: take what arrived, up to [`ACCEPT_BATCH`],
     /// while the service has room.
     pub(super) fn on_listener(&mut self, slot: usize) {
-        let Some(listener) = self.listeners.get(slot).and_then(Option::as_ref) else {
-            return;
-        };
-        if listener.state != State::Listening {
+        let listening = self.listeners.get(slot).and_then(Option::as_ref);
+        if !listening.is_some_and(|l| l.state == State::Listening) {
             return;
         }
+        let Some(listener) = self.services.get(slot).and_then(Option::as_ref) else {
+            return;
+        };
         let (program, socket_type) = (&listener.service.program, listener.service.socket_type);
         let kind = match program {
             Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
@@ -133,7 +134,7 @@ impl Daemon {
             self.release_client(slot, client);
             return Flow::Stop;
         }
-        let service = match self.listeners[slot].as_ref().map(|l| &l.service.program) {
+        let service = match self.services[slot].as_ref().map(|l| &l.service.program) {
             Some(Program::Builtin(service)) => Some(*service),
             _ => None,
         };
@@ -175,7 +176,7 @@ impl Daemon {
 
     /// Whether the listener's service starts a program for what arrives.
     fn runs_program(&self, slot: usize) -> bool {
-        self.listeners[slot]
+        self.services[slot]
             .as_ref()
             .is_some_and(|l| matches!(l.service.program, Program::External { .. }))
     }
@@ -339,7 +340,7 @@ impl Daemon {
     /// Keeps the datagram in `scratch[..len]` and starts a child that
     /// decides access for its sender; the reply goes out on a grant.
     fn park_datagram(&mut self, slot: usize, service: Builtin, peer: SocketAddr, len: usize) {
-        let Some(listener) = self.listeners[slot].as_ref() else {
+        let Some(listener) = self.services[slot].as_ref() else {
             return;
         };
         // The address the socket is bound to, as getsockname would say.
@@ -389,7 +390,7 @@ impl Daemon {
     // wait or pause here.
 
     /// The counts and caps admission decides on, for `listener`.
-    pub(super) fn usage(&self, listener: &Listener) -> (Counts, Caps) {
+    pub(super) fn usage(&self, listener: &Served) -> (Counts, Caps) {
         let limits = &self.opts.limits;
         let checks = self.decisions.total();
         let counts = Counts {
@@ -419,7 +420,7 @@ impl Daemon {
     /// Whether the listener may take one more `kind` now; when not, it
     /// waits (it is tried again as soon as something ends) and says so.
     fn has_room(&mut self, slot: usize, kind: Kind) -> bool {
-        let Some(listener) = self.listeners[slot].as_ref() else {
+        let Some(listener) = self.services[slot].as_ref() else {
             return false;
         };
         let (counts, caps) = self.usage(listener);
@@ -452,7 +453,7 @@ impl Daemon {
         let Some(load) = admission::load_above(&text, max) else {
             return true;
         };
-        if let Some(label) = self.listeners[slot].as_ref().map(|l| l.label.clone()) {
+        if let Some(label) = self.services[slot].as_ref().map(|l| l.label.clone()) {
             self.log.limited(
                 "load",
                 Level::Notice,
@@ -467,7 +468,7 @@ impl Daemon {
     /// service is paused for the retry time, as the BSD inetds do.
     fn rate_allows(&mut self, slot: usize) -> bool {
         let now = self.now;
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let Some(listener) = self.services[slot].as_mut() else {
             return false;
         };
         let limit = listener.limits.spawns_per_minute;
@@ -489,7 +490,7 @@ impl Daemon {
     /// Counts a connection from `peer` against the per-client limits.
     /// Returns the key it is counted under, or `Err` when it must be refused.
     fn admit_client(&mut self, slot: usize, peer: &Peer) -> Result<Option<IpAddr>, Refusal> {
-        let (Some(listener), Peer::Inet(addr)) = (self.listeners[slot].as_mut(), peer) else {
+        let (Some(listener), Peer::Inet(addr)) = (self.services[slot].as_mut(), peer) else {
             return Ok(None);
         };
         let limits = listener.limits;
@@ -533,7 +534,7 @@ impl Daemon {
     }
 
     pub(super) fn release_client(&mut self, slot: usize, client: Option<IpAddr>) {
-        if let Some(listener) = self.listeners[slot].as_mut() {
+        if let Some(listener) = self.services[slot].as_mut() {
             listener.release_client(client, self.now);
         }
     }

@@ -1,7 +1,9 @@
-//! The listener table: each service's socket and its state (listening,
-//! handed to a `wait` child, waiting to bind, paused), binding with
-//! back-off, pausing and resuming. It knows nothing of children, sessions
-//! or access rules: others tell it when to pause or wake.
+//! The listener table: sockets and their states (listening, handed to a
+//! `wait` child, waiting to bind, paused), binding with back-off, pausing
+//! and resuming. A listener at slot `i` is the socket of the service at
+//! slot `i` (`services.rs`); a service may have none. It knows nothing of
+//! services' programs, children, sessions or access rules: others tell it
+//! when to pause or wake.
 
 use super::*;
 
@@ -11,31 +13,16 @@ pub(super) const BIND_RETRY: Duration = Duration::from_secs(5);
 
 pub(super) const BIND_RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// A listener and its service.
+/// A listening socket: what to bind, and its state.
 pub(super) struct Listener {
-    pub(super) service: Service,
-    /// Unique for the daemon's lifetime: slots are reused, children and
-    /// connections must not be confused with a later listener's.
-    pub(super) id: u64,
-    /// `service/protocol`, for log lines.
+    pub(super) listen: Listen,
+    pub(super) socket_type: SocketType,
+    /// `service/protocol` of the service that owns it, for log lines.
     pub(super) label: Rc<str>,
-    pub(super) exec: Option<Exec>,
-    /// The name matched against hosts.allow/hosts.deny daemon patterns;
-    /// `None` when inetd does not check them for this service.
-    pub(super) access_name: Option<String>,
     pub(super) socket: Option<Socket>,
     pub(super) state: State,
     /// Failed binds in a row (see [`Daemon::bind`]).
     pub(super) bind_failures: u32,
-    pub(super) limits: ServiceLimits,
-    pub(super) spawns: RateWindow,
-    pub(super) failures: FailureStreak,
-    /// Live children, or open builtin connections.
-    pub(super) active: u32,
-    /// Children of `active` still deciding access (see [`Deciding`]).
-    pub(super) deciding: u32,
-    /// Per-client counts, when the service limits clients.
-    pub(super) clients: Option<ClientTable>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,74 +45,22 @@ pub(super) enum Pause {
     Resources,
 }
 
-/// A service's limits after its own suffixes override the daemon's
-/// defaults; 0 means none.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct ServiceLimits {
-    pub(super) spawns_per_minute: u32,
-    pub(super) max_active: u32,
-    pub(super) connections_per_client: u32,
-    pub(super) children_per_client: u32,
-}
-
-impl ServiceLimits {
-    pub(super) fn new(service: &Service, defaults: &cli::Limits) -> ServiceLimits {
-        // Builtin connections are held by the daemon itself: one client
-        // must not take them all, even when no `-s` is given.
-        let children_per_client = match service.program {
-            Program::Builtin(_) if defaults.children_per_client == 0 => {
-                defaults.builtins_per_client
-            }
-            _ => defaults.children_per_client,
-        };
-        let service = &service.limits;
-        ServiceLimits {
-            spawns_per_minute: service.max_per_minute.unwrap_or(defaults.spawns_per_minute),
-            max_active: service.max_child.unwrap_or(defaults.children_per_service),
-            connections_per_client: service
-                .max_conn_per_ip_per_minute
-                .unwrap_or(defaults.connections_per_client),
-            children_per_client: service.max_child_per_ip.unwrap_or(children_per_client),
-        }
-    }
-
-    pub(super) fn limits_clients(&self) -> bool {
-        self.connections_per_client > 0 || self.children_per_client > 0
-    }
-}
-
 impl Listener {
-    pub(super) fn key(&self) -> (&Listen, SocketType) {
-        (&self.service.listen, self.service.socket_type)
-    }
-
-    /// External stream `nowait` services get a fresh connection per child;
-    /// every other external service gets the listening socket itself.
-    pub(super) fn hands_over_socket(&self) -> bool {
-        self.service.socket_type == SocketType::Dgram || self.service.wait
-    }
-
-    /// Counts one child or connection of `client` ended.
-    pub(super) fn release(&mut self, client: Option<IpAddr>, now: Instant) {
-        self.active = self.active.saturating_sub(1);
-        self.release_client(client, now);
-    }
-
-    pub(super) fn release_client(&mut self, client: Option<IpAddr>, now: Instant) {
-        if let (Some(table), Some(client)) = (self.clients.as_mut(), client) {
-            table.release(client, now);
+    /// A listener for `service`'s address (or path) and socket type, not
+    /// bound yet.
+    pub(super) fn new(service: &Service, now: Instant) -> Listener {
+        Listener {
+            listen: service.listen.clone(),
+            socket_type: service.socket_type,
+            label: label(service),
+            socket: None,
+            state: State::Unbound(now),
+            bind_failures: 0,
         }
     }
 }
 
 impl Daemon {
-    pub(super) fn put_listener(&mut self, slot: usize, listener: Listener) {
-        if slot >= self.listeners.len() {
-            self.listeners.resize_with(slot + 1, || None);
-        }
-        self.listeners[slot] = Some(listener);
-    }
-
     pub(super) fn close_listener(&mut self, mut listener: Listener) {
         if let Some(socket) = &mut listener.socket {
             if listener.state == State::Listening {
@@ -142,11 +77,7 @@ impl Daemon {
         let Some(listener) = self.listeners[slot].as_mut() else {
             return;
         };
-        match listener::open(
-            &listener.service.listen,
-            listener.service.socket_type,
-            backlog,
-        ) {
+        match listener::open(&listener.listen, listener.socket_type, backlog) {
             Ok(mut socket) => {
                 if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
                     self.log.err(format!("{}: register: {e}", listener.label));
@@ -159,7 +90,7 @@ impl Daemon {
                 let msg = format!(
                     "{}: listening on {}",
                     listener.label,
-                    describe(&listener.service.listen)
+                    describe(&listener.listen)
                 );
                 if failures == 0 {
                     self.log.debug(msg);
@@ -185,7 +116,7 @@ impl Daemon {
                     self.log.err(format!(
                         "{}: cannot bind {}: {e}{again}; retrying in {} s",
                         listener.label,
-                        describe(&listener.service.listen),
+                        describe(&listener.listen),
                         retry.as_secs()
                     ));
                 }

@@ -44,6 +44,7 @@ mod children;
 mod intake;
 mod listeners;
 mod reload;
+mod services;
 mod sessions;
 
 use access::*;
@@ -51,6 +52,7 @@ use admission::{Caps, Counts, Full, Kind, CLIENT_TABLE_CAPACITY};
 use children::*;
 use intake::*;
 use listeners::*;
+use services::*;
 use sessions::*;
 
 const DEFAULT_PIDFILE: &str = "/var/run/inetd.pid";
@@ -205,8 +207,11 @@ struct Daemon {
     signals: SignalPipe,
     spawner: Spawner,
     env: Vec<CString>,
+    /// The services by slot, and the listening socket of each that has one
+    /// at the same slot.
+    services: Vec<Option<Served>>,
     listeners: Vec<Option<Listener>>,
-    next_listener_id: u64,
+    next_service_id: u64,
     sessions: Vec<Option<Session>>,
     free_sessions: Vec<usize>,
     open_sessions: usize,
@@ -293,8 +298,9 @@ impl Daemon {
             signals,
             spawner: Spawner::new(nofile)?,
             env,
+            services: Vec::new(),
             listeners: Vec::new(),
-            next_listener_id: 0,
+            next_service_id: 0,
             sessions: Vec::new(),
             free_sessions: Vec::new(),
             open_sessions: 0,

@@ -38,30 +38,41 @@ pub(super) fn plan(
 impl Daemon {
     /// Replaces the running services with `services` (see [`plan`]).
     pub(super) fn apply(&mut self, services: Vec<Service>) {
-        let running = self.listeners.iter().enumerate().filter_map(|(slot, l)| {
-            let (listen, socket_type) = l.as_ref()?.key();
-            Some((slot, (listen.clone(), socket_type)))
-        });
-        let plan = plan(running.collect::<Vec<_>>(), services);
+        let running: Vec<_> = self
+            .listeners
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, l)| {
+                let l = l.as_ref()?;
+                Some((slot, (l.listen.clone(), l.socket_type)))
+            })
+            .collect();
+        let plan = plan(running, services);
         let mut close = plan.close;
         for (slot, service) in plan.keep {
             let Some(exec) = self.prepare_exec(&service) else {
-                // Its program cannot run: the listener goes.
+                // Its program cannot run: the service goes.
                 close.push(slot);
                 continue;
             };
             let access_name = self.checked_name(&service);
             let limits = ServiceLimits::new(&service, &self.opts.limits);
-            let Some(listener) = self.listeners[slot].as_mut() else {
+            let label = label(&service);
+            if let Some(listener) = self.listeners[slot].as_mut() {
+                listener.label = label.clone();
+            }
+            // Its counts stay: its children and connections are still its own.
+            let Some(served) = self.services[slot].as_mut() else {
                 continue;
             };
-            listener.access_name = access_name;
-            listener.label = label(&service);
-            listener.limits = limits;
-            listener.service = service;
-            listener.exec = exec;
+            served.access_name = access_name;
+            served.label = label;
+            served.limits = limits;
+            served.service = service;
+            served.exec = exec;
         }
         for slot in close {
+            self.services[slot] = None;
             if let Some(listener) = self.listeners[slot].take() {
                 self.close_listener(listener);
             }
@@ -71,18 +82,16 @@ impl Daemon {
             let Some(exec) = self.prepare_exec(&service) else {
                 continue;
             };
-            let id = self.next_listener_id;
-            self.next_listener_id += 1;
-            let listener = Listener {
+            let id = self.next_service_id;
+            self.next_service_id += 1;
+            let listener = Listener::new(&service, self.now);
+            let served = Served {
                 label: label(&service),
                 limits: ServiceLimits::new(&service, &self.opts.limits),
                 access_name: self.checked_name(&service),
                 service,
                 id,
                 exec,
-                socket: None,
-                state: State::Unbound(self.now),
-                bind_failures: 0,
                 spawns: RateWindow::default(),
                 failures: FailureStreak::default(),
                 active: 0,
@@ -90,34 +99,48 @@ impl Daemon {
                 clients: None,
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
-            while self.listeners.get(free_slot).is_some_and(Option::is_some) {
+            while self.services.get(free_slot).is_some_and(Option::is_some) {
                 free_slot += 1;
             }
             let slot = free_slot;
-            self.put_listener(slot, listener);
+            self.put(slot, served, listener);
             self.bind(slot);
         }
-        while self.listeners.last().is_some_and(Option::is_none) {
-            self.listeners.pop();
+        while self.services.last().is_some_and(Option::is_none) {
+            self.services.pop();
         }
+        self.listeners.truncate(self.services.len());
+        self.services.shrink_to_fit();
         self.listeners.shrink_to_fit();
         // The parse left its garbage at the top of the heap: give it back
         // rather than hold it for the daemon's lifetime.
         // SAFETY: malloc_trim only returns free memory to the kernel.
         unsafe { libc::malloc_trim(0) };
         self.internal_dgram_ports = self
-            .listeners
+            .services
             .iter()
             .flatten()
-            .filter_map(|l| match (&l.service.program, &l.service.listen) {
+            .filter_map(|s| match (&s.service.program, &s.service.listen) {
                 (Program::Builtin(_), Listen::Inet { addr, .. })
-                    if l.service.socket_type == SocketType::Dgram =>
+                    if s.service.socket_type == SocketType::Dgram =>
                 {
                     Some(addr.port())
                 }
                 _ => None,
             })
             .collect();
+    }
+
+    /// Puts a service and its listener at `slot`.
+    fn put(&mut self, slot: usize, served: Served, listener: Listener) {
+        if slot >= self.services.len() {
+            self.services.resize_with(slot + 1, || None);
+        }
+        if slot >= self.listeners.len() {
+            self.listeners.resize_with(slot + 1, || None);
+        }
+        self.services[slot] = Some(served);
+        self.listeners[slot] = Some(listener);
     }
 
     /// The access name of a service whose access inetd checks: not with

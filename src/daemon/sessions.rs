@@ -9,7 +9,8 @@ pub(super) const CONNECTION_BUDGET: usize = 128 * 1024;
 /// A builtin TCP connection and what the daemon counts it against.
 pub(super) struct Session {
     pub(super) connection: Connection,
-    pub(super) listener: (usize, u64),
+    /// The slot and id of the service it counts against.
+    pub(super) service: (usize, u64),
     pub(super) client: Option<IpAddr>,
     pub(super) last_active: Instant,
 }
@@ -22,7 +23,7 @@ impl Daemon {
         service: Builtin,
         client: Option<IpAddr>,
     ) {
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let Some(listener) = self.services[slot].as_mut() else {
             return;
         };
         let index = self.free_sessions.pop().unwrap_or(self.sessions.len());
@@ -43,7 +44,7 @@ impl Daemon {
         listener.active += 1;
         let session = Session {
             connection: Connection::new(stream, service),
-            listener: (slot, listener.id),
+            service: (slot, listener.id),
             client,
             last_active: self.now,
         };
@@ -93,8 +94,8 @@ impl Daemon {
         self.open_sessions -= 1;
         self.unsent.release(&session.connection);
         self.feed_starved();
-        let (slot, id) = session.listener;
-        if let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) {
+        let (slot, id) = session.service;
+        if let Some(listener) = self.services.get_mut(slot).and_then(Option::as_mut) {
             if listener.id == id {
                 listener.release(session.client, self.now);
             }

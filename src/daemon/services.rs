@@ -1,0 +1,87 @@
+//! The service table: what each configuration line serves (its program,
+//! prepared for exec, its access name, its limits) and its accounting
+//! (children or connections, access checks, spawn rate, failures,
+//! per-client counts). A service has an id of its own, so that a child or
+//! connection of a removed service is never counted against a later one
+//! in the same slot. It owns no socket: the listener at its slot does, if
+//! any.
+
+use super::*;
+
+/// A service the daemon serves.
+pub(super) struct Served {
+    pub(super) service: Service,
+    /// Unique for the daemon's lifetime: slots are reused.
+    pub(super) id: u64,
+    /// `service/protocol`, for log lines.
+    pub(super) label: Rc<str>,
+    pub(super) exec: Option<Exec>,
+    /// The name matched against hosts.allow/hosts.deny daemon patterns;
+    /// `None` when inetd does not check them for this service.
+    pub(super) access_name: Option<String>,
+    pub(super) limits: ServiceLimits,
+    pub(super) spawns: RateWindow,
+    pub(super) failures: FailureStreak,
+    /// Live children, or open builtin connections.
+    pub(super) active: u32,
+    /// Children of `active` still deciding access (see [`Deciding`]).
+    pub(super) deciding: u32,
+    /// Per-client counts, when the service limits clients.
+    pub(super) clients: Option<ClientTable>,
+}
+
+/// A service's limits after its own suffixes override the daemon's
+/// defaults; 0 means none.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ServiceLimits {
+    pub(super) spawns_per_minute: u32,
+    pub(super) max_active: u32,
+    pub(super) connections_per_client: u32,
+    pub(super) children_per_client: u32,
+}
+
+impl ServiceLimits {
+    pub(super) fn new(service: &Service, defaults: &cli::Limits) -> ServiceLimits {
+        // Builtin connections are held by the daemon itself: one client
+        // must not take them all, even when no `-s` is given.
+        let children_per_client = match service.program {
+            Program::Builtin(_) if defaults.children_per_client == 0 => {
+                defaults.builtins_per_client
+            }
+            _ => defaults.children_per_client,
+        };
+        let service = &service.limits;
+        ServiceLimits {
+            spawns_per_minute: service.max_per_minute.unwrap_or(defaults.spawns_per_minute),
+            max_active: service.max_child.unwrap_or(defaults.children_per_service),
+            connections_per_client: service
+                .max_conn_per_ip_per_minute
+                .unwrap_or(defaults.connections_per_client),
+            children_per_client: service.max_child_per_ip.unwrap_or(children_per_client),
+        }
+    }
+
+    pub(super) fn limits_clients(&self) -> bool {
+        self.connections_per_client > 0 || self.children_per_client > 0
+    }
+}
+
+impl Served {
+    /// External stream `nowait` services get a fresh connection per child;
+    /// every other external service gets the listening socket itself.
+    pub(super) fn hands_over_socket(&self) -> bool {
+        self.service.socket_type == SocketType::Dgram || self.service.wait
+    }
+
+    /// Counts one child or connection of `client` ended.
+    pub(super) fn release(&mut self, client: Option<IpAddr>, now: Instant) {
+        self.active = self.active.saturating_sub(1);
+        self.release_client(client, now);
+    }
+
+    pub(super) fn release_client(&mut self, client: Option<IpAddr>, now: Instant) {
+        if let (Some(table), Some(client)) = (self.clients.as_mut(), client) {
+            table.release(client, now);
+        }
+    }
+}
