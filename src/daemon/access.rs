@@ -36,14 +36,14 @@ impl Daemon {
     /// builtin, alone), for an access decision that must be made in a child.
     /// Built when needed rather than kept: most services never need it.
     pub(super) fn checked_exec(&self, slot: usize) -> Option<Exec> {
-        let listener = self.services[slot].as_ref()?;
+        let served = self.services[slot].as_ref()?;
         let mut program = Vec::new();
-        if let Program::External { path, argv } = &listener.service.program {
+        if let Program::External { path, argv } = &served.service.program {
             program.push(path.to_string_lossy().into_owned());
             program.extend(argv.iter().cloned());
         }
-        let user = &listener.service.user;
-        let name = listener.access_name.as_deref()?;
+        let user = &served.service.user;
+        let name = served.access_name.as_deref()?;
         self.tcpd_exec("--tcpd", &[], name, &program, user).ok()
     }
 
@@ -55,10 +55,10 @@ impl Daemon {
         client: SocketAddr,
         server: SocketAddr,
     ) -> Option<Exec> {
-        let listener = self.services[slot].as_ref()?;
-        let name = listener.access_name.as_deref()?;
+        let served = self.services[slot].as_ref()?;
+        let name = served.access_name.as_deref()?;
         let addresses = [client.to_string(), server.to_string()];
-        let user = &listener.service.user;
+        let user = &served.service.user;
         self.tcpd_exec("--tcpd-datagram", &addresses, name, &[], user)
             .ok()
     }
@@ -117,10 +117,10 @@ impl Daemon {
         client: SocketAddr,
         server: SocketAddr,
     ) -> Access {
-        let Some(listener) = self.services[slot].as_ref() else {
+        let Some(served) = self.services[slot].as_ref() else {
             return Access::Denied;
         };
-        let Some(daemon) = &listener.access_name else {
+        let Some(daemon) = &served.access_name else {
             return Access::Granted;
         };
         let request = Request {
@@ -134,7 +134,7 @@ impl Daemon {
                 Access::Granted
             }
             Decision::Denied(outcome) if !outcome.options.iter().any(runs_in_child) => {
-                let label = listener.label.clone();
+                let label = served.label.clone();
                 self.log.auth_limited(
                     "refused",
                     outcome.deny_severity(),
@@ -146,7 +146,7 @@ impl Daemon {
         }
     }
 
-    /// Access for the sender of a datagram to the listener's UDP socket.
+    /// Access for the sender of a datagram to the served's UDP socket.
     pub(super) fn datagram_access(&mut self, slot: usize, sender: SocketAddr) -> Access {
         if !self.rules_apply() {
             return Access::Granted;
@@ -184,15 +184,15 @@ impl Daemon {
         slot: usize,
         ip: Option<IpAddr>,
     ) -> Option<(Deciding, std::os::fd::OwnedFd)> {
-        let listener = self.services[slot].as_ref()?;
-        let (counts, caps) = self.usage(listener);
+        let served = self.services[slot].as_ref()?;
+        let (counts, caps) = self.usage(served);
         let limits = &self.opts.limits;
         let key = ip.map(|ip| limits::client_key(ip, limits.v6_prefix));
         // A check is a child: the child caps apply, and its own.
         if admission::room(Kind::Check, &counts, &caps).is_err()
             || !self.decisions.admit(key, limits.decisions_per_client, 0)
         {
-            let label = listener.label.clone();
+            let label = served.label.clone();
             let client = ip.map_or(String::new(), |ip| format!(" from {ip}"));
             self.log.limited(
                 "decisions",
@@ -234,9 +234,9 @@ impl Daemon {
             .registry()
             .deregister(&mut SourceFd(&deciding.pipe.as_raw_fd()));
         self.decisions.release(deciding.client);
-        if let Some(listener) = self.services.get_mut(slot).and_then(Option::as_mut) {
-            if listener.id == id {
-                listener.deciding = listener.deciding.saturating_sub(1);
+        if let Some(served) = self.services.get_mut(slot).and_then(Option::as_mut) {
+            if served.id == id {
+                served.deciding = served.deciding.saturating_sub(1);
             }
         }
         self.wake_blocked();

@@ -163,21 +163,21 @@ impl Daemon {
         } else {
             None
         };
-        let listener = self.services[slot].as_mut().ok_or(NoChild::Failed)?;
+        let served = self.services[slot].as_mut().ok_or(NoChild::Failed)?;
         let exec = match &exec {
             Some(exec) => exec,
-            None => listener.exec.as_ref().ok_or(NoChild::Failed)?,
+            None => served.exec.as_ref().ok_or(NoChild::Failed)?,
         };
         // A failing `wait` dgram program consumes the datagram it was for.
-        let drain = listener.service.socket_type == SocketType::Dgram
+        let drain = served.service.socket_type == SocketType::Dgram
             && !matches!(run, Run::CheckDatagram(_));
         let write_end = deciding.as_ref().map(|(_, write)| write.as_raw_fd());
         let result = self.spawner.spawn(exec, fd, write_end, drain);
-        let label = listener.label.clone();
+        let label = served.label.clone();
         let (pid, exec_failed) = match result {
             Ok(pid) => (pid, false),
             Err(e) => {
-                let program = match &listener.service.program {
+                let program = match &served.service.program {
                     Program::External { path, .. } => path.display().to_string(),
                     Program::Builtin(_) => String::new(),
                 };
@@ -194,8 +194,8 @@ impl Daemon {
                 }
             }
         };
-        listener.active += 1;
-        let service_id = (slot, listener.id);
+        served.active += 1;
+        let service_id = (slot, served.id);
         // The child has its copy of the write end (or has exited): only its
         // closing it must end the decision.
         let deciding = deciding.map(|(deciding, _write)| {
@@ -205,7 +205,7 @@ impl Daemon {
                 Key::Decision(pid).token(),
                 mio::Interest::READABLE,
             );
-            listener.deciding += 1;
+            served.deciding += 1;
             deciding
         });
         self.children.insert(
@@ -256,13 +256,13 @@ impl Daemon {
                 self.log_exit(pid, status, &child);
             }
             let (slot, id) = child.service;
-            let Some(listener) = self.services.get_mut(slot).and_then(Option::as_mut) else {
+            let Some(served) = self.services.get_mut(slot).and_then(Option::as_mut) else {
                 continue;
             };
-            if listener.id != id {
+            if served.id != id {
                 continue;
             }
-            listener.release(child.client, self.now);
+            served.release(child.client, self.now);
             let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
             match verdict_for {
                 Some(Waiting::Datagram(parked)) if granted => self.answer_parked(slot, parked),
@@ -282,7 +282,7 @@ impl Daemon {
     fn after_exit(&mut self, slot: usize, pid: pid_t, status: libc::c_int, child: &Child) {
         let now = self.now;
         let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        let Some(listener) = self.services[slot].as_mut() else {
+        let Some(served) = self.services[slot].as_mut() else {
             return;
         };
         let quick_failure = child.exec_failed
@@ -293,7 +293,7 @@ impl Daemon {
                 } else {
                     failed
                 });
-        let looping = listener.failures.looping(quick_failure, now);
+        let looping = served.failures.looping(quick_failure, now);
         let waiting = self.listeners[slot]
             .as_ref()
             .is_some_and(|l| l.state == State::Waiting(pid));
@@ -335,15 +335,15 @@ impl Daemon {
     /// Pauses a service whose children fail at once, one after the other,
     /// for the retry time: one line says so, with the count.
     pub(super) fn pause_looping(&mut self, slot: usize, status: libc::c_int) {
-        let Some(listener) = self.services[slot].as_mut() else {
+        let Some(served) = self.services[slot].as_mut() else {
             return;
         };
-        let failures = std::mem::take(&mut listener.failures).count();
+        let failures = std::mem::take(&mut served.failures).count();
         let retry = self.opts.limits.retry_time;
         self.log.err(format!(
             "{} server failing (looping): {failures} children in a row failed at once, \
              the last {}; service paused for {} s",
-            listener.label,
+            served.label,
             describe_exit(status),
             retry.as_secs()
         ));

@@ -55,17 +55,17 @@ impl Daemon {
         if !listening.is_some_and(|l| l.state == State::Listening) {
             return;
         }
-        let Some(listener) = self.services.get(slot).and_then(Option::as_ref) else {
+        let Some(served) = self.services.get(slot).and_then(Option::as_ref) else {
             return;
         };
-        let (program, socket_type) = (&listener.service.program, listener.service.socket_type);
+        let (program, socket_type) = (&served.service.program, served.service.socket_type);
         let kind = match program {
             Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
             Program::Builtin(_) => Kind::Session,
             Program::External { .. } => Kind::Program,
         };
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
-        let waits = !datagrams && listener.hands_over_socket();
+        let waits = !datagrams && served.hands_over_socket();
         for _ in 0..ACCEPT_BATCH {
             // A builtin's datagrams are limited by the reply budgets.
             if !datagrams
@@ -340,15 +340,15 @@ impl Daemon {
     /// Keeps the datagram in `scratch[..len]` and starts a child that
     /// decides access for its sender; the reply goes out on a grant.
     fn park_datagram(&mut self, slot: usize, service: Builtin, peer: SocketAddr, len: usize) {
-        let Some(listener) = self.services[slot].as_ref() else {
+        let Some(served) = self.services[slot].as_ref() else {
             return;
         };
         // The address the socket is bound to, as getsockname would say.
-        let Listen::Inet { addr: server, .. } = listener.service.listen else {
+        let Listen::Inet { addr: server, .. } = served.service.listen else {
             return;
         };
         if self.children.waiting_datagrams() >= MAX_PARKED_DATAGRAMS {
-            let label = listener.label.clone();
+            let label = served.label.clone();
             self.log.limited(
                 "udp access",
                 Level::Warning,
@@ -420,17 +420,17 @@ impl Daemon {
     /// Whether the listener may take one more `kind` now; when not, it
     /// waits (it is tried again as soon as something ends) and says so.
     fn has_room(&mut self, slot: usize, kind: Kind) -> bool {
-        let Some(listener) = self.services[slot].as_ref() else {
+        let Some(served) = self.services[slot].as_ref() else {
             return false;
         };
-        let (counts, caps) = self.usage(listener);
+        let (counts, caps) = self.usage(served);
         let Err(full) = admission::room(kind, &counts, &caps) else {
             return true;
         };
         if !self.blocked.contains(&slot) {
             self.blocked.push(slot);
         }
-        let label = listener.label.clone();
+        let label = served.label.clone();
         let limit = match full {
             Full::Descriptors => format!("the descriptor limit ({})", self.fd_limit),
             _ => "its limit of concurrent children or connections".to_string(),
@@ -443,7 +443,7 @@ impl Daemon {
         false
     }
 
-    /// The load average check of `-L`; pauses the listener briefly when high.
+    /// The load average check of `-L`; pauses the served briefly when high.
     fn load_allows(&mut self, slot: usize) -> bool {
         let Some(max) = self.opts.limits.max_load else {
             return true;
@@ -468,19 +468,19 @@ impl Daemon {
     /// service is paused for the retry time, as the BSD inetds do.
     fn rate_allows(&mut self, slot: usize) -> bool {
         let now = self.now;
-        let Some(listener) = self.services[slot].as_mut() else {
+        let Some(served) = self.services[slot].as_mut() else {
             return false;
         };
-        let limit = listener.limits.spawns_per_minute;
-        if limit == 0 || listener.spawns.allow(now, limit, limits::MINUTE) {
+        let limit = served.limits.spawns_per_minute;
+        if limit == 0 || served.spawns.allow(now, limit, limits::MINUTE) {
             return true;
         }
         // Counting starts afresh when the service resumes.
-        listener.spawns = RateWindow::default();
+        served.spawns = RateWindow::default();
         let retry = self.opts.limits.retry_time;
         self.log.err(format!(
             "{} server failing (looping), service paused for {} s",
-            listener.label,
+            served.label,
             retry.as_secs()
         ));
         self.pause(slot, now + retry, Pause::Looping);
@@ -534,8 +534,8 @@ impl Daemon {
     }
 
     pub(super) fn release_client(&mut self, slot: usize, client: Option<IpAddr>) {
-        if let Some(listener) = self.services[slot].as_mut() {
-            listener.release_client(client, self.now);
+        if let Some(served) = self.services[slot].as_mut() {
+            served.release_client(client, self.now);
         }
     }
 }

@@ -23,7 +23,7 @@ impl Daemon {
         service: Builtin,
         client: Option<IpAddr>,
     ) {
-        let Some(listener) = self.services[slot].as_mut() else {
+        let Some(served) = self.services[slot].as_mut() else {
             return;
         };
         let index = self.free_sessions.pop().unwrap_or(self.sessions.len());
@@ -36,15 +36,15 @@ impl Daemon {
             if index < self.sessions.len() {
                 self.free_sessions.push(index);
             }
-            listener.release(client, self.now);
+            served.release(client, self.now);
             self.log
                 .limited("register", Level::Err, format!("register connection: {e}"));
             return;
         }
-        listener.active += 1;
+        served.active += 1;
         let session = Session {
             connection: Connection::new(stream, service),
-            service: (slot, listener.id),
+            service: (slot, served.id),
             client,
             last_active: self.now,
         };
@@ -95,9 +95,9 @@ impl Daemon {
         self.unsent.release(&session.connection);
         self.feed_starved();
         let (slot, id) = session.service;
-        if let Some(listener) = self.services.get_mut(slot).and_then(Option::as_mut) {
-            if listener.id == id {
-                listener.release(session.client, self.now);
+        if let Some(served) = self.services.get_mut(slot).and_then(Option::as_mut) {
+            if served.id == id {
+                served.release(session.client, self.now);
             }
         }
         self.wake_blocked();
