@@ -46,6 +46,7 @@ mod listeners;
 mod reload;
 mod services;
 mod sessions;
+mod startup;
 
 use access::*;
 use admission::{Caps, Counts, Full, Kind, CLIENT_TABLE_CAPACITY};
@@ -54,6 +55,8 @@ use intake::*;
 use listeners::*;
 use services::*;
 use sessions::*;
+pub use startup::run;
+use startup::{load, watch_rules};
 
 const DEFAULT_PIDFILE: &str = "/var/run/inetd.pid";
 
@@ -69,135 +72,6 @@ const RESOURCE_PAUSE: Duration = Duration::from_secs(1);
 
 /// Sources tracked by the builtin UDP reply limiter.
 const REPLY_SOURCES: usize = 4096;
-
-pub fn run(opts: Options) -> i32 {
-    let detach = !opts.debug && !opts.foreground;
-    prepare_descriptors(detach);
-    let to_stderr = opts.debug || opts.log_stderr;
-    let mut log = if to_stderr {
-        Log::stderr(opts.debug)
-    } else {
-        Log::syslog("inetd")
-    };
-    let services = match load(&opts.config, &mut log) {
-        Ok(services) => services,
-        Err(e) => {
-            let msg = format!("{}: cannot read configuration: {e}", opts.config.display());
-            eprintln!("inetd: {msg}");
-            log.err(msg);
-            return 1;
-        }
-    };
-    let pidfile_path = opts
-        .pidfile
-        .clone()
-        .or_else(|| detach.then(|| PathBuf::from(DEFAULT_PIDFILE)));
-    let pidfile = match pidfile_path.as_deref().map(Pidfile::lock).transpose() {
-        Ok(p) => p,
-        Err(e) => {
-            let msg = format!("{}: {e}", pidfile_path.unwrap_or_default().display());
-            eprintln!("inetd: {msg}");
-            log.err(msg);
-            return 1;
-        }
-    };
-    if detach {
-        if let Err(e) = detach_from_terminal(opts.log_stderr) {
-            eprintln!("inetd: cannot detach: {e}");
-            return 1;
-        }
-        if !to_stderr {
-            // The pid in the syslog tag changed.
-            log = Log::syslog("inetd");
-        }
-    }
-    match Daemon::new(opts, log, pidfile) {
-        Ok(mut daemon) => daemon.run(services),
-        Err(e) => {
-            eprintln!("inetd: {e}");
-            1
-        }
-    }
-}
-
-/// Watches the rule files, registered with the loop; `None` (the files are
-/// then stat'ed once per loop turn) when inotify is not available.
-fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
-    let watch = RuleWatch::new(rules.files())?;
-    poll.registry()
-        .register(
-            &mut SourceFd(&watch.fd()),
-            RULE_WATCH_TOKEN,
-            mio::Interest::READABLE,
-        )
-        .ok()?;
-    Some(watch)
-}
-
-/// Reads and parses the configuration, logging every rejected line and
-/// warning. Returns the services and the number of rejected lines.
-fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
-    let (services, errors) = config::load(path, &SystemResolver::default())?;
-    let mut rejected = 0;
-    for e in &errors {
-        if e.is_warning() {
-            log.warn(e);
-        } else {
-            rejected += 1;
-            log.err(e);
-        }
-    }
-    Ok((services, rejected))
-}
-
-/// daemon(3), but with `-e` stderr stays where it was (as busybox inetd
-/// keeps it), so that `inetd -e 2>>FILE` logs to FILE.
-fn detach_from_terminal(keep_stderr: bool) -> io::Result<()> {
-    nix::unistd::daemon(false, true)?;
-    let dev_null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?;
-    nix::unistd::dup2_stdin(&dev_null)?;
-    nix::unistd::dup2_stdout(&dev_null)?;
-    if !keep_stderr {
-        nix::unistd::dup2_stderr(&dev_null)?;
-    }
-    Ok(())
-}
-
-/// Keeps fds 0-2 open (on /dev/null) so no socket ever lands there, and
-/// marks every inherited descriptor above them close-on-exec so none leaks
-/// into services; a daemon that detaches closes them instead, as the
-/// classic inetds do, so it holds no pipe or file of whoever started it.
-fn prepare_descriptors(close_inherited: bool) {
-    for fd in 0..3 {
-        // SAFETY: fcntl(F_GETFD) only queries; open returns a new descriptor.
-        unsafe {
-            if libc::fcntl(fd, libc::F_GETFD) < 0 {
-                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-            }
-        }
-    }
-    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-        let fds: Vec<i32> = dir
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .filter(|&fd| fd > 2)
-            .collect();
-        for fd in fds {
-            // SAFETY: nothing of ours is open yet but read_dir's own
-            // descriptor, which is gone: these are all inherited, and
-            // closing or marking one that is not open is harmless.
-            unsafe {
-                if close_inherited {
-                    libc::close(fd);
-                } else {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                }
-            }
-        }
-    }
-}
 
 struct Daemon {
     opts: Options,
@@ -252,76 +126,6 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn new(opts: Options, log: Log, pidfile: Option<Pidfile>) -> io::Result<Daemon> {
-        spawn::reset_inherited_signals();
-        let nofile = spawn::raise_nofile_limit();
-        let fd_limit = usize::try_from(spawn::nofile_limit()).unwrap_or(usize::MAX);
-        let mut signals = SignalPipe::install()?;
-        let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut signals.receiver, SIGNAL_TOKEN, mio::Interest::READABLE)?;
-        let env = if opts.keep_env {
-            std::env::vars_os()
-                .filter_map(|(k, v)| {
-                    let mut entry = k.as_bytes().to_vec();
-                    entry.push(b'=');
-                    entry.extend_from_slice(v.as_bytes());
-                    CString::new(entry).ok()
-                })
-                .collect()
-        } else {
-            vec![CString::new(SERVICE_PATH).expect("no NUL")]
-        };
-        let now = Instant::now();
-        let replies = ReplyLimiter::new(
-            now,
-            opts.limits.udp_source_rate,
-            opts.limits.udp_rate,
-            REPLY_SOURCES,
-        );
-        let rules = Rules::load(&opts.hosts_allow, &opts.hosts_deny);
-        let rule_watch = watch_rules(&poll, &rules);
-        // Close-on-exec, as std opens every file.
-        let dev_null = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")?;
-        Ok(Daemon {
-            rules,
-            rule_watch,
-            rules_dirty: true,
-            dev_null,
-            opts,
-            log,
-            pidfile,
-            poll,
-            signals,
-            spawner: Spawner::new(nofile)?,
-            env,
-            services: Vec::new(),
-            listeners: Vec::new(),
-            next_service_id: 0,
-            sessions: Vec::new(),
-            free_sessions: Vec::new(),
-            open_sessions: 0,
-            unsent: UnsentPool::new(builtins::UNSENT_POOL),
-            starved: Vec::new(),
-            children: Children::default(),
-            decisions: DecisionTable::default(),
-            ready: VecDeque::new(),
-            blocked: Vec::new(),
-            resources_paused: false,
-            replies,
-            internal_dgram_ports: Vec::new(),
-            next_idle_sweep: now,
-            scratch: vec![0; 64 * 1024],
-            replies_sent: [0; builtins::TABLE.len()],
-            fd_limit,
-            now,
-            terminate: false,
-        })
-    }
-
     fn run(&mut self, (services, _): (Vec<Service>, usize)) -> i32 {
         self.apply(services);
         if let Some(pidfile) = &mut self.pidfile {
