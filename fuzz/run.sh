@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Builds every fuzz target and runs each for SECONDS (default 10) from a
+# Usage: run.sh [SECONDS [TARGET...]]
+# Builds the fuzz targets and runs each (default: all) for SECONDS (default 10) from a
 # scratch copy of its seed corpus in corpus/ (so the repository's seeds
 # stay small). Fails on the first crash, leak, timeout or assertion; the
 # input that caused it is left in artifacts/TARGET/ and printed in hex.
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 set -euo pipefail
 seconds=${1:-10}
+shift || true
 cd "$(dirname "$0")"
 
 cargo +nightly fuzz build
-for target in $(cargo +nightly fuzz list); do
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
+for target in "${targets[@]}"; do
     work=target/corpus/$target
     rm -rf "$work"
+    rm -rf "artifacts/$target"
     mkdir -p "$work" "artifacts/$target"
     cp corpus/"$target"/* "$work"/
     log=target/$target.log

@@ -88,7 +88,9 @@ impl Session {
         if self.peer_shut || len == 0 {
             return;
         }
-        let chunk: Vec<u8> = (self.sent.len()..self.sent.len() + len).map(|i| (i % 251) as u8).collect();
+        let chunk: Vec<u8> = (self.sent.len()..self.sent.len() + len)
+            .map(|i| (i % 251) as u8)
+            .collect();
         match self.peer.write(&chunk) {
             Ok(n) => self.sent.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -152,7 +154,10 @@ impl Session {
             ),
             Builtin::Chargen => {
                 let expected = (start..self.received).map(|i| chargen[i % chargen.len()]);
-                assert!(expected.eq(chunk.iter().copied()), "chargen stream out of order");
+                assert!(
+                    expected.eq(chunk.iter().copied()),
+                    "chargen stream out of order"
+                );
             }
             _ => panic!("{:?} answered", self.service),
         }
@@ -187,13 +192,19 @@ fuzz_target!(|data: &[u8]| {
             3 => session.drive(&mut scratch, arg * 256, &mut pool),
             _ => {
                 if arg == 0 {
-                    session.peer.shutdown(std::net::Shutdown::Write).expect("shutdown");
+                    session
+                        .peer
+                        .shutdown(std::net::Shutdown::Write)
+                        .expect("shutdown");
                     session.peer_shut = true;
                 }
             }
         }
         let unsent: usize = sessions.iter().map(Session::unsent).sum();
-        assert!(unsent <= pool_size, "{unsent} bytes unsent, pool of {pool_size}");
+        assert!(
+            unsent <= pool_size,
+            "{unsent} bytes unsent, pool of {pool_size}"
+        );
     }
     // The peers take everything: echo must give every byte back.
     if pool_size == 0 {

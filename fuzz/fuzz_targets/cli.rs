@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let args: Vec<OsString> = if data.is_empty() {
         Vec::new()
     } else {
-        data.split(|&b| b == 0).map(|a| OsString::from_vec(a.to_vec())).collect()
+        data.split(|&b| b == 0)
+            .map(|a| OsString::from_vec(a.to_vec()))
+            .collect()
     };
     if let Ok(options) = inetd::cli::parse(args) {
         assert!(options.backlog > 0, "{options:?}");

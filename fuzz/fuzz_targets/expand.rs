@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use inetd::hosts::{Decision, Request, Rules};
-use inetd_fuzz::{Sandbox, ScriptedLookup, Script};
+use inetd_fuzz::{Sandbox, Script, ScriptedLookup};
 use libfuzzer_sys::fuzz_target;
 
 /// libwrap's ok_chars: what an expansion may keep.
@@ -44,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
     let template = template.replace("\\:", ":");
 
     let mut choices = Script::new(script);
-    let client: SocketAddr = choices.pick(&["127.0.0.1:40000", "[::1]:1", "[::ffff:10.1.2.3]:99"]).parse().unwrap();
+    let client: SocketAddr = choices
+        .pick(&["127.0.0.1:40000", "[::1]:1", "[::ffff:10.1.2.3]:99"])
+        .parse()
+        .unwrap();
     let request = Request {
         daemon: choices.pick(&["echo", "in.telnetd", "d;id", "a b"]),
         client,
@@ -64,7 +67,9 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let command = outcome.twist().expect("a twist rule granted without its command");
+    let command = outcome
+        .twist()
+        .expect("a twist rule granted without its command");
     let literal: HashSet<char> = template.chars().collect();
     for c in command.chars() {
         assert!(
@@ -76,7 +81,9 @@ fuzz_target!(|data: &[u8]| {
     if !template.contains('%') {
         // As libwrap splits `name [=] value`.
         let value = template.trim_matches(BLANKS);
-        let value = value.strip_prefix('=').map_or(value, |v| v.trim_start_matches(BLANKS));
+        let value = value
+            .strip_prefix('=')
+            .map_or(value, |v| v.trim_start_matches(BLANKS));
         assert_eq!(command, value);
     }
 });

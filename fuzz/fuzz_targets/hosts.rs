@@ -60,7 +60,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Decision::NeedsLookup(need) => {
             let pid_needed = request.pid.is_none() && *need == inetd::hosts::Need::Pid;
-            assert!(lookup.blocked || pid_needed, "needs {need:?} though nothing blocked");
+            assert!(
+                lookup.blocked || pid_needed,
+                "needs {need:?} though nothing blocked"
+            );
         }
     }
     let again = rules.decide(&request, &mut ScriptedLookup::new(script));
@@ -78,7 +81,10 @@ fuzz_target!(|data: &[u8]| {
     match rules.decide(&request, &mut ScriptedLookup::new(script)) {
         Decision::Granted(outcome) => {
             let rule = outcome.rule.expect("a rule decided");
-            assert_eq!((rule.file.as_str(), rule.line), (&*first_path.to_string_lossy(), 1));
+            assert_eq!(
+                (rule.file.as_str(), rule.line),
+                (&*first_path.to_string_lossy(), 1)
+            );
         }
         other => panic!("the valid first rule did not decide: {other:?}"),
     }

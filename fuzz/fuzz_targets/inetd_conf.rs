@@ -8,7 +8,7 @@ use inetd::config::{self, Listen, SocketType};
 use inetd_fuzz::FixedResolver;
 use libfuzzer_sys::fuzz_target;
 
-const GOOD: &str = "127.0.0.1:7 stream tcp nowait root internal";
+const GOOD: &str = "127.0.0.1:echo stream tcp nowait root internal";
 
 fuzz_target!(|data: &[u8]| {
     // As config::load reads a file.
@@ -20,17 +20,28 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(e.file, "fuzz.conf");
     }
     for s in &services {
-        assert!((1..=lines).contains(&s.line), "service at line {} of {lines}", s.line);
+        assert!(
+            (1..=lines).contains(&s.line),
+            "service at line {} of {lines}",
+            s.line
+        );
     }
 
     let good_line = lines + 2;
     let joined = format!("{text}\n\n{GOOD}\n");
     let (all_services, all_errors) = config::parse(&joined, "fuzz.conf", &FixedResolver);
-    let (before, after): (Vec<_>, Vec<_>) = all_services.into_iter().partition(|s| s.line < good_line);
-    assert_eq!(before, services, "a line after the input changed its services");
+    let (before, after): (Vec<_>, Vec<_>) =
+        all_services.into_iter().partition(|s| s.line < good_line);
+    assert_eq!(
+        before, services,
+        "a line after the input changed its services"
+    );
     let (errors_before, errors_after): (Vec<_>, Vec<_>) =
         all_errors.into_iter().partition(|e| e.line < good_line);
-    assert_eq!(errors_before, errors, "a line after the input changed its messages");
+    assert_eq!(
+        errors_before, errors,
+        "a line after the input changed its messages"
+    );
     let good_listen = Listen::Inet {
         addr: "127.0.0.1:7".parse().unwrap(),
         v6only: false,

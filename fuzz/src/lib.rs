@@ -75,7 +75,10 @@ impl Resolver for FixedResolver {
 
     fn host(&self, name: &str) -> Vec<IpAddr> {
         match name.to_ascii_lowercase().as_str() {
-            "localhost" => vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(Ipv6Addr::LOCALHOST)],
+            "localhost" => vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(Ipv6Addr::LOCALHOST),
+            ],
             "box" => vec![IpAddr::from([192, 168, 1, 10])],
             "v6box" => vec![IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10])],
             _ => Vec::new(),
@@ -160,12 +163,16 @@ impl ScriptedLookup {
 impl Lookup for ScriptedLookup {
     fn host_name(&mut self, _: IpAddr) -> Result<Option<String>, WouldBlock> {
         let b = usize::from(self.answer()?);
-        Ok(HOSTILE_NAMES.get(b % (HOSTILE_NAMES.len() + 1)).map(|s| s.to_string()))
+        Ok(HOSTILE_NAMES
+            .get(b % (HOSTILE_NAMES.len() + 1))
+            .map(|s| s.to_string()))
     }
 
     fn user(&mut self, _: SocketAddr, _: SocketAddr, _: u32) -> Result<Option<String>, WouldBlock> {
         let b = usize::from(self.answer()?);
-        Ok(HOSTILE_USERS.get(b % (HOSTILE_USERS.len() + 1)).map(|s| s.to_string()))
+        Ok(HOSTILE_USERS
+            .get(b % (HOSTILE_USERS.len() + 1))
+            .map(|s| s.to_string()))
     }
 
     fn in_netgroup(&mut self, _: &str, _: &str) -> Result<bool, WouldBlock> {
@@ -232,8 +239,7 @@ impl Sandbox {
         let mut out = Vec::with_capacity(rules.len());
         let mut prev: Option<u8> = None;
         for &b in rules {
-            let starts_path =
-                b == b'/' && prev.map_or(true, |p| b", \t\r\n:@".contains(&p));
+            let starts_path = b == b'/' && prev.is_none_or(|p| b", \t\r\n:@".contains(&p));
             if starts_path {
                 out.extend_from_slice(prefix.as_bytes());
             } else if b == b'.' && prev == Some(b'.') {
@@ -278,11 +284,14 @@ pub fn check_warning_place(warning: &str, files: &[(&Path, usize)]) {
             continue;
         };
         let number: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let line: usize = number.parse().unwrap_or_else(|_| panic!("no line in {warning:?}"));
+        let line: usize = number
+            .parse()
+            .unwrap_or_else(|_| panic!("no line in {warning:?}"));
         // For a line without its newline, libwrap (and so the decision)
-        // names the lines read whole before it: 0 when it is the first.
+        // names the count of newlines read so far: the line before it, 0
+        // when it is the first, its own after a `\`-newline.
         let valid = if warning.ends_with("missing newline or line too long") {
-            0..lines
+            0..lines + 1
         } else {
             1..lines + 1
         };
