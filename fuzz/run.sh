@@ -10,6 +10,11 @@ seconds=${1:-10}
 shift || true
 cd "$(dirname "$0")"
 
+# The hosts targets keep their rule files in a directory under TMPDIR.
+export TMPDIR=$PWD/target/tmp
+rm -rf "$TMPDIR"
+mkdir -p "$TMPDIR"
+
 cargo +nightly fuzz build
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
