@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod limits;
 pub mod listener;
 pub mod log;
+pub mod notify;
 #[cfg(panic = "abort")]
 mod no_unwind;
 pub mod pidfile;
@@ -20,3 +21,14 @@ pub mod signals;
 pub mod spawn;
 pub mod tcpd;
 pub mod watch;
+
+/// Returns the free memory at the top of the heap to the kernel (after a
+/// configuration load, whose garbage is left there). glibc only: musl's
+/// allocator has no malloc_trim and gives memory back by itself.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
