@@ -65,6 +65,15 @@ pub(super) fn account_exists(kind: Account, name: &str) -> bool {
     }
 }
 
+/// Why an `@group` pattern never matches here, if it does not: musl has no
+/// netgroups (no `innetgr`).
+pub const NETGROUPS_UNSUPPORTED: Option<&str> = if cfg!(target_env = "gnu") {
+    None
+} else {
+    Some("netgroups are not supported by this build (no innetgr in its C library): never matches")
+};
+
+#[cfg(target_env = "gnu")]
 extern "C" {
     fn innetgr(
         netgroup: *const libc::c_char,
@@ -74,6 +83,12 @@ extern "C" {
     ) -> libc::c_int;
 }
 
+#[cfg(not(target_env = "gnu"))]
+pub(super) fn in_netgroup(_: &str, _: &str) -> bool {
+    false
+}
+
+#[cfg(target_env = "gnu")]
 pub(super) fn in_netgroup(netgroup: &str, host: &str) -> bool {
     let (Ok(group), Ok(host)) = (CString::new(netgroup), CString::new(host)) else {
         return false;

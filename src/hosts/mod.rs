@@ -256,6 +256,19 @@ impl Rules {
             .all(|t| t.entries.is_empty() && t.fault.is_none())
     }
 
+    /// What the daemon logs after a load: on a build without netgroups,
+    /// each `@group` pattern, which never matches there.
+    pub fn load_warnings(&self) -> Vec<String> {
+        let Some(why) = lookup::NETGROUPS_UNSUPPORTED else {
+            return Vec::new();
+        };
+        [&self.allow, &self.deny]
+            .iter()
+            .flat_map(|table| check::lint(table, None))
+            .filter(|message| message.ends_with(why))
+            .collect()
+    }
+
     pub fn decide(&self, request: &Request, lookup: &mut dyn Lookup) -> Decision {
         eval::decide([&self.allow, &self.deny], &self.host_lists, request, lookup)
     }
