@@ -52,7 +52,7 @@ env_target=$(echo "$target" | tr 'a-z-' 'A-Z_')
 export RUSTC_BOOTSTRAP=1
 export RUSTC=${RUSTC:-$(dirname "$cargo")/rustc}
 export "CARGO_TARGET_${env_target}_LINKER=$PWD/$work/cc"
-export "CARGO_TARGET_${env_target}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -L native=$PWD/$work"
+export "CARGO_TARGET_${env_target}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static -L native=$PWD/$work"
 start=$(date +%s)
 "$cargo" build --release --locked --target "$target" \
     -Z build-std=std,panic_abort --bin inetd

@@ -12,9 +12,9 @@ pub mod hosts;
 pub mod limits;
 pub mod listener;
 pub mod log;
-pub mod notify;
 #[cfg(panic = "abort")]
 mod no_unwind;
+pub mod notify;
 pub mod pidfile;
 pub mod resolve;
 pub mod signals;
