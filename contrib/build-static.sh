@@ -16,6 +16,7 @@
 #   CC="arm-linux-gnueabihf-gcc -specs /usr/lib/arm-linux-musleabihf/musl-gcc.specs" \
 #       contrib/build-static.sh armv7-unknown-linux-musleabihf
 #
+# EXTRA_RUSTFLAGS are added to rustc's flags (CI: -D warnings).
 # The binary is target/TARGET/release/inetd. Set CARGO (default
 # /usr/bin/cargo, cargo-web) to use another toolchain that has its std source.
 set -eu
@@ -52,7 +53,7 @@ env_target=$(echo "$target" | tr 'a-z-' 'A-Z_')
 export RUSTC_BOOTSTRAP=1
 export RUSTC=${RUSTC:-$(dirname "$cargo")/rustc}
 export "CARGO_TARGET_${env_target}_LINKER=$PWD/$work/cc"
-export "CARGO_TARGET_${env_target}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static -L native=$PWD/$work"
+export "CARGO_TARGET_${env_target}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static -L native=$PWD/$work ${EXTRA_RUSTFLAGS:-}"
 start=$(date +%s)
 "$cargo" build --release --locked --target "$target" \
     -Z build-std=std,panic_abort --bin inetd

@@ -1,6 +1,7 @@
 //! The `--match` lookup (an /etc/hosts-style file), shared system
 //! queries, and the host-list files of `/path` patterns.
 
+#[cfg(target_env = "gnu")]
 use std::ffi::CString;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
