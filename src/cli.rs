@@ -25,8 +25,8 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
   -N FD      write a newline to FD once the sockets are bound, then close it
              (s6 readiness; needs -d or -f)
   -t         check the configuration and exit; twice (or --dump) also prints the services
-  -h         this help
-  -V         version
+  -h, --help     this help
+  -V, --version  version
   --match    explain the hosts.allow/hosts.deny decision for a client, like tcpdmatch
   --check-hosts  lint hosts.allow/hosts.deny against the configuration, like tcpdchk
   --allow FILE, --deny FILE  rule files (default /etc/hosts.allow, /etc/hosts.deny)
