@@ -215,6 +215,28 @@ fn netgroups_where_unsupported_are_reported_by_check_hosts() {
     }
 }
 
+// Wired by the lead: the daemon logs Rules::load_warnings after each load.
+#[test]
+#[ignore]
+fn netgroups_where_unsupported_are_logged_when_the_rules_load() {
+    let port = free_port("127.0.0.1");
+    let daemon = Daemon::start("netgroups-load", &echo_line(port));
+    daemon.write_rules("hosts.allow", "echo: @trusted\n");
+    // The rules are read again when a connection needs them; the client
+    // is in no netgroup, so it is served either way.
+    let mut stream = connect(&format!("127.0.0.1:{port}"));
+    use std::io::{Read, Write};
+    stream.write_all(b"x").unwrap();
+    let mut reply = [0u8; 1];
+    stream.read_exact(&mut reply).unwrap();
+    let warning = "@trusted: netgroups are not supported by this build";
+    if is_glibc_build() {
+        assert!(!daemon.log_text().contains(warning));
+    } else {
+        daemon.wait_for_log(warning);
+    }
+}
+
 // ---- sd_notify ------------------------------------------------------------
 
 /// A notify socket the test listens on, as systemd's.
