@@ -718,3 +718,79 @@ fn lsb_init_script_start_reload_restart_stop_status() {
     });
     assert!(init_script(&dir, "stop").status.success());
 }
+
+/// Kills a daemon by pid on drop.
+struct PidGuard(i32);
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the inetd this test started.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+        }
+    }
+}
+
+/// Debian's update-inetd edits the file, then sends SIGHUP to the pid in
+/// /run/inetd.pid (which the init script's start wrote): the new service
+/// serves. Run in a mount namespace with /run and /etc/default of its own.
+#[test]
+fn update_inetd_reloads_the_daemon_the_init_script_started() {
+    if !is_root() {
+        eprintln!("skipping: the update-inetd test needs a mount namespace (root)");
+        return;
+    }
+    for tool in ["unshare", "mount", "start-stop-daemon", "update-inetd"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    let dir = Dir::new("update-inetd");
+    fs::copy(repo().join("contrib/debian/inetd.init"), dir.join("inetd")).unwrap();
+    let (a, b) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+    let conf = dir.create("inetd.conf", &echo_line(a));
+    dir.create(
+        "defaults",
+        &format!(
+            "DAEMON='{}'\nPIDFILE=/run/inetd.pid\nINETD_CONF='{}'\nINETD_OPTS='--allow {} --deny {}'\n",
+            inetd_bin().display(),
+            conf.display(),
+            dir.join("hosts.allow").display(),
+            dir.join("hosts.deny").display()
+        ),
+    );
+    let script = "set -e
+        mount -t tmpfs tmpfs /etc/default
+        mount -t tmpfs tmpfs /run
+        cp \"$0\" /etc/default/inetd
+        sh \"$1\" start >&2
+        i=0
+        while [ ! -s /run/inetd.pid ]; do
+            i=$((i + 1)); [ $i -lt 1000 ] || exit 1; sleep 0.01
+        done
+        cat /run/inetd.pid
+        update-inetd --file \"$2\" --add \"$3\" >&2";
+    let output = Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .arg(dir.join("defaults"))
+        .arg(dir.join("inetd"))
+        .arg(&conf)
+        .arg(echo_line(b).trim_end())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the init script and update-inetd");
+    let pid: Option<i32> = String::from_utf8_lossy(&output.stdout).trim().parse().ok();
+    let _guard = pid.map(PidGuard);
+    assert!(
+        output.status.success() && pid.is_some(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(fs::read_to_string(&conf)
+        .unwrap()
+        .contains(&format!(":{b} ")));
+    wait_until("the service update-inetd added", || serves(b));
+    assert!(serves(a));
+}
