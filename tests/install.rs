@@ -794,3 +794,47 @@ fn update_inetd_reloads_the_daemon_the_init_script_started() {
     wait_until("the service update-inetd added", || serves(b));
     assert!(serves(a));
 }
+
+/// The shell scripts under contrib/, the ones no test can run here
+/// (OpenRC, procd) included. SC2034 (a variable set but not used) is how
+/// OpenRC and procd scripts are configured.
+#[test]
+fn contrib_scripts_pass_shellcheck() {
+    if !require("shellcheck") {
+        return;
+    }
+    let scripts = [
+        "contrib/build-static.sh",
+        "contrib/debian/inetd.init",
+        "contrib/openrc/inetd.initd",
+        "contrib/openwrt/files/inetd.init",
+        "contrib/runit/inetd/run",
+        "contrib/runit/inetd/log/run",
+        "contrib/s6/inetd/run",
+    ];
+    run(Command::new("shellcheck")
+        .args(["-s", "sh", "-S", "warning", "-e", "SC2034"])
+        .current_dir(repo())
+        .args(scripts));
+}
+
+/// systemd's own check of the unit, with ExecStart pointing at the binary
+/// under test (verify wants the program to exist).
+#[test]
+fn systemd_unit_verifies() {
+    if !require("systemd-analyze") {
+        return;
+    }
+    let dir = Dir::new("systemd-unit");
+    let unit = fs::read_to_string(repo().join("contrib/systemd/inetd.service")).unwrap();
+    assert!(
+        unit.contains("Type=notify\n") && unit.contains("ExecReload=/bin/kill -HUP $MAINPID\n")
+    );
+    let unit = unit.replace("/usr/sbin/inetd", &inetd_bin().display().to_string());
+    let path = dir.create("inetd.service", &unit);
+    let output = run(Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path));
+    let complaints = String::from_utf8_lossy(&output.stderr);
+    assert!(complaints.trim().is_empty(), "{complaints}");
+}
