@@ -8,8 +8,8 @@ use std::time::Duration;
 pub const DEFAULT_CONFIG: &str = "/etc/inetd.conf";
 
 pub const USAGE: &str = "\
-usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-R rate] [-c max] [-C rate]
-             [-s max] [-L load] [--option value ...] [config]
+usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
+             [-C rate] [-s max] [-L load] [--option value ...] [config]
        inetd -t [-t] [--dump] [config]
        inetd --match DAEMON[@SERVER] [USER@]CLIENT [--allow FILE] [--deny FILE]
        inetd --check-hosts [--allow FILE] [--deny FILE] [config]
@@ -22,9 +22,11 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-R rate] [-c max] [-C rate]
   -E         pass inetd's environment to services (default: a minimal PATH only)
   -p FILE    pid file (default /var/run/inetd.pid when detached)
   -q N       listen backlog (default 128)
+  -N FD      write a newline to FD once the sockets are bound, then close it
+             (s6 readiness; needs -d or -f)
   -t         check the configuration and exit; twice (or --dump) also prints the services
-  -h         this help
-  -V         version
+  -h, --help     this help
+  -V, --version  version
   --match    explain the hosts.allow/hosts.deny decision for a client, like tcpdmatch
   --check-hosts  lint hosts.allow/hosts.deny against the configuration, like tcpdchk
   --allow FILE, --deny FILE  rule files (default /etc/hosts.allow, /etc/hosts.deny)
@@ -85,6 +87,8 @@ pub struct Options {
     pub keep_env: bool,
     pub pidfile: Option<PathBuf>,
     pub backlog: i32,
+    /// `-N FD`: the descriptor told once the sockets are bound (s6 readiness).
+    pub readiness_fd: Option<i32>,
     pub hosts_allow: PathBuf,
     pub hosts_deny: PathBuf,
     /// Whether inetd checks hosts.allow/hosts.deny (`--no-wrap`: no).
@@ -154,6 +158,7 @@ impl Default for Options {
             keep_env: false,
             pidfile: None,
             backlog: 128,
+            readiness_fd: None,
             hosts_allow: PathBuf::from(DEFAULT_ALLOW),
             hosts_deny: PathBuf::from(DEFAULT_DENY),
             wrap: true,
@@ -239,7 +244,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                     't' => checks += 1,
                     'h' => opts.mode = Mode::Help,
                     'V' => opts.mode = Mode::Version,
-                    'p' | 'q' | 'R' | 'c' | 'C' | 's' | 'L' => {
+                    'p' | 'q' | 'N' | 'R' | 'c' | 'C' | 's' | 'L' => {
                         let value = if rest.is_empty() {
                             args.next()
                                 .and_then(|v| v.into_string().ok())
@@ -256,6 +261,16 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                                 if opts.backlog <= 0 {
                                     return Err(format!("bad backlog for -q: {value}"));
                                 }
+                            }
+                            'N' => {
+                                let fd = number(&name, &value)?;
+                                // 0-2 are the daemon's own stdio, kept open.
+                                if fd < 3 {
+                                    return Err(format!(
+                                        "bad descriptor for -N: {value} (3 or more)"
+                                    ));
+                                }
+                                opts.readiness_fd = Some(fd);
                             }
                             'R' => limits.spawns_per_minute = number(&name, &value)?,
                             'c' => limits.children_per_service = number(&name, &value)?,
@@ -282,6 +297,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
     }
     if let Some(config) = config {
         opts.config = config;
+    }
+    if opts.readiness_fd.is_some() && !(opts.debug || opts.foreground) {
+        // Detaching closes every inherited descriptor; and a supervisor
+        // that waits for readiness keeps its daemon in the foreground.
+        return Err("-N needs -f or -d".to_string());
     }
     if opts.mode == Mode::Daemon && (checks > 0 || dump) {
         opts.mode = Mode::Check {
@@ -393,6 +413,16 @@ mod tests {
         assert!(parse_str(&["-L", "0"]).is_err());
         assert!(parse_str(&["-R", "-1"]).is_err());
         assert!(parse_str(&["--retry-time"]).is_err());
+    }
+
+    #[test]
+    fn readiness_fd() {
+        assert_eq!(parse_str(&["-f", "-N", "3"]).unwrap().readiness_fd, Some(3));
+        assert_eq!(parse_str(&["-dN5"]).unwrap().readiness_fd, Some(5));
+        assert!(parse_str(&["-N", "3"]).is_err());
+        assert!(parse_str(&["-f", "-N", "2"]).is_err());
+        assert!(parse_str(&["-f", "-N", "x"]).is_err());
+        assert!(parse_str(&["-f", "-N"]).is_err());
     }
 
     #[test]

@@ -14,9 +14,21 @@ pub mod listener;
 pub mod log;
 #[cfg(panic = "abort")]
 mod no_unwind;
+pub mod notify;
 pub mod pidfile;
 pub mod resolve;
 pub mod signals;
 pub mod spawn;
 pub mod tcpd;
 pub mod watch;
+
+/// Returns the free memory at the top of the heap to the kernel (after a
+/// configuration load, whose garbage is left there). glibc only: musl's
+/// allocator has no malloc_trim and gives memory back by itself.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

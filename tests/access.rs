@@ -288,7 +288,7 @@ fn tcpd_lines_are_checked_once_and_no_wrap_checks_nothing() {
                 .args(["-m", "sh", "-c", script])
                 .arg(&allow)
                 .arg(&deny)
-                .arg(env!("CARGO_BIN_EXE_inetd"))
+                .arg(inetd_bin())
                 .arg("-d")
                 .args(extra)
                 .arg("-p")

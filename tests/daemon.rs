@@ -602,7 +602,7 @@ fn logs_to_syslog_and_reconnects() {
         std::process::Command::new("unshare")
             .args(["-m", "sh", "-c", script])
             .arg(&dev)
-            .arg(env!("CARGO_BIN_EXE_inetd"))
+            .arg(inetd_bin())
             .arg("-f")
             .arg("-p")
             .arg(&pidfile)

@@ -614,7 +614,7 @@ fn children_switch_credentials_with_raw_system_calls() {
     command
         .args(["-D", "-f", "-qq", "-e", "trace=%creds", "-o"])
         .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_inetd"))
+        .arg(inetd_bin())
         .arg("-d")
         .arg("-p")
         .arg(&pidfile)

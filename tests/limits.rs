@@ -628,7 +628,7 @@ fn load_shedding() {
         std::process::Command::new("unshare")
             .args(["-m", "sh", "-c", script])
             .arg(&loadavg)
-            .arg(env!("CARGO_BIN_EXE_inetd"))
+            .arg(inetd_bin())
             .args(["-d", "-L", "2", "-p"])
             .arg(&pidfile)
             .arg(&config)

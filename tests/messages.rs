@@ -6,7 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{connect, current_user, free_port, inetd, read_all, wait_until, Daemon, Dir};
+use crate::util::{
+    connect, current_user, free_port, inetd, inetd_bin, read_all, wait_until, Daemon, Dir,
+};
 
 /// Debian's stock line for rpc.rstatd, as update-inetd writes it.
 const DEBIAN_RPC_LINE: &str =
@@ -136,7 +138,7 @@ fn a_detached_daemon_closes_inherited_descriptors() {
         .arg("exec 7>>\"$1\"; shift; exec \"$@\"")
         .arg("sh")
         .arg(&marker)
-        .arg(env!("CARGO_BIN_EXE_inetd"))
+        .arg(inetd_bin())
         .arg("-p")
         .arg(&pidfile)
         .arg(&config)

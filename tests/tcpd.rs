@@ -204,7 +204,7 @@ fn a_silent_name_server_is_given_up_on() {
         .args(["-m", "sh", "-c"])
         .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
         .arg(&resolv)
-        .arg(env!("CARGO_BIN_EXE_inetd"))
+        .arg(inetd_bin())
         .arg("-d")
         .arg("-p")
         .arg(&pidfile)

@@ -6,6 +6,7 @@ mod check;
 mod daemon;
 mod files;
 mod hosts;
+mod install;
 mod limits;
 mod messages;
 mod tcpd;

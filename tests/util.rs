@@ -44,9 +44,16 @@ impl Drop for Dir {
     }
 }
 
-/// The `inetd` binary under test.
+/// The `inetd` binary under test: `$INETD_BIN` (CI sets it to the static
+/// musl build), else the one cargo built.
+pub fn inetd_bin() -> PathBuf {
+    env::var_os("INETD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_inetd")))
+}
+
 pub fn inetd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_inetd"))
+    Command::new(inetd_bin())
 }
 
 /// The `inetd` command, as root in a mount namespace of its own whose
@@ -69,7 +76,7 @@ fn private_resolver(dir: &Dir) -> Command {
             "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"",
         ])
         .arg(resolv)
-        .arg(env!("CARGO_BIN_EXE_inetd"));
+        .arg(inetd_bin());
     command
 }
 

@@ -95,6 +95,9 @@ impl Daemon {
             self.rules_dirty = false;
             if self.rules.is_stale() {
                 self.rules = Rules::load(&self.opts.hosts_allow, &self.opts.hosts_deny);
+                for warning in self.rules.load_warnings() {
+                    self.log.warn(warning);
+                }
                 // The files may be new inodes, and the host lists other files.
                 if let Some(old) = self.rule_watch.take() {
                     let _ = self.poll.registry().deregister(&mut SourceFd(&old.fd()));

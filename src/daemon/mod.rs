@@ -31,6 +31,7 @@ use crate::limits::{
 };
 use crate::listener::{self, Socket};
 use crate::log::{Level, Log};
+use crate::notify::{Notifier, ReadinessFd};
 use crate::pidfile::Pidfile;
 use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
@@ -122,6 +123,12 @@ struct Daemon {
     fd_limit: usize,
     /// The time of this loop turn: one clock read per wake-up.
     now: Instant,
+    /// The supervisor told of readiness, reloads and stopping (sd_notify).
+    notifier: Notifier,
+    /// `-N FD`: told once, when the sockets are first bound.
+    readiness: Option<ReadinessFd>,
+    /// When the supervisor's watchdog is next told all is well.
+    next_watchdog: Option<Instant>,
     terminate: bool,
 }
 
@@ -140,6 +147,13 @@ impl Daemon {
         } else {
             format!("ready: {bound} services, {unbound} not bound yet")
         });
+        let _ = self.notifier.ready();
+        if let Some(readiness) = self.readiness.take() {
+            if let Err(e) = readiness.signal() {
+                self.log
+                    .err(format!("-N: cannot write the readiness newline: {e}"));
+            }
+        }
         let mut events = Events::with_capacity(256);
         while !self.terminate {
             let timeout = if self.ready.is_empty() {
@@ -209,7 +223,11 @@ impl Daemon {
                 _ => None,
             });
         let sweep = (self.open_sessions > 0).then_some(self.next_idle_sweep);
-        listeners.chain(sweep).chain(self.log.next_tick()).min()
+        listeners
+            .chain(sweep)
+            .chain(self.log.next_tick())
+            .chain(self.next_watchdog)
+            .min()
     }
 
     fn run_timers(&mut self) {
@@ -224,10 +242,17 @@ impl Daemon {
         if self.open_sessions > 0 && self.next_idle_sweep <= now {
             self.close_idle_sessions(now);
         }
+        if let (Some(at), Some(every)) = (self.next_watchdog, self.notifier.watchdog_interval()) {
+            if at <= now {
+                let _ = self.notifier.watchdog();
+                self.next_watchdog = Some(now + every);
+            }
+        }
         self.log.tick();
     }
 
     fn shutdown(&mut self) {
+        let _ = self.notifier.stopping();
         self.log.info("terminating");
         for listener in std::mem::take(&mut self.listeners).into_iter().flatten() {
             self.close_listener(listener);

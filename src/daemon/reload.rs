@@ -114,8 +114,7 @@ impl Daemon {
         self.listeners.shrink_to_fit();
         // The parse left its garbage at the top of the heap: give it back
         // rather than hold it for the daemon's lifetime.
-        // SAFETY: malloc_trim only returns free memory to the kernel.
-        unsafe { libc::malloc_trim(0) };
+        crate::trim_heap();
         self.internal_dgram_ports = self
             .services
             .iter()
@@ -172,6 +171,7 @@ impl Daemon {
     }
 
     pub(super) fn reload(&mut self) {
+        let _ = self.notifier.reloading();
         self.log.info("SIGHUP: reloading configuration");
         match load(&self.opts.config.clone(), &mut self.log) {
             Ok((services, 0)) => {
@@ -192,6 +192,8 @@ impl Daemon {
                 self.opts.config.display()
             )),
         }
+        // Whatever the outcome, the configuration in force serves.
+        let _ = self.notifier.ready();
     }
 }
 

@@ -7,6 +7,16 @@ use super::*;
 pub fn run(opts: Options) -> i32 {
     let detach = !opts.debug && !opts.foreground;
     prepare_descriptors(detach);
+    // The supervisor's notify socket is named in the environment; -N's
+    // descriptor is taken now (it needs -d or -f: nothing closed it).
+    let notifier = Notifier::from_env();
+    let readiness = match opts.readiness_fd.map(ReadinessFd::take).transpose() {
+        Ok(readiness) => readiness,
+        Err(e) => {
+            eprintln!("inetd: -N {}: {e}", opts.readiness_fd.unwrap_or_default());
+            return 1;
+        }
+    };
     let to_stderr = opts.debug || opts.log_stderr;
     let mut log = if to_stderr {
         Log::stderr(opts.debug)
@@ -44,8 +54,9 @@ pub fn run(opts: Options) -> i32 {
             // The pid in the syslog tag changed.
             log = Log::syslog("inetd");
         }
+        let _ = notifier.mainpid(std::process::id());
     }
-    match Daemon::new(opts, log, pidfile) {
+    match Daemon::new(opts, log, pidfile, notifier, readiness) {
         Ok(mut daemon) => daemon.run(services),
         Err(e) => {
             eprintln!("inetd: {e}");
@@ -134,7 +145,13 @@ pub(super) fn prepare_descriptors(close_inherited: bool) {
 }
 
 impl Daemon {
-    pub(super) fn new(opts: Options, log: Log, pidfile: Option<Pidfile>) -> io::Result<Daemon> {
+    pub(super) fn new(
+        opts: Options,
+        mut log: Log,
+        pidfile: Option<Pidfile>,
+        notifier: Notifier,
+        readiness: Option<ReadinessFd>,
+    ) -> io::Result<Daemon> {
         spawn::reset_inherited_signals();
         let nofile = spawn::raise_nofile_limit();
         let fd_limit = usize::try_from(spawn::nofile_limit()).unwrap_or(usize::MAX);
@@ -162,7 +179,11 @@ impl Daemon {
             REPLY_SOURCES,
         );
         let rules = Rules::load(&opts.hosts_allow, &opts.hosts_deny);
+        for warning in rules.load_warnings() {
+            log.warn(warning);
+        }
         let rule_watch = watch_rules(&poll, &rules);
+        let next_watchdog = notifier.watchdog_interval().map(|every| now + every);
         // Close-on-exec, as std opens every file.
         let dev_null = std::fs::OpenOptions::new()
             .read(true)
@@ -200,6 +221,9 @@ impl Daemon {
             replies_sent: [0; builtins::TABLE.len()],
             fd_limit,
             now,
+            notifier,
+            readiness,
+            next_watchdog,
             terminate: false,
         })
     }

@@ -128,7 +128,10 @@ fn lint_host(host: &str) -> Option<String> {
     if host.is_empty() {
         return Some("empty host pattern never matches".to_string());
     }
-    if host.starts_with('@') || host.starts_with('/') || is_keyword(host) {
+    if host.starts_with('@') {
+        return super::nss::NETGROUPS_UNSUPPORTED.map(|why| format!("{host}: {why}"));
+    }
+    if host.starts_with('/') || is_keyword(host) {
         return None;
     }
     if let Some((net, mask)) = split_at(host, '/') {

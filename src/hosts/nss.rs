@@ -3,6 +3,7 @@
 //! Their answers may take a network service (LDAP, NIS), so only `--match`
 //! and the `--tcpd` child ask them; the daemon decides with `NoLookup`.
 
+#[cfg(target_env = "gnu")]
 use std::ffi::CString;
 
 use super::request::Account;
@@ -15,6 +16,15 @@ pub fn account_exists(kind: Account, name: &str) -> bool {
     }
 }
 
+/// Why an `@group` pattern never matches here, if it does not: musl has no
+/// netgroups (no `innetgr`).
+pub const NETGROUPS_UNSUPPORTED: Option<&str> = if cfg!(target_env = "gnu") {
+    None
+} else {
+    Some("netgroups are not supported by this build (no innetgr in its C library): never matches")
+};
+
+#[cfg(target_env = "gnu")]
 extern "C" {
     fn innetgr(
         netgroup: *const libc::c_char,
@@ -24,7 +34,14 @@ extern "C" {
     ) -> libc::c_int;
 }
 
+/// Whether `host` is in `netgroup`: never, without netgroups.
+#[cfg(not(target_env = "gnu"))]
+pub fn in_netgroup(_: &str, _: &str) -> bool {
+    false
+}
+
 /// Whether `host` is in `netgroup` (innetgr, any user and domain).
+#[cfg(target_env = "gnu")]
 pub fn in_netgroup(netgroup: &str, host: &str) -> bool {
     let (Ok(group), Ok(host)) = (CString::new(netgroup), CString::new(host)) else {
         return false;

@@ -77,6 +77,27 @@ impl Rules {
             .all(|t| t.entries.is_empty() && t.fault.is_none())
     }
 
+    /// What the daemon logs after a load: on a build without netgroups,
+    /// each `@group` pattern, which never matches there.
+    pub fn load_warnings(&self) -> Vec<String> {
+        let Some(why) = super::nss::NETGROUPS_UNSUPPORTED else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        for table in [&self.allow, &self.deny] {
+            for entry in &table.entries {
+                let Entry::Rule(rule) = entry else {
+                    continue;
+                };
+                for group in rule.clients.iter().filter(|c| c.starts_with('@')) {
+                    let path = &table.path;
+                    warnings.push(format!("{path}:{}: {group}: {why}", rule.line));
+                }
+            }
+        }
+        warnings
+    }
+
     pub fn decide(&self, request: &Request, lookup: &mut dyn Lookup) -> Decision {
         eval::decide([&self.allow, &self.deny], &self.host_lists, request, lookup)
     }
