@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     // As config::load reads a file.
     let text = String::from_utf8_lossy(data);
     let lines = text.split('\n').count();
-    let (services, errors) = config::parse(&text, "fuzz.conf", &FixedResolver);
+    let (services, errors) = config::inetd::parse(&text, "fuzz.conf", &FixedResolver);
     for e in &errors {
         assert!((1..=lines).contains(&e.line), "{e} in a {lines}-line file");
         assert_eq!(e.file, "fuzz.conf");
@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
 
     let good_line = lines + 2;
     let joined = format!("{text}\n\n{GOOD}\n");
-    let (all_services, all_errors) = config::parse(&joined, "fuzz.conf", &FixedResolver);
+    let (all_services, all_errors) = config::inetd::parse(&joined, "fuzz.conf", &FixedResolver);
     let (before, after): (Vec<_>, Vec<_>) =
         all_services.into_iter().partition(|s| s.line < good_line);
     assert_eq!(
