@@ -120,3 +120,22 @@ fn check_hosts_problems() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+/// A last line that ends in `\` continues past the end of the file: the
+/// tool names that line (the fuzz target for hosts tables found it named
+/// the line after).
+#[test]
+fn check_hosts_names_the_line_continued_past_the_end() {
+    let dir = Dir::new("check-continued-eof");
+    let (_, out) = check(&dir, "echo: ALL\ne\\\n", "");
+    assert!(
+        out.contains("hosts.allow:2: line continued past the end of file"),
+        "{out}"
+    );
+    assert!(!out.contains("hosts.allow:3"), "{out}");
+    let (_, out) = check(&dir, "echo: ALL\ne", "");
+    assert!(
+        out.contains("hosts.allow:2: missing newline at end of file"),
+        "{out}"
+    );
+}

@@ -64,15 +64,20 @@ pub fn lint(table: &Table, daemons: Option<&BTreeSet<String>>) -> Vec<String> {
         }
     }
     if table.missing_final_newline {
-        let line = table.fault.as_ref().map_or(0, |f| f.line + 1);
+        // The file's last line: unterminated, or ending in `\` so that
+        // the line it continues never ends.
+        let line = table.lines;
+        let what = if table.fault.as_ref().is_some_and(|f| f.line == line) {
+            "line continued past the end of file"
+        } else {
+            "missing newline at end of file"
+        };
         let effect = if path.ends_with("deny") {
             "every client not matched earlier is denied"
         } else {
             "the line never matches"
         };
-        out.push(format!(
-            "{path}:{line}: missing newline at end of file: {effect}"
-        ));
+        out.push(format!("{path}:{line}: {what}: {effect}"));
     } else if let Some(fault) = &table.fault {
         out.push(format!(
             "{path}:{}: {}: the rest of the file is ignored",

@@ -20,8 +20,11 @@ pub struct Table {
     /// Why reading stopped early, if it did; libwrap then treats the file as
     /// an error: no match in hosts.allow, a denial in hosts.deny.
     pub fault: Option<Fault>,
-    /// The file ends with an unterminated line (also reported as `fault`).
+    /// The file ends with an unterminated line (also reported as `fault`):
+    /// one without its newline, or one continued (`\\`) past the end.
     pub missing_final_newline: bool,
+    /// Its physical lines, the last one counted even without a newline.
+    pub lines: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,8 +74,10 @@ impl Table {
     }
 
     pub fn parse(bytes: &[u8], path: &str) -> Table {
+        let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
         let mut table = Table {
             path: path.to_string(),
+            lines: newlines + usize::from(bytes.last().is_some_and(|&b| b != b'\n')),
             ..Table::default()
         };
         let mut reader = LineReader {
