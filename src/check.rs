@@ -45,34 +45,18 @@ fn access_names(services: &[Service]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Builtin, Credentials, Limits, Listen, Program, SocketType};
+    use crate::config::{Builtin, Listen, Program};
     use std::path::PathBuf;
 
     fn service(name: &str, program: Program) -> Service {
-        Service {
-            file: "inetd.conf".to_string(),
-            line: 1,
-            name: name.to_string(),
-            protocol: "tcp".to_string(),
-            listen: Listen::Unix {
-                path: PathBuf::from("/run/x"),
-                perms: crate::config::SocketPerms {
-                    owner: None,
-                    mode: crate::config::DEFAULT_SOCKET_MODE,
-                },
+        let listen = Listen::Unix {
+            path: PathBuf::from("/run/x"),
+            perms: crate::config::SocketPerms {
+                owner: None,
+                mode: crate::config::DEFAULT_SOCKET_MODE,
             },
-            socket_type: SocketType::Stream,
-            wait: false,
-            limits: Limits::default(),
-            user: Credentials {
-                user: "root".to_string(),
-                uid: 0,
-                gid: 0,
-                group: None,
-                groups: Vec::new(),
-            },
-            program,
-        }
+        };
+        Service::for_test(name, listen, program)
     }
 
     fn external(path: &str, argv: &[&str]) -> Program {

@@ -274,3 +274,29 @@ pub fn load(path: &Path, resolver: &dyn Resolver) -> io::Result<(Vec<Service>, V
     let text = String::from_utf8_lossy(&bytes);
     Ok(inetd::parse(&text, &path.to_string_lossy(), resolver))
 }
+
+impl Service {
+    /// A root service of `program` on `listen` (stream, `nowait`, no
+    /// limits), for the unit tests of what consumes services.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str, listen: Listen, program: Program) -> Service {
+        Service {
+            file: "inetd.conf".to_string(),
+            line: 1,
+            name: name.to_string(),
+            protocol: "tcp".to_string(),
+            listen,
+            socket_type: SocketType::Stream,
+            wait: false,
+            limits: Limits::default(),
+            user: Credentials {
+                user: "root".to_string(),
+                uid: 0,
+                gid: 0,
+                group: None,
+                groups: Vec::new(),
+            },
+            program,
+        }
+    }
+}

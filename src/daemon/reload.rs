@@ -200,29 +200,15 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Credentials, Limits};
 
     fn service(listen: &str, socket_type: SocketType) -> Service {
+        let inet = Listen::Inet {
+            addr: listen.parse().unwrap(),
+            v6only: false,
+        };
         Service {
-            file: "test".to_string(),
-            line: 1,
-            name: listen.to_string(),
-            listen: Listen::Inet {
-                addr: listen.parse().unwrap(),
-                v6only: false,
-            },
             socket_type,
-            protocol: "tcp".to_string(),
-            wait: false,
-            limits: Limits::default(),
-            user: Credentials {
-                user: "root".to_string(),
-                uid: 0,
-                gid: 0,
-                group: None,
-                groups: Vec::new(),
-            },
-            program: Program::Builtin(Builtin::Echo),
+            ..Service::for_test(listen, inet, Program::Builtin(Builtin::Echo))
         }
     }
 
