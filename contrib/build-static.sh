@@ -15,6 +15,9 @@
 #   apt-get install gcc-arm-linux-gnueabihf musl-dev:armhf   # after dpkg --add-architecture armhf
 #   CC="arm-linux-gnueabihf-gcc -specs /usr/lib/arm-linux-musleabihf/musl-gcc.specs" \
 #       contrib/build-static.sh armv7-unknown-linux-musleabihf
+#   qemu-arm-static target/armv7-unknown-linux-musleabihf/release/inetd -V
+#
+# (CI builds both and runs the armv7 one under qemu-user.)
 #
 # EXTRA_RUSTFLAGS are added to rustc's flags (CI: -D warnings).
 # The binary is target/TARGET/release/inetd. Set CARGO (default

@@ -63,3 +63,26 @@ extern "C" fn _Unwind_GetDataRelBase(_context: *mut c_void) -> usize {
 extern "C" fn _Unwind_GetTextRelBase(_context: *mut c_void) -> usize {
     abort()
 }
+
+// ARM's EHABI: every function's unwind table entry names one of these
+// personality routines, and only an unwind would call one.
+
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+extern "C" fn __aeabi_unwind_cpp_pr0(
+    _state: c_int,
+    _block: *mut c_void,
+    _context: *mut c_void,
+) -> c_int {
+    abort()
+}
+
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+extern "C" fn __aeabi_unwind_cpp_pr1(
+    _state: c_int,
+    _block: *mut c_void,
+    _context: *mut c_void,
+) -> c_int {
+    abort()
+}

@@ -1,6 +1,7 @@
 //! Installing and supervising inetd: `make install`, the man pages, the
 //! static build's gated features, and every init system that can run here
-//! (sd_notify against a socket the test opens, the LSB init script, runit, s6).
+//! (sd_notify against a socket the test opens, the LSB init script, runit, s6,
+//! OpenRC).
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -782,8 +783,115 @@ fn update_inetd_reloads_the_daemon_the_init_script_started() {
     assert!(serves(a));
 }
 
-/// The shell scripts under contrib/, the ones no test can run here
-/// (OpenRC, procd) included. SC2034 (a variable set but not used) is how
+/// Runs contrib/openrc/inetd.initd ACTION through its own `#!/sbin/openrc-run`
+/// line, in a mount namespace whose /run is the test's `run` directory:
+/// OpenRC's state (/run/openrc) and the pid file persist from one action
+/// to the next there, and the machine's own /run/openrc is never touched.
+/// `-D` (--nodeps): no booted OpenRC provides `net` here.
+fn openrc_service(dir: &Dir, action: &str) -> Output {
+    Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /run && exec \"$1\" -D \"$2\"",
+        ])
+        .arg(dir.join("run"))
+        .arg(dir.join("init.d/inetd"))
+        .arg(action)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the OpenRC service")
+}
+
+#[test]
+fn openrc_starts_reloads_and_stops_inetd() {
+    if !is_root() {
+        eprintln!("skipping: the OpenRC test needs a mount namespace (root)");
+        return;
+    }
+    for tool in ["unshare", "mount", "openrc-run"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    let dir = Dir::new("openrc");
+    // OpenRC's layout: the script in init.d/, its options in ../conf.d/.
+    for sub in ["init.d", "conf.d"] {
+        fs::create_dir(dir.join(sub)).unwrap();
+    }
+    let script = fs::read_to_string(repo().join("contrib/openrc/inetd.initd")).unwrap();
+    let script = script.replace("/usr/sbin/inetd", &inetd_bin().display().to_string());
+    let service = dir.create("init.d/inetd", &script);
+    run(Command::new("chmod").arg("755").arg(&service));
+    let (a, b) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+    let conf = dir.create("inetd.conf", &echo_line(a));
+    dir.create(
+        "conf.d/inetd",
+        &format!(
+            "INETD_CONF='{}'\nINETD_OPTS='--allow {} --deny {}'\n",
+            conf.display(),
+            dir.join("hosts.allow").display(),
+            dir.join("hosts.deny").display()
+        ),
+    );
+    // The state directory `openrc` creates at boot; softlevel says it did.
+    let state = dir.join("run/openrc");
+    for sub in [
+        "daemons",
+        "exclusive",
+        "failed",
+        "hotplugged",
+        "inactive",
+        "options",
+        "scheduled",
+        "started",
+        "starting",
+        "stopping",
+        "tmp",
+        "wasinactive",
+    ] {
+        fs::create_dir_all(state.join(sub)).unwrap();
+    }
+    fs::write(state.join("softlevel"), "").unwrap();
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let pidfile = dir.join("run/inetd.pid");
+    let pid = || -> Option<i32> { fs::read_to_string(&pidfile).ok()?.trim().parse().ok() };
+
+    let start = openrc_service(&dir, "start");
+    let _guard = pid().map(PidGuard);
+    assert!(start.status.success(), "{}", text(&start));
+    wait_until("inetd started by OpenRC to serve", || serves(a));
+    let first = pid().expect("OpenRC wrote the pid file");
+    let status = openrc_service(&dir, "status");
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+
+    fs::write(&conf, format!("{}{}", echo_line(a), echo_line(b))).unwrap();
+    let reload = openrc_service(&dir, "reload");
+    assert!(reload.status.success(), "{}", text(&reload));
+    wait_until("the reload through OpenRC", || serves(b));
+    assert_eq!(pid(), Some(first), "a reload keeps the daemon");
+    // reload checks the file first and leaves the daemon alone when it is wrong.
+    fs::write(&conf, "echo stream tcp nowait\n").unwrap();
+    let reload = openrc_service(&dir, "reload");
+    assert!(!reload.status.success(), "{}", text(&reload));
+    assert!(serves(a) && serves(b));
+
+    let stop = openrc_service(&dir, "stop");
+    assert!(stop.status.success(), "{}", text(&stop));
+    wait_until("inetd stopped by OpenRC", || !serves(a) && !serves(b));
+    let status = openrc_service(&dir, "status");
+    assert_eq!(status.status.code(), Some(3), "{}", text(&status));
+}
+
+/// The shell scripts under contrib/, the one no test can run here (procd)
+/// included. SC2034 (a variable set but not used) is how
 /// OpenRC and procd scripts are configured.
 #[test]
 fn contrib_scripts_pass_shellcheck() {
