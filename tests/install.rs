@@ -543,6 +543,10 @@ fn s6_service(dir: &Dir, conf: &Path) -> (PathBuf, Daemon) {
             .spawn()
             .expect("start s6-supervise"),
     );
+    // s6-svwait reads the state s6-supervise writes once it runs.
+    wait_until("s6-supervise to write its state", || {
+        svc.join("supervise/status").exists()
+    });
     (svc, supervise)
 }
 
