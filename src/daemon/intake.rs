@@ -75,7 +75,7 @@ impl Daemon {
                 return;
             }
             let arrival = if waits {
-                Some(Arrival::Socket(self.waiting_sender(slot)))
+                self.waiting(slot)
             } else if datagrams {
                 self.receive(slot)
             } else {
@@ -291,16 +291,23 @@ impl Daemon {
         }
     }
 
-    /// The sender of the datagram waiting on a UDP `wait` listener, without
-    /// taking it; `None` for other sockets, or when access is not checked.
-    fn waiting_sender(&mut self, slot: usize) -> Option<SocketAddr> {
-        if !self.rules_apply() {
-            return None;
-        }
+    /// A `wait` listener's socket, to hand over: for UDP with the sender of
+    /// the datagram waiting on it, looked at without taking it. `None` when
+    /// no datagram waits (a wake-up of the ready queue after the last one
+    /// was refused, say): nothing is started for nothing.
+    fn waiting(&mut self, slot: usize) -> Option<Arrival> {
         let Some(Socket::Udp(udp)) = self.listeners[slot].as_ref()?.socket.as_ref() else {
-            return None;
+            return Some(Arrival::Socket(None));
         };
-        udp.peek_from(&mut [0u8; 1]).ok().map(|(_, sender)| sender)
+        // An error an earlier datagram queued (ICMP) is reported once.
+        for _ in 0..2 {
+            match udp.peek_from(&mut [0u8; 1]) {
+                Ok((_, sender)) => return Some(Arrival::Socket(Some(sender))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(_) => continue,
+            }
+        }
+        None
     }
 
     /// A builtin connection whose client may be served: a session, or the
