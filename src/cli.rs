@@ -32,6 +32,11 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
   --allow FILE, --deny FILE  rule files (default /etc/hosts.allow, /etc/hosts.deny)
   --no-wrap  do not check hosts.allow/hosts.deny at all (default: check every
              service but those whose program is tcpd, which checks them itself)
+  --environment  give every program its client's address in the environment
+             (PROTO, TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT...),
+             as a line's `,env` flag does for one service
+  --listen-fds   pass every wait service's socket on fd 3 too, with LISTEN_FDS,
+             LISTEN_PID and LISTEN_FDNAMES (systemd style), as `,listen-fds` does
 
 limits (0 means none):
   -R N                   spawns per minute per service, then pause it (default none;
@@ -93,6 +98,10 @@ pub struct Options {
     pub hosts_deny: PathBuf,
     /// Whether inetd checks hosts.allow/hosts.deny (`--no-wrap`: no).
     pub wrap: bool,
+    /// `--environment`: every program gets its client's address.
+    pub environment: bool,
+    /// `--listen-fds`: every `wait` service's socket also on fd 3.
+    pub listen_fds: bool,
     pub limits: Limits,
 }
 
@@ -162,6 +171,8 @@ impl Default for Options {
             hosts_allow: PathBuf::from(DEFAULT_ALLOW),
             hosts_deny: PathBuf::from(DEFAULT_DENY),
             wrap: true,
+            environment: false,
+            listen_fds: false,
             limits: Limits::default(),
         }
     }
@@ -200,6 +211,8 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                 "deny" => opts.hosts_deny = PathBuf::from(value()?),
                 "check-hosts" => opts.mode = Mode::CheckHosts,
                 "no-wrap" => opts.wrap = false,
+                "environment" => opts.environment = true,
+                "listen-fds" => opts.listen_fds = true,
                 "match" => {
                     let mut operand = || {
                         args.next()

@@ -10,7 +10,13 @@ use mio::unix::pipe;
 /// The pipe's write end, for the handler.
 static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
 
-const CAUGHT: [c_int; 4] = [libc::SIGCHLD, libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
+const CAUGHT: [c_int; 5] = [
+    libc::SIGCHLD,
+    libc::SIGHUP,
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGUSR1,
+];
 
 extern "C" fn on_signal(sig: c_int) {
     // SAFETY: write(2) and errno access are async-signal-safe; errno is
@@ -32,6 +38,8 @@ extern "C" fn on_signal(sig: c_int) {
 pub struct Pending {
     pub child: bool,
     pub reload: bool,
+    /// SIGUSR1: log the daemon's state.
+    pub dump: bool,
     pub terminate: bool,
 }
 
@@ -42,7 +50,7 @@ pub struct SignalPipe {
 }
 
 impl SignalPipe {
-    /// Installs the handlers for SIGCHLD, SIGHUP, SIGTERM and SIGINT, and
+    /// Installs the handlers for SIGCHLD, SIGHUP, SIGTERM, SIGINT and SIGUSR1, and
     /// ignores SIGPIPE (writes to a closed peer fail with EPIPE instead).
     pub fn install() -> io::Result<SignalPipe> {
         let (sender, receiver) = pipe::new()?;
@@ -82,6 +90,7 @@ impl SignalPipe {
                         match c_int::from(sig) {
                             libc::SIGCHLD => pending.child = true,
                             libc::SIGHUP => pending.reload = true,
+                            libc::SIGUSR1 => pending.dump = true,
                             _ => pending.terminate = true,
                         }
                     }

@@ -21,13 +21,21 @@ use libc::{c_char, c_int, c_void, gid_t, pid_t, uid_t};
 /// Signals whose disposition the daemon changes (caught or ignored); the
 /// child puts them back to the default before unblocking signals. Every other
 /// signal is already at its default (see [`reset_inherited_signals`]).
-const DAEMON_SIGNALS: [c_int; 5] = [
+const DAEMON_SIGNALS: [c_int; 6] = [
     libc::SIGPIPE,
     libc::SIGCHLD,
     libc::SIGHUP,
     libc::SIGTERM,
     libc::SIGINT,
+    libc::SIGUSR1,
 ];
+
+/// The descriptor of a passed listening socket (systemd's
+/// `SD_LISTEN_FDS_START`).
+pub const LISTEN_FD: RawFd = 3;
+
+/// Room for the child's pid in `LISTEN_PID=`: a 64-bit number's digits.
+const PID_DIGITS: usize = 20;
 
 /// The child runs only a few syscalls before exec: 64 KiB is ample.
 const CHILD_STACK_SIZE: usize = 64 * 1024;
@@ -118,9 +126,84 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
         .collect()
 }
 
+/// What a child gets beyond its socket on fds 0-2, decided per spawn.
+#[derive(Clone, Copy, Default)]
+pub struct Handoff<'a> {
+    /// `NAME=value` entries added to the program's environment (the
+    /// client's addresses, UCSPI style).
+    pub env: &'a [String],
+    /// systemd-style socket passing: the socket also on [`LISTEN_FD`], with
+    /// `LISTEN_FDS=1`, `LISTEN_FDNAMES` set to this name and `LISTEN_PID`
+    /// to the child's own pid (written by the child, which alone knows it).
+    pub listen_fds: Option<&'a str>,
+}
+
+/// The environment of one spawn when a [`Handoff`] adds to the prepared
+/// one: built in the parent, in buffers kept from spawn to spawn.
+#[derive(Default)]
+struct HandoffEnv {
+    text: Vec<u8>,
+    /// Where each entry starts in `text`.
+    starts: Vec<usize>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl HandoffEnv {
+    /// The pointer array for `exec`'s environment plus `handoff`'s, and
+    /// where in it the child writes its pid (null when not asked).
+    fn build(&mut self, exec: &Exec, handoff: &Handoff) -> (*const *const c_char, *mut u8) {
+        self.text.clear();
+        self.starts.clear();
+        fn push(env: &mut HandoffEnv, parts: &[&[u8]]) {
+            env.starts.push(env.text.len());
+            for part in parts {
+                env.text.extend_from_slice(part);
+            }
+            env.text.push(0);
+        }
+        for entry in handoff.env.iter().filter(|e| !e.as_bytes().contains(&0)) {
+            push(self, &[entry.as_bytes()]);
+        }
+        let mut pid_at = None;
+        if let Some(name) = handoff.listen_fds {
+            // A name may not hold the list separator, nor end the string.
+            let name: Vec<u8> = name
+                .bytes()
+                .map(|b| if b == b':' || b == 0 { b'_' } else { b })
+                .collect();
+            push(self, &[b"LISTEN_FDS=1"]);
+            push(self, &[b"LISTEN_FDNAMES=", &name]);
+            pid_at = Some(self.text.len() + b"LISTEN_PID=".len());
+            push(self, &[b"LISTEN_PID=", &[b'0'; PID_DIGITS]]);
+        }
+        // The text no longer moves: point into it.
+        self.ptrs.clear();
+        self.ptrs
+            .extend_from_slice(&exec.envp_ptrs[..exec.envp_ptrs.len() - 1]);
+        let base = self.text.as_ptr();
+        self.ptrs.extend(
+            self.starts
+                .iter()
+                .map(|&at| base.wrapping_add(at).cast::<c_char>()),
+        );
+        self.ptrs.push(ptr::null());
+        let pid_slot = pid_at.map_or(ptr::null_mut(), |at| {
+            self.text.as_mut_ptr().wrapping_add(at)
+        });
+        (self.ptrs.as_ptr(), pid_slot)
+    }
+}
+
 /// What the child reports back through shared memory when it fails.
 struct ChildContext<'a> {
     exec: &'a Exec,
+    /// The environment to exec with: the prepared one, or a handoff's.
+    envp: *const *const c_char,
+    /// Where the child writes its pid (`PID_DIGITS` bytes then the NUL
+    /// ending the entry); null when not asked.
+    pid_slot: *mut u8,
+    /// Also put the socket on [`LISTEN_FD`].
+    listen_fd: bool,
     socket: RawFd,
     /// Put on fd 3 for the `--tcpd` mode, which closes it when its access
     /// decision is over (see `tcpd/`); -1 for none.
@@ -138,6 +221,7 @@ struct ChildContext<'a> {
 pub struct Spawner {
     stack: ChildStack,
     nofile: Option<libc::rlimit>,
+    handoff_env: HandoffEnv,
 }
 
 /// The child's stack: a mapping of its own, its lowest page inaccessible.
@@ -202,22 +286,33 @@ impl Spawner {
         Ok(Spawner {
             stack: ChildStack::map()?,
             nofile,
+            handoff_env: HandoffEnv::default(),
         })
     }
 
     /// Starts `exec` with `socket` on fds 0, 1 and 2 (in blocking mode), in
     /// a new session, as the configured user, with default signal handling
-    /// and an empty signal mask. Returns the child's pid. `decision_pipe`,
-    /// only for inetd's own `--tcpd` mode, also goes on fd 3.
+    /// and an empty signal mask, given what `handoff` adds. Returns the
+    /// child's pid. `decision_pipe`, only for inetd's own `--tcpd` mode,
+    /// goes on fd 3 (that mode moves a passed socket there itself).
     pub fn spawn(
         &mut self,
         exec: &Exec,
         socket: RawFd,
         decision_pipe: Option<RawFd>,
         drain_datagram: bool,
+        handoff: Handoff,
     ) -> Result<pid_t, SpawnError> {
+        let (envp, pid_slot) = if handoff.env.is_empty() && handoff.listen_fds.is_none() {
+            (exec.envp_ptrs.as_ptr(), ptr::null_mut())
+        } else {
+            self.handoff_env.build(exec, &handoff)
+        };
         let mut ctx = ChildContext {
             exec,
+            envp,
+            pid_slot,
+            listen_fd: handoff.listen_fds.is_some() && decision_pipe.is_none(),
             socket,
             decision_pipe: decision_pipe.unwrap_or(-1),
             nofile: self.nofile.as_ref(),
@@ -302,6 +397,20 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     if ctx.decision_pipe >= 0 && libc::dup2(ctx.decision_pipe, 3) < 0 {
         return "dup2";
     }
+    if ctx.listen_fd {
+        // dup2 onto itself would leave close-on-exec set.
+        let passed = if sock == LISTEN_FD {
+            libc::fcntl(LISTEN_FD, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(sock, LISTEN_FD)
+        };
+        if passed < 0 {
+            return "dup2";
+        }
+    }
+    if !ctx.pid_slot.is_null() {
+        write_pid(ctx.pid_slot, libc::syscall(libc::SYS_getpid) as u64);
+    }
     // O_NONBLOCK lives on the shared open file description: services expect blocking I/O.
     let flags = libc::fcntl(0, libc::F_GETFL);
     if flags < 0 || libc::fcntl(0, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
@@ -338,9 +447,28 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     libc::execve(
         ctx.exec.path.as_ptr(),
         ctx.exec.argv_ptrs.as_ptr(),
-        ctx.exec.envp_ptrs.as_ptr(),
+        ctx.envp,
     );
     "execve"
+}
+
+/// Writes `pid` in decimal at `slot` ([`PID_DIGITS`] bytes), ended by a
+/// NUL: in the child, so by hand and without allocating.
+unsafe fn write_pid(slot: *mut u8, mut pid: u64) {
+    let mut digits = [0u8; PID_DIGITS];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (pid % 10) as u8;
+        n += 1;
+        pid /= 10;
+        if pid == 0 || n == PID_DIGITS {
+            break;
+        }
+    }
+    for i in 0..n {
+        *slot.add(i) = digits[n - 1 - i];
+    }
+    *slot.add(n) = 0;
 }
 
 /// The soft descriptor limit now in force.

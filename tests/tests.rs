@@ -5,6 +5,7 @@ mod builtins;
 mod check;
 mod daemon;
 mod files;
+mod handoff;
 mod hosts;
 mod install;
 mod limits;

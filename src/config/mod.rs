@@ -38,6 +38,12 @@ pub struct Service {
     /// `wait`: the listening socket itself goes to one child at a time.
     pub wait: bool,
     pub limits: Limits,
+    /// The client's and server's addresses in the program's environment
+    /// (UCSPI's `TCPREMOTEIP`...; see `daemon/`).
+    pub environment: bool,
+    /// A `wait` service's socket also on fd 3, with `LISTEN_FDS`,
+    /// `LISTEN_PID` and `LISTEN_FDNAMES` (systemd's socket passing).
+    pub listen_fds: bool,
     pub user: Credentials,
     pub program: Program,
 }
@@ -197,14 +203,15 @@ impl Service {
     /// The normalized one-line form printed by `inetd -tt`, fields separated by
     /// single spaces, none of them empty:
     ///
-    /// `ADDRESS FAMILY SOCKTYPE wait|nowait rate=N child=N ip-rate=N ip-child=N
+    /// `ADDRESS FAMILY SOCKTYPE WAIT rate=N child=N ip-rate=N ip-child=N
     /// user=NAME uid=N gid=N group=NAME groups=N,N [socket-owner=UID:GID
     /// socket-mode=MODE] PROGRAM`
     ///
     /// where FAMILY is tcp4, udp4, tcp6, udp6 (IPv6 only), tcp46, udp46 (dual
     /// stack) or unix, an absent limit or group is `-` (and the socket
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
-    /// four octal digits, and PROGRAM is
+    /// four octal digits, WAIT is `wait` or `nowait` with the line's
+    /// `,env` and `,listen-fds` flags, and PROGRAM is
     /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
@@ -235,7 +242,7 @@ impl Service {
             self.listen,
             self.family_name(),
             self.socket_type,
-            if self.wait { "wait" } else { "nowait" },
+            self.wait_flags(),
             limit(self.limits.max_per_minute),
             limit(self.limits.max_child),
             limit(self.limits.max_conn_per_ip_per_minute),
@@ -247,6 +254,18 @@ impl Service {
             if groups.is_empty() { "-".to_string() } else { groups.join(",") },
             program,
         )
+    }
+
+    /// `wait` or `nowait`, then the flags, as an inetd.conf line writes them.
+    fn wait_flags(&self) -> String {
+        let mut field = if self.wait { "wait" } else { "nowait" }.to_string();
+        if self.environment {
+            field.push_str(",env");
+        }
+        if self.listen_fds {
+            field.push_str(",listen-fds");
+        }
+        field
     }
 
     /// The protocol in normalized form: `tcp4`, `udp6`, `tcp46`, `unix`...
@@ -289,6 +308,8 @@ impl Service {
             socket_type: SocketType::Stream,
             wait: false,
             limits: Limits::default(),
+            environment: false,
+            listen_fds: false,
             user: Credentials {
                 user: "root".to_string(),
                 uid: 0,

@@ -76,6 +76,10 @@ impl Children {
         self.by_pid.len()
     }
 
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&pid_t, &Child)> {
+        self.by_pid.iter()
+    }
+
     /// Builtin connections held while a child decides.
     pub(super) fn waiting_connections(&self) -> usize {
         self.connections
@@ -172,7 +176,17 @@ impl Daemon {
         let drain = served.service.socket_type == SocketType::Dgram
             && !matches!(run, Run::CheckDatagram(_));
         let write_end = deciding.as_ref().map(|(_, write)| write.as_raw_fd());
-        let result = self.spawner.spawn(exec, fd, write_end, drain);
+        let passing = Passing::of(&served.service, &self.opts);
+        let env = if passing.environment {
+            handoff::client_env(fd, peer.as_ref(), served.service.socket_type)
+        } else {
+            Vec::new()
+        };
+        let handoff = Handoff {
+            env: &env,
+            listen_fds: passing.listen_fds.then_some(served.service.name.as_str()),
+        };
+        let result = self.spawner.spawn(exec, fd, write_end, drain, handoff);
         let label = served.label.clone();
         let (pid, exec_failed) = match result {
             Ok(pid) => (pid, false),
@@ -195,6 +209,7 @@ impl Daemon {
             }
         };
         served.active += 1;
+        served.started += 1;
         let service_id = (slot, served.id);
         // The child has its copy of the write end (or has exited): only its
         // closing it must end the decision.

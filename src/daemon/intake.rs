@@ -99,7 +99,10 @@ impl Daemon {
         let client = match &arrival {
             Arrival::Connection(_, peer) => match self.admit_client(slot, peer) {
                 Ok(client) => client,
-                Err(_) => return Flow::Next,
+                Err(_) => {
+                    self.count_refusal(slot);
+                    return Flow::Next;
+                }
             },
             Arrival::Datagram(peer, _) => {
                 // Never a reflector: no answer to another builtin's port or
@@ -121,6 +124,7 @@ impl Daemon {
             Arrival::Socket(None) => Access::Granted,
         };
         if access == Access::Denied {
+            self.count_refusal(slot);
             self.release_client(slot, client);
             if let Arrival::Socket(_) = arrival {
                 // Refused: the datagram is consumed, and the next one looked at.
@@ -174,6 +178,12 @@ impl Daemon {
         }
     }
 
+    fn count_refusal(&mut self, slot: usize) {
+        if let Some(served) = self.services[slot].as_mut() {
+            served.refused += 1;
+        }
+    }
+
     /// Whether the listener's service starts a program for what arrives.
     fn runs_program(&self, slot: usize) -> bool {
         self.services[slot]
@@ -191,6 +201,7 @@ impl Daemon {
         match spawned {
             Ok(_) => Flow::Next,
             Err(NoChild::Refused) => {
+                self.count_refusal(slot);
                 self.release_client(slot, client);
                 Flow::Next
             }

@@ -35,13 +35,15 @@ use crate::notify::{Notifier, ReadinessFd};
 use crate::pidfile::Pidfile;
 use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
-use crate::spawn::{self, Exec, Spawner};
+use crate::spawn::{self, Exec, Handoff, Spawner};
 use crate::tcpd;
 use crate::watch::RuleWatch;
 
 mod access;
 mod admission;
 mod children;
+mod dump;
+mod handoff;
 mod intake;
 mod listeners;
 mod reload;
@@ -52,6 +54,7 @@ mod startup;
 use access::*;
 use admission::{Caps, Counts, Full, Kind, CLIENT_TABLE_CAPACITY};
 use children::*;
+use handoff::Passing;
 use intake::*;
 use listeners::*;
 use services::*;
@@ -198,6 +201,9 @@ impl Daemon {
             }
             if pending.reload {
                 self.reload();
+            }
+            if pending.dump {
+                self.dump_state();
             }
             if pending.terminate {
                 self.terminate = true;

@@ -96,6 +96,8 @@ impl Daemon {
                 failures: FailureStreak::default(),
                 active: 0,
                 deciding: 0,
+                started: 0,
+                refused: 0,
                 clients: None,
             };
             // Slots below `free_slot` are taken: the scan is linear in all.

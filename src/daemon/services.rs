@@ -26,6 +26,11 @@ pub(super) struct Served {
     pub(super) active: u32,
     /// Children of `active` still deciding access (see [`Deciding`]).
     pub(super) deciding: u32,
+    /// Children started and builtin connections served, since it was
+    /// loaded (for the state dump).
+    pub(super) started: u64,
+    /// Clients refused by a limit or by the access rules in the daemon.
+    pub(super) refused: u64,
     /// Per-client counts, when the service limits clients.
     pub(super) clients: Option<ClientTable>,
 }

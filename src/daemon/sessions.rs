@@ -42,6 +42,7 @@ impl Daemon {
             return;
         }
         served.active += 1;
+        served.started += 1;
         let session = Session {
             connection: Connection::new(stream, service),
             service: (slot, served.id),

@@ -161,6 +161,7 @@ impl Daemon {
             .register(&mut signals.receiver, SIGNAL_TOKEN, mio::Interest::READABLE)?;
         let env = if opts.keep_env {
             std::env::vars_os()
+                .filter(|(k, _)| !handoff::sets(k.as_bytes()))
                 .filter_map(|(k, v)| {
                     let mut entry = k.as_bytes().to_vec();
                     entry.push(b'=');

@@ -106,6 +106,13 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
             match program {
                 [] => GRANTED,
                 [path, argv0, args @ ..] => {
+                    if std::env::var_os("LISTEN_FDS").is_some() {
+                        // The daemon passes a `wait` service's socket on fd
+                        // 3, where the decision pipe was: the decision is
+                        // over now.
+                        // SAFETY: dup2 onto a descriptor of this process.
+                        unsafe { libc::dup2(0, DECISION_PIPE) };
+                    }
                     let e = Command::new(path).arg0(argv0).args(args).exec();
                     log.err(format!("{path}: {e}"));
                     127

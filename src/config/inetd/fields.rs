@@ -197,6 +197,38 @@ pub(super) fn unix_path(service: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(service))
 }
 
+/// What the program is given beyond its socket, from our flags after a
+/// comma in the wait field (`nowait,env`, `wait,listen-fds`): no BSD
+/// uses a comma there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct WaitFlags {
+    /// `env`: the client's addresses in the environment (UCSPI).
+    pub(super) environment: bool,
+    /// `listen-fds`: the socket also on fd 3, systemd-style.
+    pub(super) listen_fds: bool,
+}
+
+/// Splits the wait field into its BSD part and our flags.
+pub(super) fn split_wait_flags(field: &str) -> Result<(&str, WaitFlags), String> {
+    let mut parts = field.split(',');
+    let head = parts.next().unwrap_or_default();
+    let mut flags = WaitFlags::default();
+    for flag in parts {
+        match flag {
+            "env" => flags.environment = true,
+            "listen-fds" => flags.listen_fds = true,
+            _ => {
+                return Err(format!(
+                    "unknown flag {} in {}: expected env or listen-fds",
+                    shown(flag),
+                    shown(field)
+                ))
+            }
+        }
+    }
+    Ok((head, flags))
+}
+
 /// `wait` or `nowait`, then the OpenBSD/busybox `.max` and the FreeBSD
 /// `/max-child/max-connections-per-ip-per-minute/max-child-per-ip`, in that order.
 pub(super) fn parse_wait(field: &str) -> Result<(bool, Limits), String> {

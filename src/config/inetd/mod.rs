@@ -162,9 +162,16 @@ impl Parser<'_> {
         }
         let family = parse_protocol(fields.protocol, socket_type)?;
         let listens = self.listens(&fields, socket_type, family)?;
-        let (wait, limits) = parse_wait(fields.wait)?;
+        let (wait_field, flags) = split_wait_flags(fields.wait)?;
+        let (wait, limits) = parse_wait(wait_field)?;
         let user = self.credentials(fields.user, warnings)?;
         let program = parse_program(&fields, family, self.resolver.arg_max(), warnings)?;
+        let builtin = matches!(program, Program::Builtin(_));
+        if builtin && (flags.environment || flags.listen_fds) {
+            warnings.push("env and listen-fds are for programs, not builtins: ignored".to_string());
+        } else if flags.listen_fds && !wait {
+            warnings.push("listen-fds is for wait services: ignored".to_string());
+        }
         self.claim(&listens, socket_type, entry.line)?;
         Ok(listens
             .into_iter()
@@ -177,6 +184,8 @@ impl Parser<'_> {
                 socket_type,
                 wait,
                 limits,
+                environment: flags.environment && !builtin,
+                listen_fds: flags.listen_fds && wait && !builtin,
                 user: user.clone(),
                 program: program.clone(),
             })

@@ -17,6 +17,8 @@ fn builtin_service() {
             socket_type: SocketType::Stream,
             wait: false,
             limits: Limits::default(),
+            environment: false,
+            listen_fds: false,
             user: Credentials {
                 user: "root".into(),
                 uid: 0,
@@ -463,4 +465,31 @@ fn bad_wait_fields() {
     }
     assert_rejected("ftp stream tcp nowait/1/2/3/4 root /x", "too many limits");
     assert_rejected("ftp stream tcp nowait/1/2/3/ root /x", "too many limits");
+}
+
+#[test]
+fn the_wait_field_takes_our_flags_after_a_comma() {
+    let s = service("8000 stream tcp nowait,env root /bin/sh sh -c env");
+    assert!(s.environment && !s.listen_fds && !s.wait);
+    let s = service("8000 stream tcp wait.10,listen-fds,env root /usr/bin/prog prog");
+    assert!(s.environment && s.listen_fds && s.wait);
+    assert_eq!(s.limits.max_per_minute, Some(10));
+    assert!(s.dump_line().contains(" wait,env,listen-fds rate=10 "));
+    let s = service("8000 stream tcp nowait/5,env root /bin/cat cat");
+    assert_eq!(s.limits.max_child, Some(5));
+    assert!(s.dump_line().contains(" nowait,env rate=- child=5 "));
+}
+
+#[test]
+fn flags_that_cannot_apply_are_warned_about_and_dropped() {
+    let (services, errors) =
+        parse_with_table("8000 stream tcp nowait,listen-fds root /bin/cat cat\n");
+    assert!(!services[0].listen_fds);
+    assert!(errors[0].is_warning() && errors[0].reason.contains("wait services"));
+    let (services, errors) = parse_with_table("echo stream tcp nowait,env root internal\n");
+    assert!(!services[0].environment);
+    assert!(errors[0].is_warning() && errors[0].reason.contains("builtins"));
+    let (services, errors) = parse_with_table("8000 stream tcp nowait,bogus root /bin/cat cat\n");
+    assert!(services.is_empty());
+    assert!(errors[0].reason.contains("unknown flag"), "{errors:?}");
 }
