@@ -16,6 +16,7 @@ pub mod log;
 mod no_unwind;
 pub mod notify;
 pub mod pidfile;
+pub mod relay;
 pub mod resolve;
 pub mod signals;
 pub mod spawn;

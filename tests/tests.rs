@@ -10,5 +10,6 @@ mod hosts;
 mod install;
 mod limits;
 mod messages;
+mod redirect;
 mod tcpd;
 mod util;

@@ -126,6 +126,9 @@ impl Credentials {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Program {
     Builtin(Builtin),
+    /// `internal redirect HOST:PORT`: each connection forwarded there by
+    /// the daemon itself (see `relay.rs`).
+    Redirect(SocketAddr),
     /// `argv[0]` exactly as written, or the program's basename when the line has no arguments.
     External {
         path: PathBuf,
@@ -193,6 +196,8 @@ impl Service {
     pub fn access_name(&self) -> String {
         match &self.program {
             Program::Builtin(builtin) => builtin.name().to_string(),
+            // As xinetd names a redirect service to libwrap: by the service.
+            Program::Redirect(_) => self.name.clone(),
             Program::External { argv, .. } => {
                 let argv0 = argv.first().map_or("", String::as_str);
                 argv0.rsplit('/').next().unwrap_or(argv0).to_string()
@@ -212,7 +217,8 @@ impl Service {
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
     /// four octal digits, WAIT is `wait` or `nowait` with the line's
     /// `,env` and `,listen-fds` flags, and PROGRAM is
-    /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
+    /// `internal=NAME`, `redirect=ADDRESS:PORT` or `exec=PATH argv=ARGV0
+    /// ARGS...` (argv runs to the end of the line).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -223,6 +229,7 @@ impl Service {
             .collect::<Vec<_>>();
         let program = match &self.program {
             Program::Builtin(builtin) => format!("internal={}", builtin.name()),
+            Program::Redirect(target) => format!("redirect={target}"),
             Program::External { path, argv } => {
                 format!("exec={} argv={}", path.display(), argv.join(" "))
             }

@@ -19,6 +19,8 @@ pub(super) enum Kind {
     Program,
     /// A builtin connection the daemon holds (echo, discard, chargen).
     Session,
+    /// A redirected connection: the client's and the target's sockets.
+    Relay,
     /// A builtin answer given at once (daytime, time): it holds nothing.
     Answer,
     /// An access check in a child: its pipe, and for a builtin the
@@ -55,7 +57,7 @@ pub(super) struct Caps {
 pub(super) enum Full {
     /// What the descriptor table holds, less [`FD_RESERVE`].
     Descriptors,
-    /// Children or builtin connections of all services.
+    /// Children, or builtin and redirected connections, of all services.
     Daemon,
     /// The service's own cap (`-c`, `/max-child`).
     Service,
@@ -70,7 +72,7 @@ pub(super) fn room(kind: Kind, counts: &Counts, caps: &Caps) -> Result<(), Full>
     let over = |used: usize, cap: u32| cap > 0 && used >= cap as usize;
     let fds = match kind {
         Kind::Session => 1,
-        Kind::Check => 2,
+        Kind::Check | Kind::Relay => 2,
         // Passed on at once: within the reserve.
         Kind::Program | Kind::Answer => 0,
     };
@@ -79,7 +81,7 @@ pub(super) fn room(kind: Kind, counts: &Counts, caps: &Caps) -> Result<(), Full>
     }
     let daemon = match kind {
         Kind::Program | Kind::Check => over(counts.children, caps.children),
-        Kind::Session => over(counts.sessions, caps.sessions),
+        Kind::Session | Kind::Relay => over(counts.sessions, caps.sessions),
         Kind::Answer => false,
     };
     if daemon {

@@ -193,7 +193,7 @@ impl Daemon {
             Err(e) => {
                 let program = match &served.service.program {
                     Program::External { path, .. } => path.display().to_string(),
-                    Program::Builtin(_) => String::new(),
+                    Program::Builtin(_) | Program::Redirect(_) => String::new(),
                 };
                 let msg = format!("{label}: {program}: {}: {}", e.step, e.error);
                 self.log.limited("spawn", Level::Err, msg);
@@ -388,7 +388,6 @@ mod tests {
         let (stream, _peer) = mio::net::UnixStream::pair().unwrap();
         Waiting::Connection(Parked {
             stream: Stream::Unix(stream),
-            service: Builtin::Echo,
             client: None,
         })
     }

@@ -10,10 +10,13 @@ impl Daemon {
         let now = self.now;
         let services = self.services.iter().flatten().count();
         self.log.info(format!(
-            "state: {services} services, {} children ({} deciding access), {} builtin connections",
+            "state: {services} services, {} children ({} deciding access), {} builtin connections, \
+             {} redirected ({} bytes held)",
             self.children.len(),
             self.decisions.total(),
             self.open_sessions,
+            self.open_relays,
+            self.relay_bytes_held(),
         ));
         let mut lines = Vec::with_capacity(services);
         for (slot, served) in self.services.iter().enumerate() {

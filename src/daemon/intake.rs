@@ -15,10 +15,10 @@ pub(super) const ACCEPT_BATCH: usize = 64;
 /// Datagrams kept while a child decides access for their sender.
 pub(super) const MAX_PARKED_DATAGRAMS: usize = 16;
 
-/// A builtin connection waiting for a `--tcpd` child's access verdict.
+/// A connection the loop serves itself (a builtin's, a redirect's) waiting
+/// for a `--tcpd` child's access verdict.
 pub(super) struct Parked {
     pub(super) stream: Stream,
-    pub(super) service: Builtin,
     pub(super) client: Option<IpAddr>,
 }
 
@@ -62,6 +62,7 @@ impl Daemon {
         let kind = match program {
             Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
             Program::Builtin(_) => Kind::Session,
+            Program::Redirect(_) => Kind::Relay,
             Program::External { .. } => Kind::Program,
         };
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
@@ -138,43 +139,43 @@ impl Daemon {
             self.release_client(slot, client);
             return Flow::Stop;
         }
-        let service = match self.services[slot].as_ref().map(|l| &l.service.program) {
+        let program = self.services[slot].as_ref().map(|l| &l.service.program);
+        let builtin = match program {
             Some(Program::Builtin(service)) => Some(*service),
             _ => None,
         };
-        match (arrival, service) {
-            (Arrival::Connection(stream, peer), None) => {
+        // Served by the loop itself: a builtin, or a redirect.
+        let inline = matches!(program, Some(Program::Builtin(_) | Program::Redirect(_)));
+        match arrival {
+            Arrival::Connection(stream, peer) if !inline => {
                 let run = if checked { Run::Checked } else { Run::Program };
                 let spawned = self.spawn(slot, stream.raw_fd(), Some(peer), client, run, None);
                 self.after_spawn(slot, client, spawned)
             }
-            (Arrival::Socket(sender), _) => self.hand_over(slot, sender, checked),
-            (Arrival::Connection(stream, peer), Some(service)) if checked => {
+            Arrival::Socket(sender) => self.hand_over(slot, sender, checked),
+            Arrival::Connection(stream, peer) if checked => {
                 let fd = stream.raw_fd();
-                let waiting = Waiting::Connection(Parked {
-                    stream,
-                    service,
-                    client,
-                });
+                let waiting = Waiting::Connection(Parked { stream, client });
                 let spawned = self.spawn(slot, fd, Some(peer), None, Run::Checked, Some(waiting));
                 self.after_spawn(slot, client, spawned)
             }
-            (Arrival::Connection(stream, _), Some(service)) => {
-                self.serve_connection(slot, stream, service, client);
+            Arrival::Connection(stream, _) => {
+                self.serve_connection(slot, stream, client);
                 Flow::Next
             }
-            (Arrival::Datagram(peer, len), Some(service)) if checked => {
-                self.park_datagram(slot, service, peer, len);
+            Arrival::Datagram(peer, len) => {
+                match builtin {
+                    Some(service) if checked => self.park_datagram(slot, service, peer, len),
+                    Some(service) => {
+                        let n = self.replies_sent[service as usize];
+                        let reply = builtins::datagram_reply(service, &self.scratch[..len], n);
+                        send_reply(self.socket(slot), reply, peer);
+                        self.count_reply(service);
+                    }
+                    None => {}
+                }
                 Flow::Next
             }
-            (Arrival::Datagram(peer, len), Some(service)) => {
-                let n = self.replies_sent[service as usize];
-                let reply = builtins::datagram_reply(service, &self.scratch[..len], n);
-                send_reply(self.socket(slot), reply, peer);
-                self.count_reply(service);
-                Flow::Next
-            }
-            (Arrival::Datagram(..), None) => Flow::Next,
         }
     }
 
@@ -323,36 +324,34 @@ impl Daemon {
 
     /// A builtin connection whose client may be served: a session, or the
     /// answer at once (daytime, time).
-    fn serve_connection(
-        &mut self,
-        slot: usize,
-        mut stream: Stream,
-        service: Builtin,
-        client: Option<IpAddr>,
-    ) {
-        match service.answer() {
-            Some(answer) => {
-                // A fresh connection's send buffer is empty: these short
-                // answers are written whole, without waiting.
-                let _ = stream.write(&answer());
-                self.release_client(slot, client);
-            }
-            None => self.open_session(slot, stream, service, client),
+    /// Serves a connection the loop serves itself, by the service's program.
+    fn serve_connection(&mut self, slot: usize, mut stream: Stream, client: Option<IpAddr>) {
+        let program = self.services[slot]
+            .as_ref()
+            .map(|l| l.service.program.clone());
+        match program {
+            Some(Program::Builtin(service)) => match service.answer() {
+                Some(answer) => {
+                    // A fresh connection's send buffer is empty: these short
+                    // answers are written whole, without waiting.
+                    let _ = stream.write(&answer());
+                    self.release_client(slot, client);
+                }
+                None => self.open_session(slot, stream, service, client),
+            },
+            Some(Program::Redirect(target)) => self.open_relay(slot, stream, target, client),
+            _ => self.release_client(slot, client),
         }
     }
 
-    /// The `--tcpd` child granted access: serve the builtin connection.
+    /// The `--tcpd` child granted access: serve the connection.
     pub(super) fn serve_parked(&mut self, slot: usize, parked: Parked) {
-        let Parked {
-            stream,
-            service,
-            client,
-        } = parked;
+        let Parked { stream, client } = parked;
         if listener::set_nonblocking(stream.raw_fd()).is_err() {
             self.release_client(slot, client);
             return;
         }
-        self.serve_connection(slot, stream, service, client);
+        self.serve_connection(slot, stream, client);
     }
 
     /// Keeps the datagram in `scratch[..len]` and starts a child that
@@ -413,9 +412,10 @@ impl Daemon {
         let checks = self.decisions.total();
         let counts = Counts {
             children: self.children.len(),
-            sessions: self.open_sessions,
+            sessions: self.open_sessions + self.open_relays,
             fds: self.listeners.len()
                 + self.open_sessions
+                + 2 * self.open_relays
                 + self.children.waiting_connections()
                 + checks as usize,
             checks,
@@ -518,7 +518,7 @@ impl Daemon {
         let key = limits::client_key(addr.ip(), self.opts.limits.v6_prefix);
         // Room for every client a builtin may hold a connection for.
         let capacity = match listener.service.program {
-            Program::Builtin(_) => {
+            Program::Builtin(_) | Program::Redirect(_) => {
                 CLIENT_TABLE_CAPACITY.max(self.opts.limits.max_builtins as usize)
             }
             Program::External { .. } => CLIENT_TABLE_CAPACITY,

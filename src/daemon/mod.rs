@@ -1,9 +1,9 @@
 //! The daemon: one single-threaded mio loop over every listening socket,
 //! the builtin connections and the signal pipe.
 //!
-//! Tokens (see [`Key`]): listener slots, builtin connection slots and the
-//! decision pipes of `--tcpd` children are told apart by their residue
-//! mod 3; the signal pipe and rule watch have tokens of their own. Work
+//! Tokens (see [`Key`]): listener slots, builtin connection slots, the
+//! decision pipes of `--tcpd` children and the two sides of each relay are
+//! told apart by their residue mod 4; the signal pipe and rule watch have tokens of their own. Work
 //! that a budget cut short goes on a ready queue and continues on the next
 //! turn, after other events.
 
@@ -46,6 +46,7 @@ mod dump;
 mod handoff;
 mod intake;
 mod listeners;
+mod relays;
 mod reload;
 mod services;
 mod sessions;
@@ -57,6 +58,7 @@ use children::*;
 use handoff::Passing;
 use intake::*;
 use listeners::*;
+use relays::*;
 use services::*;
 use sessions::*;
 pub use startup::run;
@@ -97,6 +99,10 @@ struct Daemon {
     unsent: UnsentPool,
     /// Sessions waiting for room in `unsent`.
     starved: Vec<usize>,
+    /// Redirected connections (see `relays.rs`).
+    relays: Vec<Option<RelaySlot>>,
+    free_relays: Vec<usize>,
+    open_relays: usize,
     children: Children,
     /// The access decisions under way in children, per client and in all.
     decisions: DecisionTable,
@@ -214,6 +220,7 @@ impl Daemon {
             match Key::of(token) {
                 Key::Listener(slot) => self.on_listener(slot),
                 Key::Session(index) => self.on_session(index),
+                Key::Relay(n) => self.on_relay(n),
                 Key::Decision(pid) => self.end_decision(pid),
             }
         }
@@ -228,7 +235,7 @@ impl Daemon {
                 State::Unbound(at) | State::Paused(at, _) => Some(at),
                 _ => None,
             });
-        let sweep = (self.open_sessions > 0).then_some(self.next_idle_sweep);
+        let sweep = (self.open_sessions + self.open_relays > 0).then_some(self.next_idle_sweep);
         listeners
             .chain(sweep)
             .chain(self.log.next_tick())
@@ -245,7 +252,8 @@ impl Daemon {
                 _ => {}
             }
         }
-        if self.open_sessions > 0 && self.next_idle_sweep <= now {
+        if self.open_sessions + self.open_relays > 0 && self.next_idle_sweep <= now {
+            self.close_stale_relays(now);
             self.close_idle_sessions(now);
         }
         if let (Some(at), Some(every)) = (self.next_watchdog, self.notifier.watchdog_interval()) {
@@ -278,23 +286,27 @@ enum Key {
     Session(usize),
     /// The decision pipe of the `--tcpd` child with this pid.
     Decision(pid_t),
+    /// A relay's side: relay `n / 2`, its client (even) or target (odd).
+    Relay(usize),
 }
 
 impl Key {
     fn token(self) -> Token {
         match self {
-            Key::Listener(slot) => Token(slot * 3),
-            Key::Session(index) => Token(index * 3 + 1),
-            Key::Decision(pid) => Token(pid as usize * 3 + 2),
+            Key::Listener(slot) => Token(slot * 4),
+            Key::Session(index) => Token(index * 4 + 1),
+            Key::Decision(pid) => Token(pid as usize * 4 + 2),
+            Key::Relay(n) => Token(n * 4 + 3),
         }
     }
 
     fn of(token: Token) -> Key {
-        let n = token.0 / 3;
-        match token.0 % 3 {
+        let n = token.0 / 4;
+        match token.0 % 4 {
             0 => Key::Listener(n),
             1 => Key::Session(n),
-            _ => Key::Decision(n as pid_t),
+            2 => Key::Decision(n as pid_t),
+            _ => Key::Relay(n),
         }
     }
 }
@@ -338,6 +350,8 @@ mod tests {
             Key::Session(123_456),
             Key::Decision(1),
             Key::Decision(4_194_304),
+            Key::Relay(0),
+            Key::Relay(9),
         ];
         for key in keys {
             assert_eq!(Key::of(key.token()), key);

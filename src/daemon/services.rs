@@ -47,10 +47,10 @@ pub(super) struct ServiceLimits {
 
 impl ServiceLimits {
     pub(super) fn new(service: &Service, defaults: &cli::Limits) -> ServiceLimits {
-        // Builtin connections are held by the daemon itself: one client
+        // Builtin and redirected connections are held by the daemon itself: one client
         // must not take them all, even when no `-s` is given.
         let children_per_client = match service.program {
-            Program::Builtin(_) if defaults.children_per_client == 0 => {
+            Program::Builtin(_) | Program::Redirect(_) if defaults.children_per_client == 0 => {
                 defaults.builtins_per_client
             }
             _ => defaults.children_per_client,

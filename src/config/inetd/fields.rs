@@ -4,7 +4,7 @@
 //! would refuse). Pure functions over strings.
 
 use std::ffi::OsStr;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use super::owner;
@@ -318,6 +318,49 @@ pub(super) fn parse_program(
         path: PathBuf::from(fields.program),
         argv,
     })
+}
+
+/// `internal redirect HOST:PORT` (or `[IPV6]:PORT`): where a redirect
+/// service forwards its connections. A host name is looked up at load, in
+/// `/etc/hosts` only (the daemon never asks DNS); the first address wins.
+pub(super) fn parse_redirect(
+    fields: &Fields,
+    family: Family,
+    resolver: &dyn crate::resolve::Resolver,
+) -> Result<SocketAddr, String> {
+    let [_, target, rest @ ..] = fields.args else {
+        return Err("internal redirect needs HOST:PORT".to_string());
+    };
+    if !rest.is_empty() {
+        return Err(format!(
+            "internal redirect takes one HOST:PORT, not {}",
+            rest.len() + 1
+        ));
+    }
+    if family == Family::Unix {
+        return Err("redirect forwards TCP connections, not a unix socket's".to_string());
+    }
+    if let Ok(addr) = target.parse::<SocketAddr>() {
+        if addr.port() != 0 {
+            return Ok(addr);
+        }
+    }
+    let bad = || format!("bad redirect target {}: expected HOST:PORT", shown(target));
+    let (host, port) = target.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .or_else(|| resolver.port(port, "tcp"))
+        .ok_or_else(bad)?;
+    let ip = match host.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => *resolver
+            .host(host)
+            .first()
+            .ok_or_else(|| format!("redirect host {} is not in /etc/hosts", shown(host)))?,
+    };
+    Ok(SocketAddr::new(ip, port))
 }
 
 /// Rejects what execve would refuse with E2BIG at every spawn: one string

@@ -165,8 +165,16 @@ impl Parser<'_> {
         let (wait_field, flags) = split_wait_flags(fields.wait)?;
         let (wait, limits) = parse_wait(wait_field)?;
         let user = self.credentials(fields.user, warnings)?;
-        let program = parse_program(&fields, family, self.resolver.arg_max(), warnings)?;
-        let builtin = matches!(program, Program::Builtin(_));
+        let program = match (fields.program, fields.args.first()) {
+            ("internal", Some(&"redirect")) => {
+                if socket_type != SocketType::Stream || wait {
+                    return Err("redirect is for stream nowait services".to_string().into());
+                }
+                Program::Redirect(parse_redirect(&fields, family, self.resolver)?)
+            }
+            _ => parse_program(&fields, family, self.resolver.arg_max(), warnings)?,
+        };
+        let builtin = !matches!(program, Program::External { .. });
         if builtin && (flags.environment || flags.listen_fds) {
             warnings.push("env and listen-fds are for programs, not builtins: ignored".to_string());
         } else if flags.listen_fds && !wait {

@@ -187,7 +187,7 @@ in.tftpd /srv/tftp
         .iter()
         .map(|s| match &s.program {
             Program::External { argv, .. } => (s.line, argv.join(" ")),
-            Program::Builtin(_) => panic!("builtin"),
+            _ => panic!("not a program"),
         })
         .collect();
     assert_eq!(
@@ -369,6 +369,7 @@ fn summary(services: &[Service]) -> Vec<String> {
         .map(|s| {
             let program = match &s.program {
                 Program::Builtin(b) => b.name().to_string(),
+                Program::Redirect(target) => format!("redirect {target}"),
                 Program::External { path, argv } => {
                     format!("{} {}", path.display(), argv.join(" "))
                 }

@@ -493,3 +493,45 @@ fn flags_that_cannot_apply_are_warned_about_and_dropped() {
     assert!(services.is_empty());
     assert!(errors[0].reason.contains("unknown flag"), "{errors:?}");
 }
+
+#[test]
+fn redirect_takes_one_numeric_or_listed_target() {
+    let s = service("8080 stream tcp nowait root internal redirect 127.0.0.1:80");
+    assert_eq!(
+        s.program,
+        Program::Redirect("127.0.0.1:80".parse().unwrap())
+    );
+    assert_eq!(s.access_name(), "8080");
+    assert!(
+        s.dump_line().ends_with(" redirect=127.0.0.1:80"),
+        "{}",
+        s.dump_line()
+    );
+    let s = service("8080 stream tcp6 nowait root internal redirect [::1]:8000");
+    assert_eq!(s.program, Program::Redirect("[::1]:8000".parse().unwrap()));
+    assert_rejected("8080 stream tcp nowait root internal redirect", "HOST:PORT");
+    assert_rejected(
+        "8080 stream tcp nowait root internal redirect 127.0.0.1",
+        "HOST:PORT",
+    );
+    assert_rejected(
+        "8080 stream tcp nowait root internal redirect 127.0.0.1:0",
+        "HOST:PORT",
+    );
+    assert_rejected(
+        "8080 dgram udp wait root internal redirect 127.0.0.1:80",
+        "stream nowait",
+    );
+    assert_rejected(
+        "8080 stream tcp wait root internal redirect 127.0.0.1:80",
+        "stream nowait",
+    );
+    assert_rejected(
+        "8080 stream tcp nowait root internal redirect 127.0.0.1:80 extra",
+        "one HOST:PORT",
+    );
+    assert_rejected(
+        "8080 stream tcp nowait root internal redirect no.such.host:80",
+        "not in /etc/hosts",
+    );
+}
