@@ -71,6 +71,44 @@ pub struct Exec {
     /// Leave the daemon's fd 2 in place (for inetd's own `--tcpd` modes
     /// when the daemon logs to stderr; they put the socket there themselves).
     keep_stderr: bool,
+    settings: ChildSettings,
+}
+
+/// A service's process settings in the form the child applies them:
+/// `nice(2)`, `umask(2)` and `setrlimit(2)` arguments.
+#[derive(Clone, Debug, Default)]
+pub struct ChildSettings {
+    pub nice: Option<c_int>,
+    pub umask: Option<libc::mode_t>,
+    pub rlimits: Vec<(c_int, libc::rlimit)>,
+}
+
+impl ChildSettings {
+    pub fn of(process: &crate::config::ProcessSettings) -> ChildSettings {
+        let limit = |value: Option<u64>| {
+            value.map_or(libc::RLIM_INFINITY, |v| {
+                libc::rlim_t::try_from(v).unwrap_or(libc::RLIM_INFINITY)
+            })
+        };
+        ChildSettings {
+            nice: process.nice,
+            umask: process.umask.map(|m| m as libc::mode_t),
+            rlimits: process
+                .rlimits
+                .iter()
+                .map(|(which, value)| {
+                    let limit = limit(*value);
+                    (
+                        which.resource(),
+                        libc::rlimit {
+                            rlim_cur: limit,
+                            rlim_max: limit,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Exec {
@@ -104,7 +142,14 @@ impl Exec {
             envp_ptrs,
             credentials,
             keep_stderr: false,
+            settings: ChildSettings::default(),
         })
+    }
+
+    /// The child also applies `settings` before exec.
+    pub fn with_settings(mut self, settings: ChildSettings) -> Exec {
+        self.settings = settings;
+        self
     }
 
     /// The child keeps the daemon's stderr as its fd 2.
@@ -424,6 +469,23 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
             return "setrlimit";
         }
     }
+    // The service's own, while still privileged (a hard limit may rise).
+    let settings = &ctx.exec.settings;
+    for (resource, limit) in &settings.rlimits {
+        if libc::setrlimit(*resource as _, limit) < 0 {
+            return "setrlimit";
+        }
+    }
+    if let Some(increment) = settings.nice {
+        // nice(2) may return -1 on success: errno tells.
+        *libc::__errno_location() = 0;
+        if libc::nice(increment) == -1 && *libc::__errno_location() != 0 {
+            return "nice";
+        }
+    }
+    if let Some(mask) = settings.umask {
+        libc::umask(mask);
+    }
     // The raw system calls: glibc's wrappers would, were the daemon ever
     // to have threads, signal each of them to change its credentials too
     // (taking locks in memory this child shares with the parent).
@@ -528,5 +590,32 @@ pub fn reset_inherited_signals() {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ProcessSettings, Rlimit};
+
+    #[test]
+    fn settings_become_the_calls_arguments() {
+        let settings = ChildSettings::of(&ProcessSettings {
+            nice: Some(5),
+            umask: Some(0o027),
+            rlimits: vec![(Rlimit::Cpu, Some(10)), (Rlimit::Files, None)],
+            env: Vec::new(),
+        });
+        assert_eq!((settings.nice, settings.umask), (Some(5), Some(0o027)));
+        assert_eq!(settings.rlimits[0].0, libc::RLIMIT_CPU as c_int);
+        assert_eq!(
+            (
+                settings.rlimits[0].1.rlim_cur,
+                settings.rlimits[0].1.rlim_max
+            ),
+            (10, 10)
+        );
+        assert_eq!(settings.rlimits[1].0, libc::RLIMIT_NOFILE as c_int);
+        assert_eq!(settings.rlimits[1].1.rlim_cur, libc::RLIM_INFINITY);
     }
 }

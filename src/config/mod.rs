@@ -46,6 +46,53 @@ pub struct Service {
     pub listen_fds: bool,
     pub user: Credentials,
     pub program: Program,
+    /// What the program's process is given beyond its credentials.
+    pub process: ProcessSettings,
+}
+
+/// Settings of the program's process, applied in the child before exec
+/// (xinetd's `nice`, `umask`, `rlimit_*`, `env` and `passenv`). Empty by
+/// default: the child then inherits inetd's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessSettings {
+    /// Added to the niceness (`nice(2)`), -20 to 19.
+    pub nice: Option<i32>,
+    pub umask: Option<u32>,
+    /// Each limit, soft and hard alike; `None` is unlimited.
+    pub rlimits: Vec<(Rlimit, Option<u64>)>,
+    /// `NAME=value` entries added to the program's environment.
+    pub env: Vec<String>,
+}
+
+/// The resource limits a service may set (xinetd's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rlimit {
+    /// `rlimit_as`: address space, bytes.
+    As,
+    /// `rlimit_cpu`: seconds.
+    Cpu,
+    /// `rlimit_data`: bytes.
+    Data,
+    /// `rlimit_rss`: bytes.
+    Rss,
+    /// `rlimit_stack`: bytes.
+    Stack,
+    /// `rlimit_files`: descriptors.
+    Files,
+}
+
+impl Rlimit {
+    /// The `RLIMIT_*` number.
+    pub fn resource(self) -> i32 {
+        (match self {
+            Rlimit::As => libc::RLIMIT_AS,
+            Rlimit::Cpu => libc::RLIMIT_CPU,
+            Rlimit::Data => libc::RLIMIT_DATA,
+            Rlimit::Rss => libc::RLIMIT_RSS,
+            Rlimit::Stack => libc::RLIMIT_STACK,
+            Rlimit::Files => libc::RLIMIT_NOFILE,
+        }) as i32
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -325,6 +372,7 @@ impl Service {
                 groups: Vec::new(),
             },
             program,
+            process: ProcessSettings::default(),
         }
     }
 }

@@ -42,9 +42,12 @@ impl Daemon {
             program.push(path.to_string_lossy().into_owned());
             program.extend(argv.iter().cloned());
         }
-        let user = &served.service.user;
         let name = served.access_name.as_deref()?;
-        self.tcpd_exec("--tcpd", &[], name, &program, user).ok()
+        let exec = self
+            .tcpd_exec("--tcpd", &[], name, &program, &served.service)
+            .ok()?;
+        // The checked program runs in this process after the check.
+        Some(exec.with_settings(ChildSettings::of(&served.service.process)))
     }
 
     /// inetd's `--tcpd-datagram` mode, for the verdict on a datagram from
@@ -58,12 +61,12 @@ impl Daemon {
         let served = self.services[slot].as_ref()?;
         let name = served.access_name.as_deref()?;
         let addresses = [client.to_string(), server.to_string()];
-        let user = &served.service.user;
-        self.tcpd_exec("--tcpd-datagram", &addresses, name, &[], user)
+        self.tcpd_exec("--tcpd-datagram", &addresses, name, &[], &served.service)
             .ok()
     }
 
-    /// inetd itself in one of its tcpd modes (see `tcpd/`), as `user`:
+    /// inetd itself in one of its tcpd modes (see `tcpd/`), as the
+    /// service's user and with its environment:
     /// `inetd MODE [ADDRESSES] ALLOW DENY NAME [PROGRAM ARGV...]`.
     pub(super) fn tcpd_exec(
         &self,
@@ -71,7 +74,7 @@ impl Daemon {
         addresses: &[String],
         name: &str,
         program: &[String],
-        user: &config::Credentials,
+        service: &Service,
     ) -> io::Result<Exec> {
         let mut argv = vec!["inetd".to_string(), mode.to_string()];
         // The child logs where the daemon does (see `tcpd/`).
@@ -84,8 +87,33 @@ impl Daemon {
         argv.push(self.opts.hosts_deny.to_string_lossy().into_owned());
         argv.push(name.to_string());
         argv.extend(program.iter().cloned());
-        let exec = Exec::new(Path::new("/proc/self/exe"), &argv, &self.env, user.switch())?;
+        let env = self.service_env(service);
+        let exec = Exec::new(
+            Path::new("/proc/self/exe"),
+            &argv,
+            &env,
+            service.user.switch(),
+        )?;
         Ok(if to_stderr { exec.keep_stderr() } else { exec })
+    }
+
+    /// The daemon's environment for programs, then the service's own
+    /// entries (which a program reading the first match does not see over
+    /// the daemon's: those names are dropped from the daemon's part).
+    pub(super) fn service_env(&self, service: &Service) -> std::borrow::Cow<'_, [CString]> {
+        let own = &service.process.env;
+        if own.is_empty() {
+            return self.env.as_slice().into();
+        }
+        let name = |entry: &[u8]| entry.split(|&b| b == b'=').next().map(<[u8]>::to_vec);
+        let names: Vec<Vec<u8>> = own.iter().filter_map(|e| name(e.as_bytes())).collect();
+        self.env
+            .iter()
+            .filter(|e| name(e.as_bytes()).map_or(true, |n| !names.contains(&n)))
+            .cloned()
+            .chain(own.iter().filter_map(|e| CString::new(e.as_str()).ok()))
+            .collect::<Vec<_>>()
+            .into()
     }
 
     /// Reloads the rule files if they changed; false when they grant

@@ -35,7 +35,7 @@ use crate::notify::{Notifier, ReadinessFd};
 use crate::pidfile::Pidfile;
 use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
-use crate::spawn::{self, Exec, Handoff, Spawner};
+use crate::spawn::{self, ChildSettings, Exec, Handoff, Spawner};
 use crate::tcpd;
 use crate::watch::RuleWatch;
 

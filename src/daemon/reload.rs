@@ -158,8 +158,15 @@ impl Daemon {
         let Program::External { path, argv } = &service.program else {
             return Some(None);
         };
-        match Exec::new(path, argv, &self.env, service.user.switch()) {
-            Ok(exec) => Some(Some(exec)),
+        match Exec::new(
+            path,
+            argv,
+            &self.service_env(service),
+            service.user.switch(),
+        ) {
+            Ok(exec) => Some(Some(
+                exec.with_settings(ChildSettings::of(&service.process)),
+            )),
             Err(e) => {
                 self.log.err(format!(
                     "{}:{}: {}: {e}",

@@ -196,6 +196,7 @@ impl Parser<'_> {
                 listen_fds: flags.listen_fds && wait && !builtin,
                 user: user.clone(),
                 program: program.clone(),
+                process: ProcessSettings::default(),
             })
             .collect())
     }

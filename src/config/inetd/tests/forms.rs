@@ -28,6 +28,7 @@ fn builtin_service() {
                 groups: vec![],
             },
             program: Program::Builtin(Builtin::Echo),
+            process: ProcessSettings::default(),
         }
     );
 }
