@@ -37,6 +37,8 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
              as a line's `,env` flag does for one service
   --listen-fds   pass every wait service's socket on fd 3 too, with LISTEN_FDS,
              LISTEN_PID and LISTEN_FDNAMES (systemd style), as `,listen-fds` does
+  --hard-reload  at SIGHUP, stop the children and connections of removed
+             services, and the children whose client the rules now refuse
 
 limits (0 means none):
   -R N                   spawns per minute per service, then pause it (default none;
@@ -102,6 +104,8 @@ pub struct Options {
     pub environment: bool,
     /// `--listen-fds`: every `wait` service's socket also on fd 3.
     pub listen_fds: bool,
+    /// `--hard-reload`: a reload stops what it ended (xinetd's way).
+    pub hard_reload: bool,
     pub limits: Limits,
 }
 
@@ -173,6 +177,7 @@ impl Default for Options {
             wrap: true,
             environment: false,
             listen_fds: false,
+            hard_reload: false,
             limits: Limits::default(),
         }
     }
@@ -213,6 +218,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                 "no-wrap" => opts.wrap = false,
                 "environment" => opts.environment = true,
                 "listen-fds" => opts.listen_fds = true,
+                "hard-reload" => opts.hard_reload = true,
                 "match" => {
                     let mut operand = || {
                         args.next()

@@ -10,6 +10,7 @@ mod hosts;
 mod install;
 mod limits;
 mod messages;
+mod reconfigure;
 mod redirect;
 mod tcpd;
 mod util;

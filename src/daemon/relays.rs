@@ -18,7 +18,7 @@ pub(super) struct RelaySlot {
     relay: Relay,
     target: SocketAddr,
     /// The slot and id of the service it counts against.
-    service: (usize, u64),
+    pub(super) service: (usize, u64),
     label: Rc<str>,
     client: Option<IpAddr>,
     started: Instant,

@@ -49,6 +49,7 @@ impl Daemon {
             .collect();
         let plan = plan(running, services);
         let mut close = plan.close;
+        let mut kept = Vec::new();
         for (slot, service) in plan.keep {
             let Some(exec) = self.prepare_exec(&service) else {
                 // Its program cannot run: the service goes.
@@ -70,6 +71,14 @@ impl Daemon {
             served.limits = limits;
             served.service = service;
             served.exec = exec;
+            kept.push(slot);
+        }
+        if self.opts.hard_reload {
+            let removed: Vec<(usize, u64)> = close
+                .iter()
+                .filter_map(|&slot| Some((slot, self.services[slot].as_ref()?.id)))
+                .collect();
+            self.stop_what_reload_ended(&removed, &kept);
         }
         for slot in close {
             self.services[slot] = None;
@@ -176,6 +185,78 @@ impl Daemon {
                 ));
                 None
             }
+        }
+    }
+
+    /// xinetd's hard reconfiguration: the children and connections of
+    /// `removed` services are stopped, and so are the children of `kept`
+    /// ones whose client the access rules, as they are now, refuse
+    /// (decided without lookups; a client whose verdict would need one is
+    /// left alone). Each is logged.
+    fn stop_what_reload_ended(&mut self, removed: &[(usize, u64)], kept: &[usize]) {
+        let rules_apply = self.rules_apply();
+        let mut stop = Vec::new();
+        for (&pid, child) in self.children.iter() {
+            if child.deciding.is_some() || child.verdict_for.is_some() {
+                continue;
+            }
+            if removed.contains(&child.service) {
+                stop.push((
+                    pid,
+                    child.label.clone(),
+                    "its service was removed".to_string(),
+                ));
+                continue;
+            }
+            let (slot, id) = child.service;
+            let (Some(Peer::Inet(client)), true) =
+                (&child.peer, rules_apply && kept.contains(&slot))
+            else {
+                continue;
+            };
+            let Some(served) = self.services[slot].as_ref().filter(|s| s.id == id) else {
+                continue;
+            };
+            let (Some(daemon), Listen::Inet { addr: server, .. }) =
+                (served.access_name.as_deref(), &served.service.listen)
+            else {
+                continue;
+            };
+            let request = Request {
+                daemon,
+                client: *client,
+                server: *server,
+                pid: None,
+            };
+            if let Decision::Denied(_) = self.rules.decide(&request, &mut NoLookup) {
+                let why = format!("its client {client} is no longer allowed");
+                stop.push((pid, child.label.clone(), why));
+            }
+        }
+        for (pid, label, why) in stop {
+            // SAFETY: kill(2) on a child of ours not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            self.log.info(format!("{label}: pid {pid} stopped: {why}"));
+        }
+        let sessions: Vec<usize> = (0..self.sessions.len())
+            .filter(|&i| {
+                self.sessions[i]
+                    .as_ref()
+                    .is_some_and(|s| removed.contains(&s.service))
+            })
+            .collect();
+        for index in sessions {
+            self.close_session(index);
+        }
+        let relays: Vec<usize> = (0..self.relays.len())
+            .filter(|&i| {
+                self.relays[i]
+                    .as_ref()
+                    .is_some_and(|r| removed.contains(&r.service))
+            })
+            .collect();
+        for index in relays {
+            self.close_relay(index);
         }
     }
 
