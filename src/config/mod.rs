@@ -48,6 +48,42 @@ pub struct Service {
     pub program: Program,
     /// What the program's process is given beyond its credentials.
     pub process: ProcessSettings,
+    /// xinetd's `access_times`: the times of day it serves, in minutes
+    /// after local midnight, both ends included; empty: always.
+    pub access_times: Vec<TimeWindow>,
+    /// Files written to each TCP client (xinetd's `banner`,
+    /// `banner_success`, `banner_fail`).
+    pub banners: Banners,
+}
+
+/// A time-of-day window, `start` to `end` minutes after midnight, both
+/// included; a window whose end comes before its start runs over midnight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl TimeWindow {
+    /// Whether `minute` (after midnight) is inside.
+    pub fn contains(self, minute: u16) -> bool {
+        if self.start <= self.end {
+            (self.start..=self.end).contains(&minute)
+        } else {
+            minute >= self.start || minute <= self.end
+        }
+    }
+}
+
+/// Banner files, read when the configuration is loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Banners {
+    /// Written to every connection, before anything is decided.
+    pub every: Option<PathBuf>,
+    /// Written when the connection is served.
+    pub success: Option<PathBuf>,
+    /// Written when it is refused, before it is closed.
+    pub fail: Option<PathBuf>,
 }
 
 /// Settings of the program's process, applied in the child before exec
@@ -142,6 +178,9 @@ pub struct Limits {
     pub max_conn_per_ip_per_minute: Option<u32>,
     /// FreeBSD `/max-child/max-conn-per-ip/max-child-per-ip`.
     pub max_child_per_ip: Option<u32>,
+    /// xinetd's `cps = RATE WAIT`: past RATE connections in a second, the
+    /// service refuses every connection for WAIT seconds.
+    pub cps: Option<(u32, u32)>,
 }
 
 /// Who the child runs as, fully resolved at load time so that spawning
@@ -373,6 +412,8 @@ impl Service {
             },
             program,
             process: ProcessSettings::default(),
+            access_times: Vec::new(),
+            banners: Banners::default(),
         }
     }
 }

@@ -82,6 +82,17 @@ impl Daemon {
         if to_stderr {
             argv.push(tcpd::LOG_STDERR.to_string());
         }
+        // It writes the verdict's banner itself.
+        let banners = &service.banners;
+        if banners.success.is_some() || banners.fail.is_some() {
+            let path = |p: &Option<PathBuf>| {
+                p.as_ref()
+                    .map_or("-".to_string(), |p| p.to_string_lossy().into_owned())
+            };
+            argv.push(tcpd::BANNERS.to_string());
+            argv.push(path(&banners.success));
+            argv.push(path(&banners.fail));
+        }
         argv.extend(addresses.iter().cloned());
         argv.push(self.opts.hosts_allow.to_string_lossy().into_owned());
         argv.push(self.opts.hosts_deny.to_string_lossy().into_owned());

@@ -93,17 +93,24 @@ impl Daemon {
         self.ready.push_back(Key::Listener(slot).token());
     }
 
-    /// The pipeline: per-client limits, access, then what serves it.
-    fn start(&mut self, slot: usize, arrival: Arrival) -> Flow {
+    /// The pipeline: the service's conditions, per-client limits, access,
+    /// then what serves it.
+    fn start(&mut self, slot: usize, mut arrival: Arrival) -> Flow {
+        if let Arrival::Connection(stream, _) = &mut arrival {
+            self.send_banner(slot, stream, Banner::Every);
+        }
+        if !matches!(arrival, Arrival::Datagram(..)) {
+            if let Err(closed) = self.conditions_allow(slot) {
+                self.log_closed(slot, &arrival, closed);
+                return self.refuse(slot, arrival, None);
+            }
+        }
         // Spawning is counted against the rate as it is decided, so a
         // program's or a check's child is counted once.
         let client = match &arrival {
             Arrival::Connection(_, peer) => match self.admit_client(slot, peer) {
                 Ok(client) => client,
-                Err(_) => {
-                    self.count_refusal(slot);
-                    return Flow::Next;
-                }
+                Err(_) => return self.refuse(slot, arrival, None),
             },
             Arrival::Datagram(peer, _) => {
                 // Never a reflector: no answer to another builtin's port or
@@ -125,14 +132,10 @@ impl Daemon {
             Arrival::Socket(None) => Access::Granted,
         };
         if access == Access::Denied {
-            self.count_refusal(slot);
-            self.release_client(slot, client);
-            if let Arrival::Socket(_) = arrival {
-                // Refused: the datagram is consumed, and the next one looked at.
-                self.drain_failed_datagram(slot);
-                self.ready.push_back(Key::Listener(slot).token());
-            }
-            return Flow::Next;
+            return self.refuse(slot, arrival, client);
+        }
+        if let (Access::Granted, Arrival::Connection(stream, _)) = (access, &mut arrival) {
+            self.send_banner(slot, stream, Banner::Success);
         }
         let checked = access == Access::InChild;
         if (checked || self.runs_program(slot)) && !self.rate_allows(slot) {
@@ -177,6 +180,46 @@ impl Daemon {
                 Flow::Next
             }
         }
+    }
+
+    /// Refuses what arrived: a connection gets the fail banner and is
+    /// closed; a `wait` socket's datagram is consumed, and the next one
+    /// looked at.
+    fn refuse(&mut self, slot: usize, arrival: Arrival, client: Option<IpAddr>) -> Flow {
+        self.count_refusal(slot);
+        self.release_client(slot, client);
+        match arrival {
+            Arrival::Connection(mut stream, _) => self.send_banner(slot, &mut stream, Banner::Fail),
+            Arrival::Socket(Some(_)) => {
+                self.drain_failed_datagram(slot);
+                self.ready.push_back(Key::Listener(slot).token());
+            }
+            // A `wait` stream socket keeps its connection: look again later.
+            Arrival::Socket(None) => self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources),
+            Arrival::Datagram(..) => {}
+        }
+        Flow::Next
+    }
+
+    fn log_closed(&mut self, slot: usize, arrival: &Arrival, closed: Closed) {
+        let Some(served) = self.services[slot].as_ref() else {
+            return;
+        };
+        let label = served.label.clone();
+        let from = match arrival {
+            Arrival::Connection(_, peer) => format!(" from {peer}"),
+            Arrival::Socket(Some(sender)) => format!(" from {sender}"),
+            _ => String::new(),
+        };
+        let why = match closed {
+            Closed::Hours => "outside its access times",
+            Closed::Rate => "too many connections per second (cps)",
+        };
+        self.log.limited(
+            "conditions",
+            Level::Warning,
+            format!("{label}: refused connection{from}: {why}"),
+        );
     }
 
     fn count_refusal(&mut self, slot: usize) {

@@ -59,6 +59,7 @@ impl Daemon {
             let access_name = self.checked_name(&service);
             let limits = ServiceLimits::new(&service, &self.opts.limits);
             let label = label(&service);
+            let banners = self.load_banners(&service);
             if let Some(listener) = self.listeners[slot].as_mut() {
                 listener.label = label.clone();
             }
@@ -71,6 +72,7 @@ impl Daemon {
             served.limits = limits;
             served.service = service;
             served.exec = exec;
+            served.banners = banners;
             kept.push(slot);
         }
         if self.opts.hard_reload {
@@ -95,6 +97,9 @@ impl Daemon {
             self.next_service_id += 1;
             let listener = Listener::new(&service, self.now);
             let served = Served {
+                banners: self.load_banners(&service),
+                per_second: RateWindow::default(),
+                refusing_until: None,
                 label: label(&service),
                 limits: ServiceLimits::new(&service, &self.opts.limits),
                 access_name: self.checked_name(&service),

@@ -33,6 +33,12 @@ pub(super) struct Served {
     pub(super) refused: u64,
     /// Per-client counts, when the service limits clients.
     pub(super) clients: Option<ClientTable>,
+    /// Its banner files' contents.
+    pub(super) banners: LoadedBanners,
+    /// Connections this second, against `cps`.
+    pub(super) per_second: RateWindow,
+    /// Past `cps`: every connection is refused until then.
+    pub(super) refusing_until: Option<Instant>,
 }
 
 /// A service's limits after its own suffixes override the daemon's

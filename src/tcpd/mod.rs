@@ -22,8 +22,9 @@ mod ident;
 mod system;
 
 use std::fs::File;
+use std::io::Write;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
@@ -47,6 +48,12 @@ pub const DECISION_PIPE: i32 = 3;
 const DECISION_DEADLINE_SECS: u32 = 120;
 /// The flag that says fd 2 is the daemon's stderr and the log goes there.
 pub const LOG_STDERR: &str = "--log-stderr";
+/// `--banners SUCCESS FAIL`: the service's banner files for the verdict
+/// (`-` for none), written to the client (xinetd's `banner_success`,
+/// `banner_fail`).
+pub const BANNERS: &str = "--banners";
+/// The most of a banner file written.
+const BANNER_MAX: usize = 64 * 1024;
 
 /// `datagram`: the `--tcpd-datagram` form, with the addresses given.
 pub fn run(args: &[String], datagram: bool) -> i32 {
@@ -59,6 +66,11 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
         [flag, rest @ ..] if flag == LOG_STDERR => (take_stderr(), rest),
         _ => (None, args),
     };
+    let (banners, args) = match args {
+        [flag, success, fail, rest @ ..] if flag == BANNERS => ([success.as_str(), fail], rest),
+        _ => (["-", "-"], args),
+    };
+    let [success_banner, fail_banner] = banners;
     let (endpoints, args) = match (datagram, args) {
         (true, [client, server, rest @ ..]) => (client.parse().ok().zip(server.parse().ok()), rest),
         (true, _) => (None, args),
@@ -103,6 +115,7 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
                 // A builtin's twist ran instead of the service.
                 return DENIED;
             }
+            write_banner(success_banner);
             match program {
                 [] => GRANTED,
                 [path, argv0, args @ ..] => {
@@ -127,6 +140,7 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
             // libwrap carries out the matched rule's options on a refusal too.
             let _ = carry_out(&outcome, socket, program.is_empty());
             log.auth(outcome.deny_severity(), outcome.refused_message());
+            write_banner(fail_banner);
             DENIED
         }
         Decision::NeedsLookup(need) => {
@@ -134,6 +148,21 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
             DENIED
         }
     }
+}
+
+/// Writes a banner file (`-`: none) to the client on fd 0.
+fn write_banner(path: &str) {
+    if path == "-" {
+        return;
+    }
+    let Ok(mut bytes) = crate::files::read_regular(Path::new(path)) else {
+        return;
+    };
+    bytes.truncate(BANNER_MAX);
+    // SAFETY: fd 0 is the connection for as long as this process runs;
+    // ManuallyDrop leaves it open.
+    let mut client = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+    let _ = client.write_all(&bytes);
 }
 
 /// Takes the daemon's stderr off fd 2 (onto a close-on-exec descriptor)

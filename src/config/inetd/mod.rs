@@ -197,6 +197,8 @@ impl Parser<'_> {
                 user: user.clone(),
                 program: program.clone(),
                 process: ProcessSettings::default(),
+                access_times: Vec::new(),
+                banners: Banners::default(),
             })
             .collect())
     }

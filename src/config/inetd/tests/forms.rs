@@ -29,6 +29,8 @@ fn builtin_service() {
             },
             program: Program::Builtin(Builtin::Echo),
             process: ProcessSettings::default(),
+            access_times: Vec::new(),
+            banners: Banners::default(),
         }
     );
 }
@@ -535,4 +537,27 @@ fn redirect_takes_one_numeric_or_listed_target() {
         "8080 stream tcp nowait root internal redirect no.such.host:80",
         "not in /etc/hosts",
     );
+}
+
+#[test]
+fn time_windows_include_their_ends_and_may_run_over_midnight() {
+    let day = TimeWindow {
+        start: 8 * 60,
+        end: 17 * 60 + 30,
+    };
+    assert!(day.contains(8 * 60) && day.contains(17 * 60 + 30) && day.contains(12 * 60));
+    assert!(!day.contains(8 * 60 - 1) && !day.contains(17 * 60 + 31) && !day.contains(0));
+    let night = TimeWindow {
+        start: 22 * 60,
+        end: 2 * 60,
+    };
+    assert!(night.contains(23 * 60 + 59) && night.contains(0) && night.contains(2 * 60));
+    assert!(
+        !night.contains(2 * 60 + 1) && !night.contains(12 * 60) && !night.contains(22 * 60 - 1)
+    );
+    let minute = TimeWindow {
+        start: 600,
+        end: 600,
+    };
+    assert!(minute.contains(600) && !minute.contains(601));
 }
