@@ -413,6 +413,7 @@ fn wait_modes_and_limits() {
         max_child: child,
         max_conn_per_ip_per_minute: conn,
         max_child_per_ip: child_ip,
+        cps: None,
     };
     assert_eq!(limits("wait"), (true, Limits::default()));
     assert_eq!(limits("nowait"), (false, Limits::default()));
