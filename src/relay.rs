@@ -24,6 +24,8 @@ pub const CHUNK: usize = 16 * 1024;
 #[derive(Default)]
 struct Pipe {
     pending: Vec<u8>,
+    /// Bytes read from the sender.
+    moved: u64,
     /// The sender's end of stream was read.
     eof: bool,
     /// ... and passed on to the receiver.
@@ -67,6 +69,11 @@ impl Relay {
 
     pub fn connected(&self) -> bool {
         self.connected
+    }
+
+    /// Bytes read from the client and from the target so far.
+    pub fn traffic(&self) -> (u64, u64) {
+        (self.up.moved, self.down.moved)
     }
 
     /// Bytes kept for receivers that have not taken them yet.
@@ -136,6 +143,7 @@ fn pump(
                 done += 1;
             }
             Ok(n) => {
+                pipe.moved += n as u64;
                 let sent = written(to.write(&scratch[..n]))?;
                 pipe.pending.extend_from_slice(&scratch[sent..n]);
                 done += n;

@@ -54,6 +54,43 @@ pub struct Service {
     /// Files written to each TCP client (xinetd's `banner`,
     /// `banner_success`, `banner_fail`).
     pub banners: Banners,
+    /// What is logged of each start, exit and refusal (xinetd's
+    /// `log_on_success`, `log_on_failure`); none: inetd's own lines.
+    pub log: LogFields,
+}
+
+/// xinetd's log fields: which lines are written and what they carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogFields {
+    /// `log_on_success`: of [`LogFields::PID`], `HOST`, `USERID`, `EXIT`,
+    /// `DURATION`, `TRAFFIC`.
+    pub on_success: u8,
+    /// `log_on_failure`: of `HOST`, `USERID`, `ATTEMPT`.
+    pub on_failure: u8,
+}
+
+impl LogFields {
+    pub const PID: u8 = 1;
+    pub const HOST: u8 = 2;
+    pub const USERID: u8 = 4;
+    pub const EXIT: u8 = 8;
+    pub const DURATION: u8 = 16;
+    pub const TRAFFIC: u8 = 32;
+    pub const ATTEMPT: u8 = 64;
+
+    /// The field of an xinetd name.
+    pub fn from_name(name: &str) -> Option<u8> {
+        Some(match name {
+            "PID" => Self::PID,
+            "HOST" => Self::HOST,
+            "USERID" => Self::USERID,
+            "EXIT" => Self::EXIT,
+            "DURATION" => Self::DURATION,
+            "TRAFFIC" => Self::TRAFFIC,
+            "ATTEMPT" => Self::ATTEMPT,
+            _ => return None,
+        })
+    }
 }
 
 /// A time-of-day window, `start` to `end` minutes after midnight, both
@@ -414,6 +451,7 @@ impl Service {
             process: ProcessSettings::default(),
             access_times: Vec::new(),
             banners: Banners::default(),
+            log: LogFields::default(),
         }
     }
 }

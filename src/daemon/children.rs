@@ -223,6 +223,9 @@ impl Daemon {
             served.deciding += 1;
             deciding
         });
+        if verdict_for.is_none() && !matches!(run, Run::CheckDatagram(_)) {
+            self.record_start(slot, Some(pid), peer.as_ref());
+        }
         self.children.insert(
             pid,
             Child {
@@ -284,7 +287,16 @@ impl Daemon {
                 Some(Waiting::Connection(parked)) if granted => self.serve_parked(slot, parked),
                 Some(Waiting::Connection(parked)) => self.release_client(slot, parked.client),
                 Some(Waiting::Datagram(_)) => {}
-                None => self.after_exit(slot, pid, status, &child),
+                None => {
+                    let ended = Ended {
+                        pid: Some(pid),
+                        status: Some(status),
+                        started: child.started,
+                        traffic: None,
+                    };
+                    self.record_exit(slot, &ended);
+                    self.after_exit(slot, pid, status, &child);
+                }
             }
         }
         if reaped {

@@ -102,7 +102,11 @@ impl Daemon {
         if !matches!(arrival, Arrival::Datagram(..)) {
             if let Err(closed) = self.conditions_allow(slot) {
                 self.log_closed(slot, &arrival, closed);
-                return self.refuse(slot, arrival, None);
+                let reason = match closed {
+                    Closed::Hours => "time",
+                    Closed::Rate => "cps",
+                };
+                return self.refuse(slot, arrival, None, reason);
             }
         }
         // Spawning is counted against the rate as it is decided, so a
@@ -110,7 +114,7 @@ impl Daemon {
         let client = match &arrival {
             Arrival::Connection(_, peer) => match self.admit_client(slot, peer) {
                 Ok(client) => client,
-                Err(_) => return self.refuse(slot, arrival, None),
+                Err(_) => return self.refuse(slot, arrival, None, "per_source_limit"),
             },
             Arrival::Datagram(peer, _) => {
                 // Never a reflector: no answer to another builtin's port or
@@ -132,7 +136,7 @@ impl Daemon {
             Arrival::Socket(None) => Access::Granted,
         };
         if access == Access::Denied {
-            return self.refuse(slot, arrival, client);
+            return self.refuse(slot, arrival, client, "libwrap");
         }
         if let (Access::Granted, Arrival::Connection(stream, _)) = (access, &mut arrival) {
             self.send_banner(slot, stream, Banner::Success);
@@ -185,9 +189,27 @@ impl Daemon {
     /// Refuses what arrived: a connection gets the fail banner and is
     /// closed; a `wait` socket's datagram is consumed, and the next one
     /// looked at.
-    fn refuse(&mut self, slot: usize, arrival: Arrival, client: Option<IpAddr>) -> Flow {
+    /// `reason` is xinetd's word for it, in a `FAIL` line.
+    fn refuse(
+        &mut self,
+        slot: usize,
+        arrival: Arrival,
+        client: Option<IpAddr>,
+        reason: &str,
+    ) -> Flow {
         self.count_refusal(slot);
         self.release_client(slot, client);
+        let peer = match &arrival {
+            Arrival::Connection(_, peer) => Some(match peer {
+                Peer::Inet(addr) => Peer::Inet(*addr),
+                Peer::Local => Peer::Local,
+            }),
+            Arrival::Socket(Some(sender)) | Arrival::Datagram(sender, _) => {
+                Some(Peer::Inet(*sender))
+            }
+            Arrival::Socket(None) => None,
+        };
+        self.record_failure(slot, reason, peer.as_ref());
         match arrival {
             Arrival::Connection(mut stream, _) => self.send_banner(slot, &mut stream, Banner::Fail),
             Arrival::Socket(Some(_)) => {

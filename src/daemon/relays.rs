@@ -139,6 +139,13 @@ impl Daemon {
         if let Some(served) = self.services.get_mut(service).and_then(Option::as_mut) {
             if served.id == id {
                 served.release(slot.client, self.now);
+                let ended = Ended {
+                    pid: None,
+                    status: None,
+                    started: slot.started,
+                    traffic: Some(slot.relay.traffic()),
+                };
+                self.record_exit(service, &ended);
             }
         }
         self.wake_blocked();

@@ -12,6 +12,7 @@ pub(super) struct Session {
     /// The slot and id of the service it counts against.
     pub(super) service: (usize, u64),
     pub(super) client: Option<IpAddr>,
+    pub(super) started: Instant,
     pub(super) last_active: Instant,
 }
 
@@ -47,6 +48,7 @@ impl Daemon {
             connection: Connection::new(stream, service),
             service: (slot, served.id),
             client,
+            started: self.now,
             last_active: self.now,
         };
         if index == self.sessions.len() {
@@ -99,6 +101,13 @@ impl Daemon {
         if let Some(served) = self.services.get_mut(slot).and_then(Option::as_mut) {
             if served.id == id {
                 served.release(session.client, self.now);
+                let ended = Ended {
+                    pid: None,
+                    status: None,
+                    started: session.started,
+                    traffic: None,
+                };
+                self.record_exit(slot, &ended);
             }
         }
         self.wake_blocked();

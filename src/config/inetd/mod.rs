@@ -199,6 +199,7 @@ impl Parser<'_> {
                 process: ProcessSettings::default(),
                 access_times: Vec::new(),
                 banners: Banners::default(),
+                log: LogFields::default(),
             })
             .collect())
     }

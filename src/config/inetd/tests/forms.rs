@@ -31,6 +31,7 @@ fn builtin_service() {
             process: ProcessSettings::default(),
             access_times: Vec::new(),
             banners: Banners::default(),
+            log: LogFields::default(),
         }
     );
 }
