@@ -65,6 +65,9 @@ pub struct Outcome {
     pub client: String,
     /// libwrap's warnings and errors, `file:line: message`.
     pub warnings: Vec<String>,
+    /// What tcpdmatch shows while matching, in its words and order:
+    /// `matched:  FILE line N`, `option:   NAME VALUE`, `warning: ...`.
+    pub trace: Vec<String>,
 }
 
 impl Outcome {

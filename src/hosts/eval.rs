@@ -7,7 +7,7 @@ use super::evaluation::{Evaluation, HostLists, LIST_TOKEN_BUDGET};
 use super::options::{process_options, Flow};
 use super::parse::{Entry, Table};
 use super::pattern::{client_match, list_match, server_match};
-use super::request::{Lookup, Need, Request};
+use super::request::{Known, Lookup, Need, Request};
 
 enum TableResult {
     Matched(RuleRef),
@@ -23,9 +23,10 @@ pub fn decide(
     tables: [&Table; 2],
     host_lists: &HostLists,
     request: &Request,
+    known: &Known,
     lookup: &mut dyn Lookup,
 ) -> Decision {
-    let mut session = Evaluation::new(request, lookup, host_lists);
+    let mut session = Evaluation::new(request, known, lookup, host_lists);
     let mut options = Vec::new();
     let mut rule = None;
     let mut granted = true;
@@ -60,6 +61,7 @@ pub fn decide(
         severity,
         client,
         warnings: session.warnings,
+        trace: session.trace,
     };
     if granted {
         Decision::Granted(outcome)
@@ -96,6 +98,9 @@ fn table_match(
         if !matched {
             continue;
         }
+        session
+            .trace
+            .push(format!("matched:  {} line {}", table.path, rule.line));
         if let Some(raw) = &rule.options {
             match process_options(raw, session, options)? {
                 Flow::Continue => {}

@@ -38,9 +38,13 @@ pub struct ScriptedLookup {
 }
 
 impl Lookup for ScriptedLookup {
-    fn host_name(&mut self, addr: IpAddr) -> Result<Option<String>, WouldBlock> {
-        self.asked.push(Asked::HostName(addr));
-        Ok(self.names.get(&addr).cloned())
+    fn host_name(
+        &mut self,
+        addr: SocketAddr,
+        _: &mut Vec<String>,
+    ) -> Result<Option<String>, WouldBlock> {
+        self.asked.push(Asked::HostName(addr.ip()));
+        Ok(self.names.get(&addr.ip()).cloned())
     }
 
     fn user(

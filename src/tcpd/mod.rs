@@ -19,7 +19,7 @@
 
 mod apply;
 mod ident;
-mod system;
+pub mod system;
 
 use std::fs::File;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
