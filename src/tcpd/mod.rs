@@ -93,6 +93,12 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     let decision = rules.decide(&request, &mut SystemLookup);
     // SAFETY: as above; the alarm must not survive into the options or exec.
     unsafe { libc::alarm(0) };
+    // What libwrap's tcpd_warn() and tcpd_jump() log: unverified names, bad options.
+    if let Decision::Granted(outcome) | Decision::Denied(outcome) = &decision {
+        for warning in &outcome.warnings {
+            log.warn(warning);
+        }
+    }
     match decision {
         Decision::Granted(outcome) => {
             if let Err(e) = carry_out(&outcome, socket, program.is_empty()) {

@@ -165,15 +165,13 @@ fn within_deadline(lookup: impl FnOnce() -> Option<Vec<u8>>) -> Option<Vec<u8>> 
     let pid = match unsafe { nix::unistd::fork() }.ok()? {
         nix::unistd::ForkResult::Child => {
             drop(read);
-            let status = match lookup() {
-                Some(answer) => {
-                    let _ = std::fs::File::from(write).write_all(&answer);
-                    0
-                }
-                None => 1,
-            };
+            // A mark first: an empty pipe is no answer.
+            if let Some(answer) = lookup() {
+                let mut pipe = std::fs::File::from(write);
+                let _ = pipe.write_all(b"+").and_then(|()| pipe.write_all(&answer));
+            }
             // SAFETY: ends the copy without running the original's exit handlers.
-            unsafe { libc::_exit(status) }
+            unsafe { libc::_exit(0) }
         }
         nix::unistd::ForkResult::Parent { child } => child,
     };
@@ -183,11 +181,8 @@ fn within_deadline(lookup: impl FnOnce() -> Option<Vec<u8>>) -> Option<Vec<u8>> 
         Instant::now() + NAME_LOOKUP_DEADLINE,
     );
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    let answered = matches!(
-        nix::sys::wait::waitpid(pid, None),
-        Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
-    );
-    answer.filter(|_| answered)
+    let _ = nix::sys::wait::waitpid(pid, None);
+    answer?.strip_prefix(b"+").map(<[u8]>::to_vec)
 }
 
 /// Everything `pipe` gives until it is closed, or `None` at `deadline`.
