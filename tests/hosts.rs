@@ -2,6 +2,7 @@
 //! engine against the real libwrap in `differential`.
 
 mod differential;
+mod real_lookups;
 
 use crate::util::{inetd, inetd_bin, private_names, Dir};
 

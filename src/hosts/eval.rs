@@ -29,12 +29,14 @@ pub fn decide(
     let mut session = Evaluation::new(request, known, lookup, host_lists);
     let mut options = Vec::new();
     let mut rule = None;
+    let mut context = None;
     let mut granted = true;
     for (table, is_allow) in tables.into_iter().zip([true, false]) {
         match table_match(table, &mut session, &mut options) {
             Err(need) => return Decision::NeedsLookup(need),
             Ok(TableResult::Jump(verdict)) => {
                 rule = session.place.clone();
+                context = session.place.clone();
                 granted = verdict;
                 break;
             }
@@ -61,6 +63,7 @@ pub fn decide(
         severity,
         client,
         warnings: session.warnings,
+        context,
         trace: session.trace,
     };
     if granted {
@@ -107,8 +110,8 @@ fn table_match(
                 Flow::Permit | Flow::Twist => return Ok(TableResult::Jump(true)),
                 Flow::Deny => return Ok(TableResult::Jump(false)),
             }
-            if session.aclexec_failed {
-                session.warn("aclexec returned non-zero".to_string());
+            if session.aclexec_status != 0 {
+                session.note(format!("aclexec returned {}", session.aclexec_status));
                 return Ok(TableResult::NoMatch);
             }
         }

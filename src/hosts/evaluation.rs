@@ -48,9 +48,10 @@ pub struct Evaluation<'a> {
     /// The server endpoint is unknown (`--match` without a server): no port.
     pub no_server: bool,
     pub rfc931_timeout: u32,
-    /// The last `aclexec` failed: this unmatches every later matched rule
-    /// with options, in either file (libwrap keeps the status in a global).
-    pub aclexec_failed: bool,
+    /// The exit status of the last `aclexec` run (0: none, or success):
+    /// while not 0 it unmatches every later matched rule with options, in
+    /// either file (libwrap keeps the status in a global).
+    pub aclexec_status: i32,
     /// The `/path` lists being read, outermost first.
     open_lists: Vec<String>,
     list_tokens_left: usize,
@@ -91,7 +92,7 @@ impl<'a> Evaluation<'a> {
             user: known.user.clone().map(truncate),
             no_server: known.no_server,
             rfc931_timeout: 10,
-            aclexec_failed: false,
+            aclexec_status: 0,
             open_lists: Vec::new(),
             list_tokens_left: LIST_TOKEN_BUDGET,
             list_budget_exceeded: false,
@@ -112,6 +113,12 @@ impl<'a> Evaluation<'a> {
     /// libwrap's tcpd_jump(): an error in the rule's options, which denies.
     pub fn error(&mut self, message: String) {
         self.diagnose("error", message);
+    }
+
+    /// A line libwrap logs as it is, with no rule named.
+    pub fn note(&mut self, message: String) {
+        self.trace.push(message.clone());
+        self.warnings.push(message);
     }
 
     fn diagnose(&mut self, kind: &str, message: String) {
@@ -179,7 +186,7 @@ impl<'a> Evaluation<'a> {
             .map_err(|WouldBlock| Need::Account)
     }
 
-    pub fn run_command(&mut self, command: &str) -> Result<bool, Need> {
+    pub fn run_command(&mut self, command: &str) -> Result<i32, Need> {
         self.lookup
             .run_command(command)
             .map_err(|WouldBlock| Need::Command)

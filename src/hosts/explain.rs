@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
-use super::decision::{Decision, Outcome};
+use super::decision::{Decision, Outcome, RuleRef};
 use super::parse::split_at;
 use super::request::{addr_string, hostname_known, Known, Lookup, Request};
 use super::rules::Rules;
@@ -103,18 +103,19 @@ pub fn run(
         report(&request, known, decision)
     };
     if let Some(addr) = literal_address(client) {
-        known.client_name = Some(forced_name(lookup, addr));
-        return explain(addr, &known, lookup);
+        known.client_name = Some(forced_name(lookup, addr, None));
+        return explain(addr, &known, lookup).0;
     }
     if special(client) {
         known.client_name = Some(client.to_string());
         known.no_client_addr = true;
-        return explain(server_addr, &known, lookup);
+        return explain(server_addr, &known, lookup).0;
     }
     let Some(addrs) = find_addresses(resolver, client) else {
         return 2;
     };
     let mut status = 0;
+    let mut context = None;
     for (i, &addr) in addrs.iter().enumerate() {
         if i > 0 {
             println!();
@@ -122,8 +123,11 @@ pub fn run(
         // getnameinfo does not look up link-local addresses: tcpdmatch
         // leaves their name to the rules, as the daemon does.
         let link_local = matches!(addr.ip(), IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
-        known.client_name = (!link_local).then(|| forced_name(lookup, addr));
-        status = status.max(explain(addr, &known, lookup));
+        known.client_name = (!link_local).then(|| forced_name(lookup, addr, context.as_ref()));
+        let (code, left) = explain(addr, &known, lookup);
+        status = status.max(code);
+        // A decision an option ended leaves libwrap's context at its rule.
+        context = left.or(context);
     }
     status
 }
@@ -143,13 +147,19 @@ fn literal_address(host: &str) -> Option<SocketAddr> {
         .map(|v6: std::net::Ipv6Addr| SocketAddr::new(IpAddr::V6(v6), 0))
 }
 
-/// The verified name of `addr`, looked up before the rules as tcpdmatch does.
-fn forced_name(lookup: &mut dyn Lookup, addr: SocketAddr) -> String {
+/// The verified name of `addr`, looked up before the rules as tcpdmatch
+/// does; its warnings name the rule libwrap's context was left at.
+fn forced_name(lookup: &mut dyn Lookup, addr: SocketAddr, context: Option<&RuleRef>) -> String {
     let mut warnings = Vec::new();
     let name = lookup.host_name(addr, &mut warnings).ok().flatten();
     if name.is_none() {
         let addr = addr_string(addr.ip());
         warnings.push(format!("host address {addr}->name lookup failed"));
+    }
+    if let Some(place) = context {
+        for warning in &mut warnings {
+            *warning = format!("{}, line {}: {warning}", place.file, place.line);
+        }
     }
     print_warnings(&warnings);
     name.unwrap_or_else(|| "unknown".to_string())
@@ -188,8 +198,9 @@ fn print_warnings(warnings: &[String]) {
     }
 }
 
-/// Prints what tcpdmatch prints for one client address; the exit status.
-fn report(request: &Request, known: &Known, decision: Decision) -> i32 {
+/// Prints what tcpdmatch prints for one client address; the exit status
+/// and where the decision left libwrap's context.
+fn report(request: &Request, known: &Known, decision: Decision) -> (i32, Option<RuleRef>) {
     let shown = |label: &str, value: Option<&str>| {
         if let Some(value) = value.filter(|v| !v.eq_ignore_ascii_case("unknown")) {
             println!("{label} {value}");
@@ -215,12 +226,12 @@ fn report(request: &Request, known: &Known, decision: Decision) -> i32 {
         Decision::Denied(o) => ("denied", o),
         Decision::NeedsLookup(need) => {
             eprintln!("inetd: cannot decide without {need:?}");
-            return 2;
+            return (2, None);
         }
     };
     for line in &outcome.trace {
         println!("{line}");
     }
     println!("access:   {verdict}");
-    i32::from(verdict != "granted")
+    (i32::from(verdict != "granted"), outcome.context)
 }

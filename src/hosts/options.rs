@@ -282,7 +282,7 @@ fn run_option(
             return Ok(Flow::Twist);
         }
         Kind::Aclexec => {
-            session.aclexec_failed = !session.run_command(&arg)?;
+            session.aclexec_status = session.run_command(&arg)?;
             RuleOption::Aclexec(arg)
         }
         Kind::Banners => banner::render(&arg, session)?,

@@ -82,8 +82,8 @@ pub trait Lookup {
     ) -> Result<Option<String>, WouldBlock>;
     fn in_netgroup(&mut self, netgroup: &str, host: &str) -> Result<bool, WouldBlock>;
     fn account_exists(&mut self, kind: Account, name: &str) -> Result<bool, WouldBlock>;
-    /// Runs an `aclexec` command with /bin/sh; true if it exits 0.
-    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock>;
+    /// Runs an `aclexec` command with /bin/sh; its exit status (0: success).
+    fn run_command(&mut self, command: &str) -> Result<i32, WouldBlock>;
     /// Reads a `banners` file.
     fn read_file(&mut self, path: &str) -> Result<io::Result<Vec<u8>>, WouldBlock>;
 }
@@ -108,7 +108,7 @@ impl Lookup for NoLookup {
     fn account_exists(&mut self, _: Account, _: &str) -> Result<bool, WouldBlock> {
         Err(WouldBlock)
     }
-    fn run_command(&mut self, _: &str) -> Result<bool, WouldBlock> {
+    fn run_command(&mut self, _: &str) -> Result<i32, WouldBlock> {
         Err(WouldBlock)
     }
     fn read_file(&mut self, _: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {

@@ -93,10 +93,15 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     let decision = rules.decide(&request, &mut SystemLookup);
     // SAFETY: as above; the alarm must not survive into the options or exec.
     unsafe { libc::alarm(0) };
-    // What libwrap's tcpd_warn() and tcpd_jump() log: unverified names, bad options.
+    // What libwrap's tcpd_warn() and tcpd_jump() log: unverified names,
+    // bad options; and, as its twist does, what replaces the service.
     if let Decision::Granted(outcome) | Decision::Denied(outcome) = &decision {
         for warning in &outcome.warnings {
             log.warn(warning);
+        }
+        if let Some(command) = outcome.twist() {
+            let message = twist_message(outcome, command);
+            log.auth(outcome.deny_severity(), message);
         }
     }
     match decision {
@@ -133,6 +138,11 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
             DENIED
         }
     }
+}
+
+/// The line libwrap's twist logs before it runs the command.
+pub fn twist_message(outcome: &crate::hosts::Outcome, command: &str) -> String {
+    format!("twist {} to {command}", outcome.client)
 }
 
 /// Takes the daemon's stderr off fd 2 (onto a close-on-exec descriptor)

@@ -47,7 +47,7 @@ impl Lookup for SystemLookup {
         Ok(account_exists(kind, name))
     }
 
-    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock> {
+    fn run_command(&mut self, command: &str) -> Result<i32, WouldBlock> {
         Ok(run_command(command))
     }
 
@@ -56,7 +56,8 @@ impl Lookup for SystemLookup {
     }
 }
 
-fn run_command(command: &str) -> bool {
+/// The command's exit status; 1 when it could not run or was killed.
+fn run_command(command: &str) -> i32 {
     Command::new("/bin/sh")
         .arg("-c")
         .arg(command)
@@ -64,7 +65,7 @@ fn run_command(command: &str) -> bool {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .map_or(1, |s| s.code().unwrap_or(1))
 }
 
 /// How long one resolver call (the reverse or the forward lookup) may take
