@@ -261,3 +261,48 @@ fn check_hosts_names_the_line_continued_past_the_end() {
         "{out}"
     );
 }
+
+/// `--check-hosts` holds daemon patterns against the names the daemon
+/// matches each line of the configuration by (`Service::access_name`):
+/// a builtin by its builtin name, on any port, a program by argv[0]'s
+/// basename; a number up to 65535 is a port, a larger one a name.
+#[test]
+fn check_hosts_knows_the_daemons_names() {
+    let dir = Dir::new("check-names");
+    let allow = dir.create(
+        "hosts.allow",
+        "echo, daytime, greeter, 7, 65535: ALL\nftpd, 99999: ALL\n",
+    );
+    let deny = dir.create("hosts.deny", "");
+    let config = dir.create(
+        "inetd.conf",
+        "7000 stream tcp nowait root internal echo\n\
+         daytime dgram udp wait root internal\n\
+         7001 stream tcp nowait root /bin/echo /usr/sbin/greeter hi\n",
+    );
+    let out = inetd()
+        .arg("--check-hosts")
+        .arg("--allow")
+        .arg(&allow)
+        .arg("--deny")
+        .arg(&deny)
+        .arg(&config)
+        .output()
+        .expect("run inetd");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let unknown: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        unknown,
+        [
+            format!(
+                "{}:2: ftpd: no such process name in the inetd configuration",
+                allow.display()
+            ),
+            format!(
+                "{}:2: 99999: no such process name in the inetd configuration",
+                allow.display()
+            ),
+        ],
+        "{text}"
+    );
+}

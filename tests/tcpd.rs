@@ -321,3 +321,18 @@ fn a_name_verified_through_the_search_list_is_paranoid() {
     );
     drop(dns);
 }
+
+/// A NUL byte in a rule cuts its line there and the next physical line is
+/// read onto it, as libwrap's xgets() does: no option ever holds a NUL
+/// (setenv with one used to panic the child).
+#[test]
+fn a_nul_byte_in_a_rule_cuts_the_line() {
+    let port = free_port("127.0.0.1");
+    let d = Daemon::start("tcpd-nul", &greeter(port));
+    d.write_rules(
+        "hosts.allow",
+        "greeter: ALL: setenv X a\0b\n: twist /bin/echo x=$X\n",
+    );
+    let reply = read_all(connect(&format!("127.0.0.1:{port}")));
+    assert_eq!(String::from_utf8_lossy(&reply), "x=a\n", "{}", d.log_text());
+}
