@@ -62,6 +62,17 @@ const MAX_SYSLOG_LINE: usize = 2048;
 const LOG_DAEMON: u8 = 3 << 3;
 const LOG_AUTH: u8 = 4 << 3;
 
+/// A tcpd priority as the syslog PRI: facility auth unless it names
+/// another, as syslog(3) under openlog(LOG_AUTH) treats it (kern, 0, is
+/// no facility there either).
+fn facility_and_level(priority: i32) -> u8 {
+    let level = (priority & 7) as u8;
+    match priority >> 3 {
+        facility @ 1..=23 => (facility as u8) << 3 | level,
+        _ => LOG_AUTH | level,
+    }
+}
+
 struct Syslog {
     socket: Option<SyslogSocket>,
     /// `name[pid]`, the tag of every line.
@@ -109,12 +120,13 @@ impl Log {
         }
     }
 
-    /// Logs an access decision to facility auth at syslog `priority`
-    /// (LOG_EMERG to LOG_DEBUG), as tcpd does.
+    /// Logs an access decision at syslog `priority`, as tcpd does: a
+    /// level (LOG_EMERG to LOG_DEBUG) goes to facility auth, a
+    /// `facility | level` (a rule's `severity local0.notice`) to its own.
     pub fn auth(&mut self, priority: i32, msg: impl Display) {
         match &mut self.sink {
             Sink::Stderr | Sink::File(..) => {
-                let level = match priority {
+                let level = match priority & 7 {
                     i32::MIN..=3 => Level::Err,
                     4 => Level::Warning,
                     5 => Level::Notice,
@@ -123,7 +135,7 @@ impl Log {
                 };
                 self.log(level, msg)
             }
-            Sink::Syslog(syslog) => syslog.send(LOG_AUTH | priority.clamp(0, 7) as u8, &msg),
+            Sink::Syslog(syslog) => syslog.send(facility_and_level(priority), &msg),
         }
     }
 
@@ -376,6 +388,14 @@ fn push_timestamp(line: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_severity_keeps_its_facility() {
+        assert_eq!(facility_and_level(libc::LOG_WARNING), 36);
+        assert_eq!(facility_and_level(libc::LOG_LOCAL0 | libc::LOG_NOTICE), 133);
+        assert_eq!(facility_and_level(libc::LOG_MAIL | libc::LOG_ERR), 19);
+        assert_eq!(facility_and_level(-1), 39);
+    }
 
     #[test]
     fn messages_are_escaped() {

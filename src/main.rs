@@ -32,12 +32,21 @@ fn main() {
         Mode::Help => print!("{}", cli::USAGE),
         Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
         Mode::Check { dump } => exit(check::run(&opts.config, dump)),
-        Mode::Match { daemon, client } => exit(hosts::explain::run(
-            &daemon,
-            &client,
-            &opts.hosts_allow,
-            &opts.hosts_deny,
-        )),
+        Mode::Match { daemon, client } => {
+            let names = check::daemon_names(&opts.config);
+            let served = names.as_ref().map(|names| hosts::explain::Served {
+                config: &opts.config,
+                names,
+            });
+            exit(hosts::explain::run(
+                &daemon,
+                &client,
+                (&opts.hosts_allow, &opts.hosts_deny),
+                served,
+                &mut tcpd::system::SystemLookup,
+                &mut tcpd::system::SystemResolver,
+            ))
+        }
         Mode::CheckHosts => exit(hosts::check::run(
             &opts.hosts_allow,
             &opts.hosts_deny,

@@ -239,3 +239,105 @@ fn a_silent_name_server_is_given_up_on() {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("refused connect from 127.0.0.9"))
     });
 }
+
+/// A DNS server on loopback (dnsmasq) for the search-list spoof: the PTR
+/// of 127.0.0.21 is `a.example.com`, which does not exist, while
+/// `a.example.com.attacker.test` (the attacker's zone, in the resolver's
+/// search list) resolves to 127.0.0.21. The forward lookup of the PTR
+/// name then finds the client's address through the search list; libwrap
+/// rejects it because the canonical name differs, and so must the child.
+/// (Before the canonical name was compared, the child granted it.)
+#[test]
+fn a_name_verified_through_the_search_list_is_paranoid() {
+    if !require("dnsmasq") {
+        return;
+    }
+    let dir = Dir::new("tcpd-search-list");
+    let port = free_port("127.0.0.1");
+    let config = dir.create("inetd.conf", &greeter(port));
+    let allow = dir.create("hosts.allow", "greeter: .example.com\n");
+    let deny = dir.create("hosts.deny", "greeter: ALL\n");
+    let pidfile = dir.join("inetd.pid");
+    let log = dir.join("stderr.log");
+    let Some(mut command) = private_names(
+        &dir,
+        "127.0.0.1 localhost\n",
+        "nameserver 127.0.0.20\nsearch attacker.test\noptions timeout:1 attempts:1\n",
+        "hosts: files dns\n",
+        &inetd_bin(),
+    ) else {
+        return;
+    };
+    let dns = std::process::Command::new("dnsmasq")
+        .args([
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.20",
+            "--port=53",
+            "--user=root",
+            "--pid-file=",
+            "--local=/example.com/",
+            "--ptr-record=21.0.0.127.in-addr.arpa,a.example.com",
+            "--host-record=a.example.com.attacker.test,127.0.0.21",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Daemon::adopt)
+        .expect("start dnsmasq");
+    wait_until("dnsmasq to bind 127.0.0.20:53", || {
+        UdpSocket::bind("127.0.0.20:53").is_err()
+    });
+    let inetd = command
+        .arg("-d")
+        .arg("-p")
+        .arg(&pidfile)
+        .arg("--allow")
+        .arg(&allow)
+        .arg("--deny")
+        .arg(&deny)
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .map(Daemon::adopt)
+        .expect("start inetd in a mount namespace");
+    inetd.wait_for_pidfile(&pidfile);
+    let service = connect_from("127.0.0.21", &format!("127.0.0.1:{port}")).unwrap();
+    let reply = read_all(service);
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(reply, b"", "granted through the search list:\n{}", text());
+    wait_until("the refusal", || {
+        text().contains("refused connect from 127.0.0.21")
+    });
+    // glibc follows the search list and sees the other canonical name;
+    // musl never searches a name with a dot, so it finds none.
+    let glibc = "host name/name mismatch: a.example.com != a.example.com.attacker.test";
+    let musl = "can't verify hostname: getaddrinfo(a.example.com, AF_INET) failed";
+    assert!(
+        text().contains(glibc) || text().contains(musl),
+        "{}",
+        text()
+    );
+    drop(dns);
+}
+
+/// A NUL byte in a rule cuts its line there and the next physical line is
+/// read onto it, as libwrap's xgets() does: no option ever holds a NUL
+/// (setenv with one used to panic the child).
+#[test]
+fn a_nul_byte_in_a_rule_cuts_the_line() {
+    let port = free_port("127.0.0.1");
+    let d = Daemon::start("tcpd-nul", &greeter(port));
+    d.write_rules(
+        "hosts.allow",
+        "greeter: ALL: setenv X a\0b\n: twist /bin/echo x=$X\n",
+    );
+    let reply = read_all(connect(&format!("127.0.0.1:{port}")));
+    assert_eq!(String::from_utf8_lossy(&reply), "x=a\n", "{}", d.log_text());
+}

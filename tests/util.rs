@@ -80,6 +80,46 @@ fn private_resolver(dir: &Dir) -> Command {
     command
 }
 
+/// A command run as root in a mount namespace of its own whose
+/// /etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf are the texts
+/// given (written into `dir`): the system resolver, as every program there
+/// sees it, answers from them alone. `None` (with a message) unless root
+/// with unshare; in CI that fails.
+pub fn private_names(
+    dir: &Dir,
+    hosts: &str,
+    resolv: &str,
+    nsswitch: &str,
+    program: &Path,
+) -> Option<Command> {
+    if !is_root() {
+        if env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("private name databases need root (a mount namespace) in CI");
+        }
+        eprintln!("skipping: private name databases need root (a mount namespace)");
+        return None;
+    }
+    if !require("unshare") || !require("mount") {
+        return None;
+    }
+    let files = [
+        dir.create("hosts", hosts),
+        dir.create("resolv.conf", resolv),
+        dir.create("nsswitch.conf", nsswitch),
+    ];
+    let mut command = Command::new("unshare");
+    command
+        .args(["-m", "sh", "-c"])
+        .arg(
+            "mount --bind \"$1\" /etc/hosts && mount --bind \"$2\" /etc/resolv.conf \
+             && mount --bind \"$3\" /etc/nsswitch.conf && shift 3 && exec \"$@\"",
+        )
+        .arg("sh")
+        .args(files)
+        .arg(program);
+    Some(command)
+}
+
 /// Whether an external program is on PATH. A missing tool skips the test
 /// when run by hand, but fails it in CI (which sets `CI=true`).
 pub fn require(tool: &str) -> bool {

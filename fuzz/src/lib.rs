@@ -161,7 +161,7 @@ impl ScriptedLookup {
 }
 
 impl Lookup for ScriptedLookup {
-    fn host_name(&mut self, _: IpAddr) -> Result<Option<String>, WouldBlock> {
+    fn host_name(&mut self, _: SocketAddr, _: &mut Vec<String>) -> Result<Option<String>, WouldBlock> {
         let b = usize::from(self.answer()?);
         Ok(HOSTILE_NAMES
             .get(b % (HOSTILE_NAMES.len() + 1))
@@ -183,8 +183,8 @@ impl Lookup for ScriptedLookup {
         Ok(self.answer()? % 2 == 0)
     }
 
-    fn run_command(&mut self, _: &str) -> Result<bool, WouldBlock> {
-        Ok(self.answer()? % 2 == 0)
+    fn run_command(&mut self, _: &str) -> Result<i32, WouldBlock> {
+        Ok(i32::from(self.answer()? % 2 == 0))
     }
 
     fn read_file(&mut self, _: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {

@@ -103,7 +103,8 @@ fn lint_daemon(token: &str, daemons: Option<&BTreeSet<String>>) -> Option<String
         return Some(problem);
     }
     let wild = daemon.contains(['*', '?']) || daemon.starts_with('.') || daemon.ends_with('.');
-    if matches!(scan_unsigned(daemon, 10), Some((_, ""))) || wild || is_keyword(daemon) {
+    let port = matches!(scan_unsigned(daemon, 10), Some((port, "")) if port <= 0xffff);
+    if port || wild || is_keyword(daemon) {
         return None;
     }
     let known = daemons?;

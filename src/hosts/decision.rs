@@ -65,6 +65,13 @@ pub struct Outcome {
     pub client: String,
     /// libwrap's warnings and errors, `file:line: message`.
     pub warnings: Vec<String>,
+    /// Where libwrap's diagnostics context is left after the decision: at
+    /// the rule when an option ended it (tcpd_jump() does not restore the
+    /// context), else nowhere. tcpdmatch's later warnings name that rule.
+    pub context: Option<RuleRef>,
+    /// What tcpdmatch shows while matching, in its words and order:
+    /// `matched:  FILE line N`, `option:   NAME VALUE`, `warning: ...`.
+    pub trace: Vec<String>,
 }
 
 impl Outcome {

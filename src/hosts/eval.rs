@@ -7,7 +7,7 @@ use super::evaluation::{Evaluation, HostLists, LIST_TOKEN_BUDGET};
 use super::options::{process_options, Flow};
 use super::parse::{Entry, Table};
 use super::pattern::{client_match, list_match, server_match};
-use super::request::{Lookup, Need, Request};
+use super::request::{Known, Lookup, Need, Request};
 
 enum TableResult {
     Matched(RuleRef),
@@ -23,17 +23,20 @@ pub fn decide(
     tables: [&Table; 2],
     host_lists: &HostLists,
     request: &Request,
+    known: &Known,
     lookup: &mut dyn Lookup,
 ) -> Decision {
-    let mut session = Evaluation::new(request, lookup, host_lists);
+    let mut session = Evaluation::new(request, known, lookup, host_lists);
     let mut options = Vec::new();
     let mut rule = None;
+    let mut context = None;
     let mut granted = true;
     for (table, is_allow) in tables.into_iter().zip([true, false]) {
         match table_match(table, &mut session, &mut options) {
             Err(need) => return Decision::NeedsLookup(need),
             Ok(TableResult::Jump(verdict)) => {
                 rule = session.place.clone();
+                context = session.place.clone();
                 granted = verdict;
                 break;
             }
@@ -60,6 +63,8 @@ pub fn decide(
         severity,
         client,
         warnings: session.warnings,
+        context,
+        trace: session.trace,
     };
     if granted {
         Decision::Granted(outcome)
@@ -96,14 +101,17 @@ fn table_match(
         if !matched {
             continue;
         }
+        session
+            .trace
+            .push(format!("matched:  {} line {}", table.path, rule.line));
         if let Some(raw) = &rule.options {
             match process_options(raw, session, options)? {
                 Flow::Continue => {}
                 Flow::Permit | Flow::Twist => return Ok(TableResult::Jump(true)),
                 Flow::Deny => return Ok(TableResult::Jump(false)),
             }
-            if session.aclexec_failed {
-                session.warn("aclexec returned non-zero".to_string());
+            if session.aclexec_status != 0 {
+                session.note(format!("aclexec returned {}", session.aclexec_status));
                 return Ok(TableResult::NoMatch);
             }
         }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::decision::RuleRef;
 use super::request::{
-    addr_string, hostname_known, Account, Endpoint, Lookup, Need, Request, WouldBlock,
+    addr_string, hostname_known, Account, Endpoint, Known, Lookup, Need, Request, WouldBlock,
 };
 
 /// libwrap keeps names, users and the daemon in 128-byte buffers.
@@ -45,10 +45,13 @@ pub struct Evaluation<'a> {
     /// `None`: not looked up yet.
     names: [Option<String>; 2],
     user: Option<String>,
+    /// The server endpoint is unknown (`--match` without a server): no port.
+    pub no_server: bool,
     pub rfc931_timeout: u32,
-    /// The last `aclexec` failed: this unmatches every later matched rule
-    /// with options, in either file (libwrap keeps the status in a global).
-    pub aclexec_failed: bool,
+    /// The exit status of the last `aclexec` run (0: none, or success):
+    /// while not 0 it unmatches every later matched rule with options, in
+    /// either file (libwrap keeps the status in a global).
+    pub aclexec_status: i32,
     /// The `/path` lists being read, outermost first.
     open_lists: Vec<String>,
     list_tokens_left: usize,
@@ -56,41 +59,78 @@ pub struct Evaluation<'a> {
     list_budget_exceeded: bool,
     pub place: Option<RuleRef>,
     pub warnings: Vec<String>,
+    /// What tcpdmatch shows as the rules are matched: `matched:` and
+    /// `option:` lines and the warnings, in order.
+    pub trace: Vec<String>,
 }
 
 impl<'a> Evaluation<'a> {
     pub fn new(
         request: &'a Request<'a>,
+        known: &Known,
         lookup: &'a mut dyn Lookup,
         host_lists: &'a HostLists,
     ) -> Self {
+        let addr = |unknown: bool, addr: std::net::SocketAddr| {
+            if unknown {
+                "unknown".to_string()
+            } else {
+                addr_string(addr.ip())
+            }
+        };
+        let server_name = known
+            .server_name
+            .clone()
+            .or_else(|| known.no_server.then(|| "unknown".to_string()));
         Evaluation {
             daemon: truncate(request.daemon.to_string()),
             addrs: [
-                addr_string(request.client.ip()),
-                addr_string(request.server.ip()),
+                addr(known.no_client_addr, request.client),
+                addr(known.no_server, request.server),
             ],
-            names: [None, None],
-            user: None,
+            names: [known.client_name.clone(), server_name].map(|n| n.map(truncate)),
+            user: known.user.clone().map(truncate),
+            no_server: known.no_server,
             rfc931_timeout: 10,
-            aclexec_failed: false,
+            aclexec_status: 0,
             open_lists: Vec::new(),
             list_tokens_left: LIST_TOKEN_BUDGET,
             list_budget_exceeded: false,
             place: None,
             warnings: Vec::new(),
+            trace: Vec::new(),
             request,
             lookup,
             host_lists,
         }
     }
 
+    /// libwrap's tcpd_warn(): a warning about the rule being matched.
     pub fn warn(&mut self, message: String) {
-        let message = match &self.place {
-            Some(place) => format!("{place}: {message}"),
-            None => message,
-        };
+        self.diagnose("warning", message);
+    }
+
+    /// libwrap's tcpd_jump(): an error in the rule's options, which denies.
+    pub fn error(&mut self, message: String) {
+        self.diagnose("error", message);
+    }
+
+    /// A line libwrap logs as it is, with no rule named.
+    pub fn note(&mut self, message: String) {
+        self.trace.push(message.clone());
         self.warnings.push(message);
+    }
+
+    fn diagnose(&mut self, kind: &str, message: String) {
+        let (listed, traced) = match &self.place {
+            Some(place) => (
+                format!("{place}: {message}"),
+                format!("{kind}: {}, line {}: {message}", place.file, place.line),
+            ),
+            None => (message.clone(), format!("{kind}: {message}")),
+        };
+        self.trace.push(traced);
+        self.warnings.push(listed);
     }
 
     pub fn host_addr(&self, endpoint: Endpoint) -> &str {
@@ -103,10 +143,17 @@ impl<'a> Evaluation<'a> {
             return Ok(name.clone());
         }
         let (addr, need) = match endpoint {
-            Endpoint::Client => (self.request.client.ip(), Need::ClientName),
-            Endpoint::Server => (self.request.server.ip(), Need::ServerName),
+            Endpoint::Client => (self.request.client, Need::ClientName),
+            Endpoint::Server => (self.request.server, Need::ServerName),
         };
-        let name = self.lookup.host_name(addr).map_err(|WouldBlock| need)?;
+        let mut warnings = Vec::new();
+        let name = self
+            .lookup
+            .host_name(addr, &mut warnings)
+            .map_err(|WouldBlock| need)?;
+        for warning in warnings {
+            self.warn(warning);
+        }
         let name = truncate(name.unwrap_or_else(|| "unknown".to_string()));
         self.names[endpoint as usize] = Some(name.clone());
         Ok(name)
@@ -139,7 +186,7 @@ impl<'a> Evaluation<'a> {
             .map_err(|WouldBlock| Need::Account)
     }
 
-    pub fn run_command(&mut self, command: &str) -> Result<bool, Need> {
+    pub fn run_command(&mut self, command: &str) -> Result<i32, Need> {
         self.lookup
             .run_command(command)
             .map_err(|WouldBlock| Need::Command)

@@ -1,165 +1,237 @@
 //! `inetd --match DAEMON[@SERVER] [USER@]CLIENT`: explains a decision the
-//! way tcpdmatch(8) does.
+//! way tcpdmatch(8) does, with the lookups and the name verification the
+//! daemon's `--tcpd` children use (given by the caller), so that what it
+//! says is what the daemon would do.
+//!
+//! tcpdmatch's conventions: the names of the client and server are looked
+//! up (and verified) before the rules are matched; `unknown` and
+//! `paranoid` as the client are a client of that name with no address;
+//! without `@SERVER` the server endpoint is unknown (no address, no port:
+//! port patterns never match, `%s` is the daemon alone); a given server's
+//! port is 0; the user is the one given, never asked by ident. One
+//! difference: a client given as an address is looked up as the daemon
+//! would, where tcpdmatch pretends its name is unknown.
 
-use std::io;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
-use super::decision::{Decision, RuleOption};
-use super::nss::{account_exists, in_netgroup};
-use super::request::{addr_string, Account, Lookup, Request, WouldBlock};
+use super::decision::{Decision, Outcome, RuleRef};
+use super::parse::split_at;
+use super::request::{addr_string, hostname_known, Known, Lookup, Request};
 use super::rules::Rules;
+use super::verify::{Family, Resolver};
 
-/// Where `--match` looks names up (never DNS).
-const HOSTS_FILE: &str = "/etc/hosts";
+/// The daemon names an inetd configuration serves, to warn about others.
+pub struct Served<'a> {
+    pub config: &'a Path,
+    pub names: &'a BTreeSet<String>,
+}
 
-/// Prints the explanation; returns the exit status (0 granted, 1 denied, 2 usage).
-pub fn run(daemon_arg: &str, client_arg: &str, allow: &Path, deny: &Path) -> i32 {
-    let hosts = crate::files::read_regular(HOSTS_FILE.as_ref())
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default();
-    let (daemon, server) = match daemon_arg.split_once('@') {
+/// Prints the explanation; returns the exit status (0 granted, 1 denied or
+/// delegated to a `twist` command, 2 when a host cannot be found).
+pub fn run(
+    daemon_arg: &str,
+    client_arg: &str,
+    (allow, deny): (&Path, &Path),
+    served: Option<Served>,
+    lookup: &mut dyn Lookup,
+    resolver: &mut dyn Resolver,
+) -> i32 {
+    let (daemon, server) = match split_at(daemon_arg, '@') {
         Some((d, s)) => (d, Some(s)),
         None => (daemon_arg, None),
     };
-    let (user, client) = match client_arg.rsplit_once('@') {
-        Some((u, c)) => (Some(u.to_string()), c),
-        None => (None, client_arg),
+    let daemon = match daemon.rsplit_once('/') {
+        Some((_, base)) if daemon.starts_with('/') => {
+            println!("warning: {daemon}: daemon name normalized to: {base}");
+            base
+        }
+        _ => daemon,
     };
-    let lookup = HostsFileLookup { hosts, user };
-    let Some(client_addrs) = addresses(&lookup, client) else {
-        eprintln!("inetd: {client}: host address unknown");
-        return 2;
+    let (user, client) = match split_at(client_arg, '@') {
+        Some((u, c)) => (u, c),
+        None => ("unknown", client_arg),
     };
-    let server_addr = match server.map(|s| addresses(&lookup, s)) {
-        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        Some(Some(addrs)) => addrs[0],
-        Some(None) => {
-            eprintln!(
-                "inetd: {}: host address unknown",
-                server.unwrap_or_default()
-            );
-            return 2;
+    if let Some(served) = &served {
+        if !served.names.iter().any(|n| n == daemon) {
+            let config = served.config.display();
+            println!("warning: {daemon}: no such process name in {config}");
         }
+    }
+    let mut known = Known {
+        user: Some(user.to_string()),
+        ..Known::default()
     };
-    let rules = Rules::load(allow, deny);
-    let mut status = 0;
-    for addr in client_addrs {
-        let mut lookup = HostsFileLookup {
-            hosts: lookup.hosts.clone(),
-            user: lookup.user.clone(),
-        };
-        let request = Request {
-            daemon,
-            client: SocketAddr::new(addr, 0),
-            server: SocketAddr::new(server_addr, 0),
-            pid: Some(std::process::id()),
-        };
-        println!("client: address {}", addr_string(addr));
-        if let Ok(Some(name)) = lookup.host_name(addr) {
-            println!("client: hostname {name}");
-        }
-        if let Some(user) = &lookup.user {
-            println!("client: username {user}");
-        }
-        if let Some(server) = server {
-            println!("server: {server}");
-        }
-        let (granted, outcome) = match rules.decide(&request, &mut lookup) {
-            Decision::Granted(o) => (o.twist().is_none(), o),
-            Decision::Denied(o) => (false, o),
-            Decision::NeedsLookup(need) => {
-                eprintln!("inetd: cannot decide without {need:?}");
+    let mut server_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+    match server {
+        Some(server) if !special(server) => {
+            let Some(addrs) = find_addresses(resolver, server) else {
+                return 2;
+            };
+            let mut warnings = Vec::new();
+            for &addr in &addrs {
+                server_addr = addr;
+                let name = lookup.host_name(addr, &mut warnings).ok().flatten();
+                if name.is_none() {
+                    let addr = addr_string(addr.ip());
+                    warnings.push(format!("host address {addr}->name lookup failed"));
+                }
+                known.server_name = Some(name.unwrap_or_else(|| "unknown".to_string()));
+            }
+            print_warnings(&warnings);
+            if addrs.len() > 1 {
+                eprintln!("Error: {server} has more than one address");
+                eprintln!("Please specify an address instead");
                 return 2;
             }
+        }
+        server => {
+            known.no_server = true;
+            known.server_name = Some(server.unwrap_or("unknown").to_string());
+        }
+    }
+    let rules = Rules::load(allow, deny);
+    let explain = |client_addr: SocketAddr, known: &Known, lookup: &mut dyn Lookup| {
+        let request = Request {
+            daemon,
+            client: client_addr,
+            server: server_addr,
+            pid: Some(std::process::id()),
         };
-        for warning in &outcome.warnings {
-            println!("warning: {warning}");
+        let decision = rules.decide_known(&request, known, lookup);
+        report(&request, known, decision)
+    };
+    if let Some(addr) = literal_address(client) {
+        known.client_name = Some(forced_name(lookup, addr, None));
+        return explain(addr, &known, lookup).0;
+    }
+    if special(client) {
+        known.client_name = Some(client.to_string());
+        known.no_client_addr = true;
+        return explain(server_addr, &known, lookup).0;
+    }
+    let Some(addrs) = find_addresses(resolver, client) else {
+        return 2;
+    };
+    let mut status = 0;
+    let mut context = None;
+    for (i, &addr) in addrs.iter().enumerate() {
+        if i > 0 {
+            println!();
         }
-        match &outcome.rule {
-            Some(rule) => println!("matched: {rule}"),
-            None => println!("matched: no rule"),
-        }
-        for option in &outcome.options {
-            println!("option: {}", describe(option));
-        }
-        println!("access: {}", if granted { "granted" } else { "denied" });
-        if !granted {
-            status = 1;
-        }
+        // getnameinfo does not look up link-local addresses: tcpdmatch
+        // leaves their name to the rules, as the daemon does.
+        let link_local = matches!(addr.ip(), IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+        known.client_name = (!link_local).then(|| forced_name(lookup, addr, context.as_ref()));
+        let (code, left) = explain(addr, &known, lookup);
+        status = status.max(code);
+        // A decision an option ended leaves libwrap's context at its rule.
+        context = left.or(context);
     }
     status
 }
 
-/// Names (via the hosts file) or literal addresses.
-fn addresses(lookup: &HostsFileLookup, host: &str) -> Option<Vec<IpAddr>> {
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(addr) = literal.parse() {
+/// tcpdmatch's special host names: a client or server with no address.
+fn special(host: &str) -> bool {
+    super::pattern::not_inaddr(host) && !hostname_known(host)
+}
+
+/// An IPv4 address as libwrap's dot_quad_addr reads it, or IPv6.
+fn literal_address(host: &str) -> Option<SocketAddr> {
+    if let Some(v4) = super::pattern::dot_quad_addr(host) {
+        return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v4)), 0));
+    }
+    host.parse()
+        .ok()
+        .map(|v6: std::net::Ipv6Addr| SocketAddr::new(IpAddr::V6(v6), 0))
+}
+
+/// The verified name of `addr`, looked up before the rules as tcpdmatch
+/// does; its warnings name the rule libwrap's context was left at.
+fn forced_name(lookup: &mut dyn Lookup, addr: SocketAddr, context: Option<&RuleRef>) -> String {
+    let mut warnings = Vec::new();
+    let name = lookup.host_name(addr, &mut warnings).ok().flatten();
+    if name.is_none() {
+        let addr = addr_string(addr.ip());
+        warnings.push(format!("host address {addr}->name lookup failed"));
+    }
+    if let Some(place) = context {
+        for warning in &mut warnings {
+            *warning = format!("{}, line {}: {warning}", place.file, place.line);
+        }
+    }
+    print_warnings(&warnings);
+    name.unwrap_or_else(|| "unknown".to_string())
+}
+
+/// libwrap's find_inet_addr(): an address, or every address of a name
+/// (warning when the name is an alias).
+fn find_addresses(resolver: &mut dyn Resolver, host: &str) -> Option<Vec<SocketAddr>> {
+    if let Some(addr) = literal_address(host) {
         return Some(vec![addr]);
     }
-    let addrs = lookup.addrs(host);
-    (!addrs.is_empty()).then_some(addrs)
+    let Some(forward) = resolver
+        .forward(host, Family::Any)
+        .filter(|f| !f.addrs.is_empty())
+    else {
+        println!("warning: {host}: host not found");
+        return None;
+    };
+    match &forward.canonical {
+        None => print_warnings(&[
+            format!("{host}: hostname alias"),
+            "(cannot obtain official name)".to_string(),
+        ]),
+        Some(name) if !name.eq_ignore_ascii_case(host) => print_warnings(&[
+            format!("{host}: hostname alias"),
+            format!("(official name: {name})"),
+        ]),
+        Some(_) => {}
+    }
+    Some(forward.addrs)
 }
 
-fn describe(option: &RuleOption) -> String {
-    match option {
-        RuleOption::Spawn(c) => format!("spawn {c}"),
-        RuleOption::Twist(c) => format!("twist {c} (replaces the service)"),
-        RuleOption::Setenv(n, v) => format!("setenv {n} {v}"),
-        RuleOption::Umask(m) => format!("umask {m:03o}"),
-        RuleOption::Nice(n) => format!("nice {n}"),
-        RuleOption::Keepalive => "keepalive".to_string(),
-        RuleOption::Linger(s) => format!("linger {s}"),
-        RuleOption::Banners(text) => format!("banners ({} bytes)", text.len()),
-        RuleOption::Rfc931(t) => format!("rfc931 {t}"),
-        RuleOption::User(u) => format!("user {u}"),
-        RuleOption::Group(g) => format!("group {g}"),
-        RuleOption::Severity(s) => format!("severity {s}"),
-        RuleOption::Aclexec(c) => format!("aclexec {c} (not run, assumed to succeed)"),
-    }
-}
-
-/// Names from an /etc/hosts-style file, for `inetd --match`; the user is given.
-struct HostsFileLookup {
-    hosts: String,
-    user: Option<String>,
-}
-
-impl Lookup for HostsFileLookup {
-    fn host_name(&mut self, addr: IpAddr) -> Result<Option<String>, WouldBlock> {
-        Ok(self.hosts.lines().find_map(|line| {
-            let line = line.split('#').next().unwrap_or("");
-            let mut fields = line.split_whitespace();
-            let a: IpAddr = fields.next()?.parse().ok()?;
-            (a == addr).then(|| fields.next().map(str::to_string))?
-        }))
-    }
-
-    fn user(&mut self, _: SocketAddr, _: SocketAddr, _: u32) -> Result<Option<String>, WouldBlock> {
-        Ok(self.user.clone())
-    }
-
-    fn in_netgroup(&mut self, netgroup: &str, host: &str) -> Result<bool, WouldBlock> {
-        Ok(in_netgroup(netgroup, host))
-    }
-
-    fn account_exists(&mut self, kind: Account, name: &str) -> Result<bool, WouldBlock> {
-        Ok(account_exists(kind, name))
-    }
-
-    /// Like tcpdmatch, never runs commands: assume success.
-    fn run_command(&mut self, _: &str) -> Result<bool, WouldBlock> {
-        Ok(true)
-    }
-
-    fn read_file(&mut self, path: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {
-        Ok(crate::files::read_regular(path.as_ref()))
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        println!("warning: {warning}");
     }
 }
 
-impl HostsFileLookup {
-    /// Addresses of `name` in the hosts file.
-    fn addrs(&self, name: &str) -> Vec<IpAddr> {
-        crate::resolve::hosts_addrs(&self.hosts, name)
+/// Prints what tcpdmatch prints for one client address; the exit status
+/// and where the decision left libwrap's context.
+fn report(request: &Request, known: &Known, decision: Decision) -> (i32, Option<RuleRef>) {
+    let shown = |label: &str, value: Option<&str>| {
+        if let Some(value) = value.filter(|v| !v.eq_ignore_ascii_case("unknown")) {
+            println!("{label} {value}");
+        }
+    };
+    let client_addr = addr_string(request.client.ip());
+    let server_addr = addr_string(request.server.ip());
+    shown("client:   hostname", known.client_name.as_deref());
+    shown(
+        "client:   address ",
+        (!known.no_client_addr).then_some(client_addr.as_str()),
+    );
+    shown("client:   username", known.user.as_deref());
+    shown("server:   hostname", known.server_name.as_deref());
+    shown(
+        "server:   address ",
+        (!known.no_server).then_some(server_addr.as_str()),
+    );
+    shown("server:   process ", Some(request.daemon));
+    let (verdict, outcome): (&str, Outcome) = match decision {
+        Decision::Granted(o) if o.twist().is_some() => ("delegated", o),
+        Decision::Granted(o) => ("granted", o),
+        Decision::Denied(o) => ("denied", o),
+        Decision::NeedsLookup(need) => {
+            eprintln!("inetd: cannot decide without {need:?}");
+            return (2, None);
+        }
+    };
+    for line in &outcome.trace {
+        println!("{line}");
     }
+    println!("access:   {verdict}");
+    (i32::from(verdict != "granted"), outcome.context)
 }

@@ -28,9 +28,10 @@ mod request;
 mod rules;
 pub mod scan;
 pub mod scripted;
+pub mod verify;
 
 pub use decision::{Decision, Outcome, RuleOption, RuleRef};
-pub use request::{addr_string, Account, Lookup, Need, NoLookup, Request, WouldBlock};
+pub use request::{addr_string, Account, Known, Lookup, Need, NoLookup, Request, WouldBlock};
 pub use rules::Rules;
 pub use scripted::ScriptedLookup;
 

@@ -132,7 +132,7 @@ pub fn check_field(field: &str, is_last: bool) -> Result<(), String> {
     }
     match spec.kind {
         Kind::Umask => parse_umask(value).map(drop),
-        Kind::Linger => parse_int(value, "linger").map(drop),
+        Kind::Linger => parse_linger(value).map(drop),
         Kind::Nice => parse_int(value, "nice").map(drop),
         Kind::Rfc931 => parse_timeout(value).map(drop),
         Kind::Severity => parse_severity(value).map(drop),
@@ -176,7 +176,7 @@ pub fn process_options(
             Ok(flow) => return Ok(flow),
             Err(Failure::Need(need)) => return Err(need),
             Err(Failure::Error(message)) => {
-                session.warn(message);
+                session.error(message);
                 return Ok(Flow::Deny);
             }
         }
@@ -230,6 +230,7 @@ fn run_option(
         None => None,
     };
     let arg = value.unwrap_or_default();
+    session.trace.push(format!("option:   {key} {arg}"));
     let option = match spec.kind {
         Kind::Allow => return Ok(Flow::Permit),
         Kind::Deny => return Ok(Flow::Deny),
@@ -255,7 +256,7 @@ fn run_option(
             RuleOption::Group(arg)
         }
         Kind::Umask => RuleOption::Umask(parse_umask(&arg)?),
-        Kind::Linger => RuleOption::Linger(parse_int(&arg, "linger")?),
+        Kind::Linger => RuleOption::Linger(parse_linger(&arg)?),
         Kind::Keepalive => RuleOption::Keepalive,
         Kind::Nice if arg.is_empty() => RuleOption::Nice(10),
         Kind::Nice => RuleOption::Nice(parse_int(&arg, "nice")?),
@@ -281,7 +282,7 @@ fn run_option(
             return Ok(Flow::Twist);
         }
         Kind::Aclexec => {
-            session.aclexec_failed = !session.run_command(&arg)?;
+            session.aclexec_status = session.run_command(&arg)?;
             RuleOption::Aclexec(arg)
         }
         Kind::Banners => banner::render(&arg, session)?,
@@ -295,6 +296,14 @@ fn parse_umask(value: &str) -> Result<u32, String> {
     match scan_unsigned(value, 8) {
         Some((mask, "")) if mask & 0o777 == mask => Ok(mask),
         _ => Err(format!("bad umask value: \"{value}\"")),
+    }
+}
+
+/// sscanf("%d%c") == 1 and not negative.
+fn parse_linger(value: &str) -> Result<i32, String> {
+    match scan_signed(value) {
+        Some((n, "")) if n >= 0 => Ok(n),
+        _ => Err(format!("bad linger value: \"{value}\"")),
     }
 }
 

@@ -167,12 +167,16 @@ impl LineReader<'_> {
         Some(chunk)
     }
 
+    /// xgets(): what strlen() sees of each fgets() chunk counts, so a NUL
+    /// byte cuts its physical line there, uncounted, and the next physical
+    /// line is read onto the cut.
     fn next_logical(&mut self) -> Option<Vec<u8>> {
         let mut buf = Vec::new();
         let mut room = LINE_BUFFER;
         while room > 1 {
             let Some(chunk) = self.fgets(room) else { break };
-            let mut chunk = chunk.to_vec();
+            let seen = chunk.iter().position(|&b| b == 0).unwrap_or(chunk.len());
+            let mut chunk = chunk[..seen].to_vec();
             if chunk.last() == Some(&b'\n') {
                 self.line += 1;
                 if chunk.len() >= 2 && chunk[chunk.len() - 2] == b'\\' {
@@ -229,6 +233,17 @@ mod tests {
         assert_eq!(r[0].line, 3);
         assert_eq!(r[0].clients, ["b"]);
         assert_eq!(r[1].line, 4);
+    }
+
+    #[test]
+    fn a_nul_byte_cuts_the_line_and_joins_the_next() {
+        let r = rules("a: b: setenv X \0y\nc\nd: e\n");
+        // The cut line is not counted.
+        assert_eq!(r[0].line, 1);
+        assert_eq!(r[0].options.as_deref(), Some(" setenv X c\n"));
+        assert_eq!(r[1].line, 2);
+        let t = Table::parse(b"a: b\n\0\nc: d\n", "t");
+        assert_eq!(t.entries.len(), 2);
     }
 
     #[test]

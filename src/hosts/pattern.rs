@@ -35,11 +35,15 @@ pub fn list_match(
     Ok(false)
 }
 
-/// `daemon` or `daemon@host`; a number (as sscanf `%u` reads it) is a server port.
+/// `daemon` or `daemon@host`; a number up to 65535 (as sscanf `%u` reads
+/// it) is a server port, which never matches an unknown server; a larger
+/// one is a daemon name.
 pub fn server_match(token: &str, session: &mut Evaluation) -> Matched {
     let (daemon, host) = split_after_first(token, '@');
     let daemon_matches = match scan_unsigned(daemon, 10) {
-        Some((port, "")) => port == u32::from(session.request.server.port()),
+        Some((port, "")) if port <= 0xffff => {
+            !session.no_server && port == u32::from(session.request.server.port())
+        }
         _ => string_match(daemon, &session.daemon),
     };
     match host {
@@ -124,7 +128,7 @@ fn is_unknown(s: &str) -> bool {
 }
 
 /// NOT_INADDR: the pattern has a character that cannot occur in an IPv4 address.
-fn not_inaddr(token: &str) -> bool {
+pub fn not_inaddr(token: &str) -> bool {
     token.chars().any(|c| !"0123456789./".contains(c))
 }
 

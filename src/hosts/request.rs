@@ -18,6 +18,21 @@ pub struct Request<'a> {
     pub pid: Option<u32>,
 }
 
+/// What a caller knows before a decision, as tcpdmatch does: the names it
+/// looked up beforehand, the user it was given, and the endpoints it has
+/// no address for (tcpdmatch's `unknown` and `paranoid` clients, a server
+/// not named). The daemon knows nothing beforehand: `Known::default()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Known {
+    pub client_name: Option<String>,
+    pub server_name: Option<String>,
+    pub user: Option<String>,
+    /// The client's address is unknown (`%a` is "unknown").
+    pub no_client_addr: bool,
+    /// The server endpoint is unknown: no address, no port (port patterns never match).
+    pub no_server: bool,
+}
+
 /// One end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -50,9 +65,14 @@ pub enum Account {
 
 /// Everything a decision may need to ask the system.
 pub trait Lookup {
-    /// The host name of `addr` as tcpd trusts it: the name when the reverse
-    /// and forward lookups agree, "paranoid" when they do not, `None` if none.
-    fn host_name(&mut self, addr: IpAddr) -> Result<Option<String>, WouldBlock>;
+    /// The host name of `addr` as tcpd trusts it (see [`super::verify`]):
+    /// the name when the reverse and forward lookups agree, "paranoid" when
+    /// they do not (with libwrap's warning in `warnings`), `None` if none.
+    fn host_name(
+        &mut self,
+        addr: SocketAddr,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<String>, WouldBlock>;
     /// The client's user name by RFC 931 (ident), `None` if unknown.
     fn user(
         &mut self,
@@ -62,8 +82,8 @@ pub trait Lookup {
     ) -> Result<Option<String>, WouldBlock>;
     fn in_netgroup(&mut self, netgroup: &str, host: &str) -> Result<bool, WouldBlock>;
     fn account_exists(&mut self, kind: Account, name: &str) -> Result<bool, WouldBlock>;
-    /// Runs an `aclexec` command with /bin/sh; true if it exits 0.
-    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock>;
+    /// Runs an `aclexec` command with /bin/sh; its exit status (0: success).
+    fn run_command(&mut self, command: &str) -> Result<i32, WouldBlock>;
     /// Reads a `banners` file.
     fn read_file(&mut self, path: &str) -> Result<io::Result<Vec<u8>>, WouldBlock>;
 }
@@ -72,7 +92,11 @@ pub trait Lookup {
 pub struct NoLookup;
 
 impl Lookup for NoLookup {
-    fn host_name(&mut self, _: IpAddr) -> Result<Option<String>, WouldBlock> {
+    fn host_name(
+        &mut self,
+        _: SocketAddr,
+        _: &mut Vec<String>,
+    ) -> Result<Option<String>, WouldBlock> {
         Err(WouldBlock)
     }
     fn user(&mut self, _: SocketAddr, _: SocketAddr, _: u32) -> Result<Option<String>, WouldBlock> {
@@ -84,7 +108,7 @@ impl Lookup for NoLookup {
     fn account_exists(&mut self, _: Account, _: &str) -> Result<bool, WouldBlock> {
         Err(WouldBlock)
     }
-    fn run_command(&mut self, _: &str) -> Result<bool, WouldBlock> {
+    fn run_command(&mut self, _: &str) -> Result<i32, WouldBlock> {
         Err(WouldBlock)
     }
     fn read_file(&mut self, _: &str) -> Result<io::Result<Vec<u8>>, WouldBlock> {

@@ -9,7 +9,7 @@ use super::decision::Decision;
 use super::eval;
 use super::evaluation::HostLists;
 use super::parse::{split_at, Entry, Table};
-use super::request::{Lookup, Request};
+use super::request::{Known, Lookup, Request};
 
 /// Nesting limit while reading `/path` host lists.
 const MAX_LIST_DEPTH: usize = 16;
@@ -99,7 +99,23 @@ impl Rules {
     }
 
     pub fn decide(&self, request: &Request, lookup: &mut dyn Lookup) -> Decision {
-        eval::decide([&self.allow, &self.deny], &self.host_lists, request, lookup)
+        self.decide_known(request, &Known::default(), lookup)
+    }
+
+    /// [`Rules::decide`] with what the caller knows beforehand (`--match`).
+    pub fn decide_known(
+        &self,
+        request: &Request,
+        known: &Known,
+        lookup: &mut dyn Lookup,
+    ) -> Decision {
+        eval::decide(
+            [&self.allow, &self.deny],
+            &self.host_lists,
+            request,
+            known,
+            lookup,
+        )
     }
 }
 

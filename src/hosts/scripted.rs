@@ -29,7 +29,7 @@ pub struct ScriptedLookup {
     pub netgroups: HashSet<(String, String)>,
     /// The users and groups that exist.
     pub accounts: HashSet<(Account, String)>,
-    /// A command fails when it contains one of these; any other succeeds.
+    /// A command fails (exits 1) when it contains one of these; any other succeeds.
     pub failing_commands: Vec<String>,
     /// File contents by path; any other path is not found.
     pub files: HashMap<String, Vec<u8>>,
@@ -38,9 +38,13 @@ pub struct ScriptedLookup {
 }
 
 impl Lookup for ScriptedLookup {
-    fn host_name(&mut self, addr: IpAddr) -> Result<Option<String>, WouldBlock> {
-        self.asked.push(Asked::HostName(addr));
-        Ok(self.names.get(&addr).cloned())
+    fn host_name(
+        &mut self,
+        addr: SocketAddr,
+        _: &mut Vec<String>,
+    ) -> Result<Option<String>, WouldBlock> {
+        self.asked.push(Asked::HostName(addr.ip()));
+        Ok(self.names.get(&addr.ip()).cloned())
     }
 
     fn user(
@@ -63,11 +67,13 @@ impl Lookup for ScriptedLookup {
         Ok(self.accounts.contains(&(kind, name.to_string())))
     }
 
-    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock> {
-        Ok(!self
+    /// Exits 1 when failing, as the differential driver's commands do.
+    fn run_command(&mut self, command: &str) -> Result<i32, WouldBlock> {
+        let fails = self
             .failing_commands
             .iter()
-            .any(|part| command.contains(part.as_str())))
+            .any(|part| command.contains(part.as_str()));
+        Ok(i32::from(fails))
     }
 
     /// A missing file fails as reading it would: ENOENT.

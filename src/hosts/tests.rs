@@ -67,6 +67,7 @@ fn decide_pid(
         [&tables[0], &tables[1]],
         &HostLists::new(),
         &request,
+        &Known::default(),
         lookup,
     )
 }
@@ -297,6 +298,7 @@ fn decide_lists(allow: &str, deny: &str, client: &str, lists: &[(&str, &str)]) -
         [&tables[0], &tables[1]],
         &lists,
         &request,
+        &Known::default(),
         &mut script(client, None, None),
     )
 }

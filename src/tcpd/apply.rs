@@ -56,7 +56,7 @@ fn apply_options(options: &[RuleOption], socket: BorrowedFd) -> io::Result<()> {
                     .exec();
                 return Err(err);
             }
-            RuleOption::Setenv(name, value) => std::env::set_var(name, value),
+            RuleOption::Setenv(name, value) => setenv(name, value)?,
             RuleOption::Umask(mask) => {
                 nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(*mask));
             }
@@ -83,6 +83,20 @@ fn apply_options(options: &[RuleOption], socket: BorrowedFd) -> io::Result<()> {
             | RuleOption::Aclexec(_) => {}
         }
     }
+    Ok(())
+}
+
+/// setenv(3) that fails, where std's would panic, on a name or value it
+/// cannot take (a NUL byte, `=` in the name, an empty name).
+fn setenv(name: &str, value: &str) -> io::Result<()> {
+    if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("setenv {name:?}: not a variable name and value"),
+        ));
+    }
+    // SAFETY: this process (a `--tcpd` child) has a single thread.
+    unsafe { std::env::set_var(name, value) };
     Ok(())
 }
 

@@ -19,7 +19,7 @@
 
 mod apply;
 mod ident;
-mod system;
+pub mod system;
 
 use std::fs::File;
 use std::io::Write;
@@ -105,6 +105,17 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     let decision = rules.decide(&request, &mut SystemLookup);
     // SAFETY: as above; the alarm must not survive into the options or exec.
     unsafe { libc::alarm(0) };
+    // What libwrap's tcpd_warn() and tcpd_jump() log: unverified names,
+    // bad options; and, as its twist does, what replaces the service.
+    if let Decision::Granted(outcome) | Decision::Denied(outcome) = &decision {
+        for warning in &outcome.warnings {
+            log.warn(warning);
+        }
+        if let Some(command) = outcome.twist() {
+            let message = twist_message(outcome, command);
+            log.auth(outcome.deny_severity(), message);
+        }
+    }
     match decision {
         Decision::Granted(outcome) => {
             if let Err(e) = carry_out(&outcome, socket, program.is_empty()) {
@@ -163,6 +174,11 @@ fn write_banner(path: &str) {
     // ManuallyDrop leaves it open.
     let mut client = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
     let _ = client.write_all(&bytes);
+}
+
+/// The line libwrap's twist logs before it runs the command.
+pub fn twist_message(outcome: &crate::hosts::Outcome, command: &str) -> String {
+    format!("twist {} to {command}", outcome.client)
 }
 
 /// Takes the daemon's stderr off fd 2 (onto a close-on-exec descriptor)

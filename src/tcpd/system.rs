@@ -1,24 +1,33 @@
-//! The lookup the `--tcpd` child decides with: it asks the system and
-//! may block, each name lookup in a process of its own with a deadline.
+//! The lookups the `--tcpd` child decides with, and `inetd --match`
+//! explains with: they ask the system and may block, each name lookup in
+//! a process of its own with a deadline. The name verification itself is
+//! [`crate::hosts::verify`], shared with every other lookup.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::socket::{SockaddrLike, SockaddrStorage};
+
 use crate::hosts::nss::{account_exists, in_netgroup};
+use crate::hosts::verify::{verified_name, Family, Forward, Resolver};
 use crate::hosts::{Account, Lookup, WouldBlock};
 
-use super::ident;
+use super::{ident, inet};
 
-/// The system's databases: reverse DNS verified forward (tcpd's PARANOID
-/// check), RFC 931, netgroups, passwd and group, /bin/sh and files.
+/// The system's databases: names through [`SystemResolver`], verified as
+/// libwrap does, RFC 931, netgroups, passwd and group, /bin/sh and files.
 pub struct SystemLookup;
 
 impl Lookup for SystemLookup {
-    fn host_name(&mut self, addr: IpAddr) -> Result<Option<String>, WouldBlock> {
-        Ok(verified_name(addr))
+    fn host_name(
+        &mut self,
+        addr: SocketAddr,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<String>, WouldBlock> {
+        Ok(verified_name(&mut SystemResolver, addr, warnings))
     }
 
     fn user(
@@ -38,7 +47,7 @@ impl Lookup for SystemLookup {
         Ok(account_exists(kind, name))
     }
 
-    fn run_command(&mut self, command: &str) -> Result<bool, WouldBlock> {
+    fn run_command(&mut self, command: &str) -> Result<i32, WouldBlock> {
         Ok(run_command(command))
     }
 
@@ -47,7 +56,8 @@ impl Lookup for SystemLookup {
     }
 }
 
-fn run_command(command: &str) -> bool {
+/// The command's exit status; 1 when it could not run or was killed.
+fn run_command(command: &str) -> i32 {
     Command::new("/bin/sh")
         .arg("-c")
         .arg(command)
@@ -55,52 +65,112 @@ fn run_command(command: &str) -> bool {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .map_or(1, |s| s.code().unwrap_or(1))
 }
 
 /// How long one resolver call (the reverse or the forward lookup) may take
-/// before the name counts as unknown. getnameinfo and getaddrinfo cannot be
+/// before it counts as failed. getnameinfo and getaddrinfo cannot be
 /// interrupted, so each runs in a process of its own, killed when late (a
 /// thread would do, but costs the binary 50 KiB). Ten seconds is glibc's
 /// default for a name server that never answers (5 s, 2 tries), so a dead
 /// first name server still lets the second one answer in time.
 const NAME_LOOKUP_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Reverse lookup, then forward lookup of that name must list the address.
-/// An IPv4-mapped address (a client of a dual-stack socket) is looked up as
-/// the IPv4 address it is.
-fn verified_name(addr: IpAddr) -> Option<String> {
-    let addr = match addr {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-        IpAddr::V4(_) => addr,
-    };
-    let name = within_deadline(|| reverse_name(addr).unwrap_or_default())
-        .filter(|name| !name.is_empty())?;
-    // One address a line.
-    let forward = within_deadline(|| {
-        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 0))
-            .map(|addrs| addrs.map(|a| format!("{}\n", a.ip())).collect())
-            .unwrap_or_default()
-    })
-    .unwrap_or_default();
-    let forward: Vec<IpAddr> = forward.lines().filter_map(|l| l.parse().ok()).collect();
-    Some(if forward.contains(&addr) {
-        name
-    } else {
-        "paranoid".to_string()
-    })
+/// The system's resolver (NSS: /etc/hosts, DNS...), each call that may
+/// ask a name server in a process of its own under [`NAME_LOOKUP_DEADLINE`].
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn reverse(&mut self, addr: SocketAddr) -> Option<String> {
+        within_deadline(|| reverse_name(addr).map(String::into_bytes))
+            .map(|name| String::from_utf8_lossy(&name).into_owned())
+    }
+
+    fn is_numeric(&mut self, name: &str, family: Family) -> bool {
+        getaddrinfo(name, family, libc::AI_NUMERICHOST).is_some()
+    }
+
+    fn forward(&mut self, name: &str, family: Family) -> Option<Forward> {
+        let encoded =
+            within_deadline(|| getaddrinfo(name, family, libc::AI_CANONNAME).map(|f| encode(&f)))?;
+        decode(&encoded)
+    }
 }
 
-/// `lookup`'s answer, or `None` when it is not there within
-/// [`NAME_LOOKUP_DEADLINE`] (or no process could be started for it).
-fn within_deadline(lookup: impl FnOnce() -> String) -> Option<String> {
+/// getaddrinfo(AI_PASSIVE | `flags`, SOCK_STREAM) in `family`, as libwrap asks it.
+fn getaddrinfo(name: &str, family: Family, flags: libc::c_int) -> Option<Forward> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: all-zero is a valid addrinfo hint.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = match family {
+        Family::V4 => libc::AF_INET,
+        Family::V6 => libc::AF_INET6,
+        Family::Any => libc::AF_UNSPEC,
+    };
+    hints.ai_socktype = libc::SOCK_STREAM;
+    hints.ai_flags = libc::AI_PASSIVE | flags;
+    let mut list: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: a NUL-terminated name, valid hints, and an out pointer.
+    if unsafe { libc::getaddrinfo(name.as_ptr(), std::ptr::null(), &hints, &mut list) } != 0 {
+        return None;
+    }
+    let mut forward = Forward::default();
+    let mut entry = list;
+    while !entry.is_null() {
+        // SAFETY: a node of the list getaddrinfo returned, freed below.
+        let ai = unsafe { &*entry };
+        if entry == list && !ai.ai_canonname.is_null() {
+            // SAFETY: getaddrinfo's NUL-terminated canonical name.
+            let canonical = unsafe { CStr::from_ptr(ai.ai_canonname) };
+            forward.canonical = Some(canonical.to_string_lossy().into_owned());
+        }
+        // SAFETY: ai_addr points to ai_addrlen bytes of a socket address.
+        let addr = unsafe { SockaddrStorage::from_raw(ai.ai_addr, Some(ai.ai_addrlen)) };
+        forward.addrs.extend(addr.as_ref().and_then(inet));
+        entry = ai.ai_next;
+    }
+    // SAFETY: the list getaddrinfo returned, freed once.
+    unsafe { libc::freeaddrinfo(list) };
+    Some(forward)
+}
+
+/// A [`Forward`] through the pipe: NUL-separated fields (no C string holds
+/// a NUL), the canonical name first, behind a mark for whether there is one.
+fn encode(forward: &Forward) -> Vec<u8> {
+    let mut out = match &forward.canonical {
+        Some(name) => format!("+{name}"),
+        None => "-".to_string(),
+    };
+    for addr in &forward.addrs {
+        out.push('\0');
+        out.push_str(&addr.to_string());
+    }
+    out.into_bytes()
+}
+
+fn decode(bytes: &[u8]) -> Option<Forward> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut fields = text.split('\0');
+    let head = fields.next()?;
+    let canonical = head.strip_prefix('+').map(str::to_string);
+    let addrs = fields.filter_map(|a| a.parse().ok()).collect();
+    Some(Forward { canonical, addrs })
+}
+
+/// `lookup`'s answer, or `None` when it has none, is not there within
+/// [`NAME_LOOKUP_DEADLINE`], or no process could be started for it.
+fn within_deadline(lookup: impl FnOnce() -> Option<Vec<u8>>) -> Option<Vec<u8>> {
     let (read, write) = nix::unistd::pipe().ok()?;
-    // SAFETY: this process (a `--tcpd` child) has a single thread, so the
-    // forked copy may do anything the original could.
+    // SAFETY: this process (a `--tcpd` child, or `inetd --match`) has a
+    // single thread, so the forked copy may do anything the original could.
     let pid = match unsafe { nix::unistd::fork() }.ok()? {
         nix::unistd::ForkResult::Child => {
             drop(read);
-            let _ = std::fs::File::from(write).write_all(lookup().as_bytes());
+            // A mark first: an empty pipe is no answer.
+            if let Some(answer) = lookup() {
+                let mut pipe = std::fs::File::from(write);
+                let _ = pipe.write_all(b"+").and_then(|()| pipe.write_all(&answer));
+            }
             // SAFETY: ends the copy without running the original's exit handlers.
             unsafe { libc::_exit(0) }
         }
@@ -113,11 +183,11 @@ fn within_deadline(lookup: impl FnOnce() -> String) -> Option<String> {
     );
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     let _ = nix::sys::wait::waitpid(pid, None);
-    answer
+    answer?.strip_prefix(b"+").map(<[u8]>::to_vec)
 }
 
 /// Everything `pipe` gives until it is closed, or `None` at `deadline`.
-fn read_until(mut pipe: std::fs::File, deadline: Instant) -> Option<String> {
+fn read_until(mut pipe: std::fs::File, deadline: Instant) -> Option<Vec<u8>> {
     use std::os::fd::AsRawFd;
     let mut answer = Vec::new();
     loop {
@@ -141,7 +211,7 @@ fn read_until(mut pipe: std::fs::File, deadline: Instant) -> Option<String> {
         }
         let mut buf = [0; 4096];
         match pipe.read(&mut buf) {
-            Ok(0) => return String::from_utf8(answer).ok(),
+            Ok(0) => return Some(answer),
             Ok(n) if answer.len() + n <= 1 << 16 => answer.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             _ => return None,
@@ -150,7 +220,7 @@ fn read_until(mut pipe: std::fs::File, deadline: Instant) -> Option<String> {
 }
 
 /// The name the address maps back to (getnameinfo, NI_NAMEREQD).
-fn reverse_name(addr: IpAddr) -> Option<String> {
+fn reverse_name(addr: SocketAddr) -> Option<String> {
     let mut host = [0 as libc::c_char; 1025];
     let rc = with_sockaddr(addr, |sa, len| {
         // SAFETY: a valid sockaddr and an output buffer of the given sizes.
@@ -176,25 +246,28 @@ fn reverse_name(addr: IpAddr) -> Option<String> {
 
 /// Calls `f` with `addr` as a C socket address.
 fn with_sockaddr<T>(
-    addr: IpAddr,
+    addr: SocketAddr,
     f: impl FnOnce(*const libc::sockaddr, libc::socklen_t) -> T,
 ) -> T {
     match addr {
-        IpAddr::V4(v4) => {
+        SocketAddr::V4(v4) => {
             // SAFETY: all-zero is a valid sockaddr_in.
             let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
             sa.sin_family = libc::AF_INET as libc::sa_family_t;
-            sa.sin_addr.s_addr = u32::from(v4).to_be();
+            sa.sin_port = v4.port().to_be();
+            sa.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
             f(
                 (&sa as *const libc::sockaddr_in).cast(),
                 std::mem::size_of_val(&sa) as libc::socklen_t,
             )
         }
-        IpAddr::V6(v6) => {
+        SocketAddr::V6(v6) => {
             // SAFETY: all-zero is a valid sockaddr_in6.
             let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sa.sin6_addr.s6_addr = v6.octets();
+            sa.sin6_port = v6.port().to_be();
+            sa.sin6_addr.s6_addr = v6.ip().octets();
+            sa.sin6_scope_id = v6.scope_id();
             f(
                 (&sa as *const libc::sockaddr_in6).cast(),
                 std::mem::size_of_val(&sa) as libc::socklen_t,

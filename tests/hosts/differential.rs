@@ -53,7 +53,7 @@ fn case_lookup(case: &Case, shared: &Shared) -> ScriptedLookup {
 
 /// The users and groups the `user` and `group` options of [`OPTIONS`]
 /// name, those of them that exist.
-fn option_accounts() -> HashSet<(Account, String)> {
+pub(super) fn option_accounts() -> HashSet<(Account, String)> {
     let mut named = Vec::new();
     for option in OPTIONS {
         if let Some(arg) = option.strip_prefix("user ") {
@@ -83,7 +83,7 @@ struct Case {
 
 /// What both sides did, normalized for comparison.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Effects {
+pub(super) struct Effects {
     verdict: String,
     lookups: Vec<String>,
     commands: Vec<String>,
@@ -93,22 +93,22 @@ struct Effects {
 }
 
 /// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+    pub(super) fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len())]
     }
-    fn chance(&mut self, percent: usize) -> bool {
+    pub(super) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 }
@@ -125,6 +125,8 @@ const DAEMONS: &[&str] = &[
     "023",
     "+23",
     "2323",
+    "65535",
+    "99999",
     "in.telnetd@10.9.9.9",
     "ALL@srv.example.com",
     "in.telnetd@.example.com",
@@ -239,6 +241,7 @@ const OPTIONS: &[&str] = &[
     "keepalive",
     "keepalive 1",
     "linger 5",
+    "linger -1",
     "rfc931",
     "rfc931 3",
     "rfc931 0",
@@ -364,7 +367,7 @@ fn driver_line(case: &Case, dir: &Path) -> String {
 }
 
 /// The driver's report of one case, and the pid its child had.
-fn driver_effects(report: &str) -> (Effects, u32) {
+pub(super) fn driver_effects(report: &str) -> (Effects, u32) {
     let mut e = Effects::default();
     let mut pid = 0;
     for line in report.lines() {
@@ -402,8 +405,13 @@ fn engine_effects(rules: &Rules, case: &Case, shared: &Shared, pid: u32) -> Effe
         Asked::HostName(_) => "server",
         Asked::User => "user",
     });
+    effects_of(decision, lookups.map(str::to_string).collect())
+}
+
+/// What a decision did, as the driver reports it; `lookups` in the order asked.
+pub(super) fn effects_of(decision: Decision, lookups: Vec<String>) -> Effects {
     let mut e = Effects {
-        lookups: lookups.map(str::to_string).collect(),
+        lookups,
         ..Effects::default()
     };
     let outcome = match decision {
@@ -446,7 +454,9 @@ fn engine_effects(rules: &Rules, case: &Case, shared: &Shared, pid: u32) -> Effe
         }
     }
     if e.verdict == "twist" {
-        // The driver's process was replaced before it could report settings.
+        // The driver's process was replaced before it could report
+        // settings or read the banner.
+        e.banner.clear();
         return e;
     }
     e.env = env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -487,7 +497,7 @@ fn escape(bytes: &[u8]) -> String {
     out
 }
 
-fn have_libwrap() -> bool {
+pub(super) fn have_libwrap() -> bool {
     let cc = Command::new("cc")
         .arg("--version")
         .stdout(Stdio::null())
@@ -503,7 +513,7 @@ fn have_libwrap() -> bool {
     false
 }
 
-fn build_driver(dir: &Path) -> PathBuf {
+pub(super) fn build_driver(dir: &Path) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/libwrap/driver.c");
     let driver = dir.join("driver");
     let status = Command::new("cc")
@@ -531,7 +541,7 @@ fn fixtures(dir: &Path) -> HashMap<String, Vec<u8>> {
 }
 
 /// The scratch directory of one run, removed however the test ends.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -542,8 +552,17 @@ impl Drop for Scratch {
 /// Runs the driver on `input` (as `ids`, uid and gid, when given) and
 /// splits its output into one report per case.
 fn run_driver(driver: &Path, dir: &Path, input: String, ids: Option<(u32, u32)>) -> Vec<String> {
+    run_driver_command(Command::new(driver), dir, input, ids)
+}
+
+/// [`run_driver`] for a driver started by `command` (in a namespace, say).
+pub(super) fn run_driver_command(
+    mut command: Command,
+    dir: &Path,
+    input: String,
+    ids: Option<(u32, u32)>,
+) -> Vec<String> {
     use std::os::unix::process::CommandExt;
-    let mut command = Command::new(driver);
     command
         .current_dir(dir)
         .stdin(Stdio::piped())

@@ -8,7 +8,9 @@
  * Each case runs in a forked child, set up like tcpd in production (socket
  * addresses known, names and user looked up lazily), except that the host
  * name and RFC 931 lookups answer from the case instead of DNS/identd, and
- * commands (spawn, twist, aclexec) are reported instead of run.
+ * commands (spawn, twist, aclexec) are reported instead of run. With
+ * REAL_NAMES set in the environment, host names are the library's own
+ * sock_hostname() lookups through the system resolver instead.
  * Output per case: "pid N", event lines, then "end".
  */
 #define _GNU_SOURCE
@@ -35,6 +37,7 @@ int deny_severity = LOG_WARNING;
 
 static char *client_name, *server_name, *user_name;
 static struct request_info *current;
+static int real_names; /* REAL_NAMES, read before a case clears the environment */
 /* The driver's own ids: an option that changes them is reported. */
 static uid_t start_uid;
 static gid_t start_gid;
@@ -60,6 +63,13 @@ static void case_hostname(struct host_info *host)
     say("lookup %s\n", client ? "client" : "server");
     if (name)
         snprintf(host->name, sizeof(host->name), "%s", name);
+}
+
+/* Host name lookup as the library does it in production. */
+static void real_hostname(struct host_info *host)
+{
+    say("lookup %s\n", host == current->client ? "client" : "server");
+    sock_hostname(host);
 }
 
 /* Interposes the library's RFC 931 (ident) lookup. */
@@ -179,7 +189,7 @@ static void run_case(char **f)
     request_init(&request, RQ_DAEMON, f[2], RQ_FILE, pair[0],
                  RQ_CLIENT_SIN, &client, RQ_SERVER_SIN, &server, 0);
     request.hostaddr = sock_hostaddr;
-    request.hostname = case_hostname;
+    request.hostname = real_names ? real_hostname : case_hostname;
     current = &request;
 
     int granted = hosts_access(&request);
@@ -234,6 +244,7 @@ int main(void)
 
     if (dup2(1, OUT) != OUT)
         return 2;
+    real_names = getenv("REAL_NAMES") != NULL;
     start_uid = getuid();
     start_gid = getgid();
     while (fgets(line, sizeof(line), stdin)) {
