@@ -109,7 +109,8 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     // bad options; and, as its twist does, what replaces the service.
     if let Decision::Granted(outcome) | Decision::Denied(outcome) = &decision {
         for warning in &outcome.warnings {
-            log.warn(warning);
+            // tcpd_warn(): facility auth, LOG_WARNING.
+            log.auth(libc::LOG_WARNING, warning);
         }
         if let Some(command) = outcome.twist() {
             let message = twist_message(outcome, command);
