@@ -82,6 +82,12 @@ impl Daemon {
         if to_stderr {
             argv.push(tcpd::LOG_STDERR.to_string());
         }
+        // It asks who the client is, for the log.
+        let log = service.log;
+        if (log.on_success | log.on_failure) & config::LogFields::USERID != 0 {
+            argv.push(tcpd::USERID.to_string());
+            argv.push(service.name.clone());
+        }
         // It writes the verdict's banner itself.
         let banners = &service.banners;
         if banners.success.is_some() || banners.fail.is_some() {
@@ -203,8 +209,19 @@ impl Daemon {
         }
     }
 
-    /// Access for an accepted connection (UNIX sockets have no address to check).
+    /// Access for an accepted connection (UNIX sockets have no address to
+    /// check). A service that logs its clients' ident user is decided in
+    /// a child, which asks (the daemon never does).
     pub(super) fn stream_access(&mut self, slot: usize, stream: &Stream, peer: &Peer) -> Access {
+        // (Only where inetd checks access: the child is its access check.)
+        let wants_userid = self.services[slot].as_ref().is_some_and(|s| {
+            let log = s.service.log;
+            s.access_name.is_some()
+                && (log.on_success | log.on_failure) & config::LogFields::USERID != 0
+        });
+        if wants_userid && matches!(peer, Peer::Inet(_)) {
+            return Access::InChild;
+        }
         if !self.rules_apply() {
             return Access::Granted;
         }

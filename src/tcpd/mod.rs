@@ -54,6 +54,11 @@ pub const LOG_STDERR: &str = "--log-stderr";
 pub const BANNERS: &str = "--banners";
 /// The most of a banner file written.
 const BANNER_MAX: usize = 64 * 1024;
+/// `--userid SERVICE`: ask the client's ident server who it is and log
+/// `USERID: SERVICE USER`, as xinetd's `USERID` log field does.
+pub const USERID: &str = "--userid";
+/// How long the ident server has to answer for `USERID`.
+const USERID_TIMEOUT_SECS: u32 = 10;
 
 /// `datagram`: the `--tcpd-datagram` form, with the addresses given.
 pub fn run(args: &[String], datagram: bool) -> i32 {
@@ -62,14 +67,25 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     // over. Nothing started from here may inherit it.
     // SAFETY: setting a flag on a descriptor that may not be open.
     unsafe { libc::fcntl(DECISION_PIPE, libc::F_SETFD, libc::FD_CLOEXEC) };
-    let (log_stderr, args) = match args {
-        [flag, rest @ ..] if flag == LOG_STDERR => (take_stderr(), rest),
-        _ => (None, args),
-    };
-    let (banners, args) = match args {
-        [flag, success, fail, rest @ ..] if flag == BANNERS => ([success.as_str(), fail], rest),
-        _ => (["-", "-"], args),
-    };
+    let mut args = args;
+    let (mut log_stderr, mut banners, mut userid) = (None, ["-", "-"], None);
+    loop {
+        match args {
+            [flag, rest @ ..] if flag == LOG_STDERR => {
+                log_stderr = take_stderr();
+                args = rest;
+            }
+            [flag, success, fail, rest @ ..] if flag == BANNERS => {
+                banners = [success.as_str(), fail.as_str()];
+                args = rest;
+            }
+            [flag, service, rest @ ..] if flag == USERID => {
+                userid = Some(service.as_str());
+                args = rest;
+            }
+            _ => break,
+        }
+    }
     let [success_banner, fail_banner] = banners;
     let (endpoints, args) = match (datagram, args) {
         (true, [client, server, rest @ ..]) => (client.parse().ok().zip(server.parse().ok()), rest),
@@ -103,6 +119,11 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     // process, which the daemon takes as a refusal.
     unsafe { libc::alarm(DECISION_DEADLINE_SECS) };
     let decision = rules.decide(&request, &mut SystemLookup);
+    if let Some(service) = userid {
+        if let Ok(Some(user)) = ident::rfc931(client, server, USERID_TIMEOUT_SECS) {
+            log.info(format!("USERID: {service} {user}"));
+        }
+    }
     // SAFETY: as above; the alarm must not survive into the options or exec.
     unsafe { libc::alarm(0) };
     // What libwrap's tcpd_warn() and tcpd_jump() log: unverified names,
