@@ -2,7 +2,10 @@
 //! events. It holds no buffer while idle: echo keeps only the bytes the peer
 //! has not yet taken (at most one read's worth, then it stops reading:
 //! back-pressure), from a pool all echo connections share, and chargen
-//! writes straight from its constant table.
+//! writes straight from its constant table. A builtin that reads a request
+//! line (tcpmux) looks at what waits in the socket without taking it until
+//! the line is whole, then takes exactly the line: the kernel holds the
+//! partial line, and what the client sent after it stays for the program.
 
 use std::io::{self, IoSlice, Read, Write};
 
@@ -75,6 +78,17 @@ pub enum Progress {
     /// given some back (its readiness may not come again).
     Starved,
     Closed,
+    /// The request line of a builtin that reads one: the daemon answers it.
+    Line(Line),
+}
+
+/// A request line, as [`OnStream::Line`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line without its LF (and CR before it), taken from the socket.
+    Complete(Vec<u8>),
+    /// No LF within the bound (what was looked at is taken and dropped).
+    TooLong,
 }
 
 /// What all echo connections together may hold of bytes their peers have
@@ -128,7 +142,7 @@ impl Connection {
         match service.spec().stream {
             OnStream::Echo => Interest::READABLE | Interest::WRITABLE,
             OnStream::Chargen => Interest::WRITABLE,
-            OnStream::Discard | OnStream::Answer(_) => Interest::READABLE,
+            OnStream::Discard | OnStream::Answer(_) | OnStream::Line { .. } => Interest::READABLE,
         }
     }
 
@@ -140,6 +154,7 @@ impl Connection {
             OnStream::Echo => self.echo(scratch, budget, pool),
             OnStream::Discard => self.discard(scratch, budget),
             OnStream::Chargen => self.chargen(budget),
+            OnStream::Line { max, .. } => self.line(scratch, max),
             // Answered at accept: never a session.
             OnStream::Answer(_) => Ok(Progress::Closed),
         };
@@ -191,6 +206,41 @@ impl Connection {
             self.unsent.extend_from_slice(&scratch[written..n]);
             pool.available = pool.available.saturating_sub(self.unsent.capacity());
         }
+    }
+
+    /// Looks at what waits without taking it; once it holds a LF within
+    /// `max` bytes, takes exactly the line.
+    fn line(&mut self, scratch: &mut [u8], max: usize) -> io::Result<Progress> {
+        let len = max.min(scratch.len());
+        let window = &mut scratch[..len];
+        let fd = self.stream.raw_fd();
+        let n = nix::sys::socket::recv(fd, window, nix::sys::socket::MsgFlags::MSG_PEEK)?;
+        if n == 0 {
+            return Ok(Progress::Closed);
+        }
+        let Some(end) = window[..n].iter().position(|&b| b == b'\n') else {
+            if n < window.len() {
+                // More may come: the next arrival is a new readiness event.
+                return Ok(Progress::Idle);
+            }
+            // Taken, so that the refusal is not lost in a reset for
+            // unread bytes when the connection closes.
+            let _ = self.stream.read(window);
+            return Ok(Progress::Line(Line::TooLong));
+        };
+        // The bytes are there: this read returns them at once.
+        let mut taken = 0;
+        while taken <= end {
+            match self.stream.read(&mut window[taken..=end]) {
+                Ok(0) => return Ok(Progress::Closed),
+                Ok(k) => taken += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let line = &window[..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Ok(Progress::Line(Line::Complete(line.to_vec())))
     }
 
     fn discard(&mut self, scratch: &mut [u8], mut budget: usize) -> io::Result<Progress> {

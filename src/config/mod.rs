@@ -8,7 +8,7 @@
 //! takes the rest of the file down: it is reported and skipped. Warnings
 //! are [`ConfigError`]s of [`Severity::Warning`]: something accepted but
 //! ignored (a FreeBSD login class, an IPsec policy), or a valid line of a
-//! feature not served here (RPC, tcpmux), which is skipped. A warning never
+//! feature not served here (RPC), which is skipped. A warning never
 //! rejects a line, so it never refuses a reload or fails `-t`: the same
 //! file is judged the same way at startup and at every reload.
 
@@ -53,6 +53,14 @@ pub enum Listen {
     Unix {
         path: PathBuf,
         perms: SocketPerms,
+    },
+    /// A `tcpmux/NAME` service (RFC 1078): no socket of its own, reached
+    /// through the tcpmux builtin by `name` (matched without regard to
+    /// case); `plus` (`tcpmux/+NAME`): inetd gives the positive reply
+    /// before the program starts.
+    Tcpmux {
+        name: String,
+        plus: bool,
     },
 }
 
@@ -159,6 +167,9 @@ impl fmt::Display for Listen {
         match self {
             Listen::Inet { addr, .. } => write!(f, "{addr}"),
             Listen::Unix { path, .. } => write!(f, "{}", path.display()),
+            Listen::Tcpmux { name, plus } => {
+                write!(f, "tcpmux/{}{name}", if *plus { "+" } else { "" })
+            }
         }
     }
 }
@@ -201,8 +212,9 @@ impl Service {
     /// user=NAME uid=N gid=N group=NAME groups=N,N [socket-owner=UID:GID
     /// socket-mode=MODE] PROGRAM`
     ///
-    /// where FAMILY is tcp4, udp4, tcp6, udp6 (IPv6 only), tcp46, udp46 (dual
-    /// stack) or unix, an absent limit or group is `-` (and the socket
+    /// where ADDRESS is `tcpmux/NAME` or `tcpmux/+NAME` for a service
+    /// reached through tcpmux, FAMILY is tcp4, udp4, tcp6, udp6 (IPv6
+    /// only), tcp46, udp46 (dual stack), unix or tcpmux, an absent limit or group is `-` (and the socket
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
     /// four octal digits, and PROGRAM is
     /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
@@ -228,7 +240,7 @@ impl Service {
                     .map_or_else(|| "-".to_string(), |(uid, gid)| format!("{uid}:{gid}")),
                 perms.mode
             ),
-            Listen::Inet { .. } => String::new(),
+            Listen::Inet { .. } | Listen::Tcpmux { .. } => String::new(),
         };
         format!(
             "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket} {}",
@@ -249,10 +261,13 @@ impl Service {
         )
     }
 
-    /// The protocol in normalized form: `tcp4`, `udp6`, `tcp46`, `unix`...
+    /// The protocol in normalized form: `tcp4`, `udp6`, `tcp46`, `unix`,
+    /// `tcpmux` (a service reached through the multiplexer, on whichever
+    /// address it listens)...
     pub fn family_name(&self) -> &'static str {
         let (tcp, udp) = match &self.listen {
             Listen::Unix { .. } => return "unix",
+            Listen::Tcpmux { .. } => return "tcpmux",
             Listen::Inet {
                 addr: SocketAddr::V4(_),
                 ..

@@ -59,11 +59,7 @@ impl Daemon {
             return;
         };
         let (program, socket_type) = (&served.service.program, served.service.socket_type);
-        let kind = match program {
-            Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
-            Program::Builtin(_) => Kind::Session,
-            Program::External { .. } => Kind::Program,
-        };
+        let kind = kind_of(program);
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
         let waits = !datagrams && served.hands_over_socket();
         for _ in 0..ACCEPT_BATCH {
@@ -92,8 +88,40 @@ impl Daemon {
         self.ready.push_back(Key::Listener(slot).token());
     }
 
+    /// A tcpmux client named the service at `slot`, which has no listener:
+    /// the gates a listener has (room, pause, load), then the pipeline, as
+    /// for a connection accepted on a socket of its own.
+    pub(super) fn start_tcpmux(&mut self, slot: usize, mut stream: Stream) {
+        let Some(served) = self.services[slot].as_ref() else {
+            return;
+        };
+        let kind = kind_of(&served.service.program);
+        let paused = served.paused_until.is_some_and(|until| until > self.now);
+        if paused
+            || !self.has_room(slot, kind)
+            || (kind == Kind::Program && !self.load_allows(slot))
+        {
+            let _ = stream.write(builtins::tcpmux::BUSY);
+            return;
+        }
+        let peer = match &stream {
+            Stream::Tcp(tcp) => match tcp.peer_addr() {
+                Ok(addr) => Peer::Inet(addr),
+                Err(_) => return,
+            },
+            Stream::Unix(_) => Peer::Local,
+        };
+        if self.opts.log_connections {
+            if let Some(label) = self.services[slot].as_ref().map(|s| s.label.clone()) {
+                self.log
+                    .info(format!("{label}: connection from {peer} through tcpmux"));
+            }
+        }
+        self.start(slot, Arrival::Connection(stream, peer));
+    }
+
     /// The pipeline: per-client limits, access, then what serves it.
-    fn start(&mut self, slot: usize, arrival: Arrival) -> Flow {
+    fn start(&mut self, slot: usize, mut arrival: Arrival) -> Flow {
         // Spawning is counted against the rate as it is decided, so a
         // program's or a check's child is counted once.
         let client = match &arrival {
@@ -134,6 +162,11 @@ impl Daemon {
             self.release_client(slot, client);
             return Flow::Stop;
         }
+        if let Arrival::Connection(stream, _) = &mut arrival {
+            // Before a decision in a child too, as FreeBSD answers before
+            // its libwrap check: the child execs the program itself.
+            self.tcpmux_go(slot, stream);
+        }
         let service = match self.services[slot].as_ref().map(|l| &l.service.program) {
             Some(Program::Builtin(service)) => Some(*service),
             _ => None,
@@ -171,6 +204,18 @@ impl Daemon {
                 Flow::Next
             }
             (Arrival::Datagram(..), None) => Flow::Next,
+        }
+    }
+
+    /// `tcpmux/+NAME`: the positive reply is inetd's, before the service
+    /// starts. The client has sent only its line and nothing was written:
+    /// the send buffer takes these few bytes at once.
+    fn tcpmux_go(&self, slot: usize, stream: &mut Stream) {
+        let plus = self.services[slot]
+            .as_ref()
+            .is_some_and(|s| matches!(s.service.listen, Listen::Tcpmux { plus: true, .. }));
+        if plus {
+            let _ = stream.write(builtins::tcpmux::GO);
         }
     }
 
@@ -544,6 +589,15 @@ impl Daemon {
         if let Some(served) = self.services[slot].as_mut() {
             served.release_client(client, self.now);
         }
+    }
+}
+
+/// What one more connection of a service with this program holds.
+fn kind_of(program: &Program) -> Kind {
+    match program {
+        Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
+        Program::Builtin(_) => Kind::Session,
+        Program::External { .. } => Kind::Program,
     }
 }
 

@@ -301,6 +301,7 @@ fn describe(listen: &Listen) -> String {
     match listen {
         Listen::Inet { addr, .. } => addr.to_string(),
         Listen::Unix { path, .. } => path.display().to_string(),
+        Listen::Tcpmux { .. } => listen.to_string(),
     }
 }
 

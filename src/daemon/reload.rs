@@ -38,13 +38,14 @@ pub(super) fn plan(
 impl Daemon {
     /// Replaces the running services with `services` (see [`plan`]).
     pub(super) fn apply(&mut self, services: Vec<Service>) {
+        // By service: a tcpmux service has no listener.
         let running: Vec<_> = self
-            .listeners
+            .services
             .iter()
             .enumerate()
-            .filter_map(|(slot, l)| {
-                let l = l.as_ref()?;
-                Some((slot, (l.listen.clone(), l.socket_type)))
+            .filter_map(|(slot, s)| {
+                let s = &s.as_ref()?.service;
+                Some((slot, (s.listen.clone(), s.socket_type)))
             })
             .collect();
         let plan = plan(running, services);
@@ -84,7 +85,11 @@ impl Daemon {
             };
             let id = self.next_service_id;
             self.next_service_id += 1;
-            let listener = Listener::new(&service, self.now);
+            // A tcpmux service is reached through tcpmux: no socket.
+            let listener = match service.listen {
+                Listen::Tcpmux { .. } => None,
+                _ => Some(Listener::new(&service, self.now)),
+            };
             let served = Served {
                 label: label(&service),
                 limits: ServiceLimits::new(&service, &self.opts.limits),
@@ -97,14 +102,18 @@ impl Daemon {
                 active: 0,
                 deciding: 0,
                 clients: None,
+                paused_until: None,
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
             while self.services.get(free_slot).is_some_and(Option::is_some) {
                 free_slot += 1;
             }
             let slot = free_slot;
+            let binds = listener.is_some();
             self.put(slot, served, listener);
-            self.bind(slot);
+            if binds {
+                self.bind(slot);
+            }
         }
         while self.services.last().is_some_and(Option::is_none) {
             self.services.pop();
@@ -131,7 +140,7 @@ impl Daemon {
     }
 
     /// Puts a service and its listener at `slot`.
-    fn put(&mut self, slot: usize, served: Served, listener: Listener) {
+    fn put(&mut self, slot: usize, served: Served, listener: Option<Listener>) {
         if slot >= self.services.len() {
             self.services.resize_with(slot + 1, || None);
         }
@@ -139,7 +148,7 @@ impl Daemon {
             self.listeners.resize_with(slot + 1, || None);
         }
         self.services[slot] = Some(served);
-        self.listeners[slot] = Some(listener);
+        self.listeners[slot] = listener;
     }
 
     /// The access name of a service whose access inetd checks: not with

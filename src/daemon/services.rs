@@ -28,6 +28,9 @@ pub(super) struct Served {
     pub(super) deciding: u32,
     /// Per-client counts, when the service limits clients.
     pub(super) clients: Option<ClientTable>,
+    /// Until when a service without a listener (tcpmux) refuses what comes,
+    /// as a listener's pause would (see `listeners.rs`).
+    pub(super) paused_until: Option<Instant>,
 }
 
 /// A service's limits after its own suffixes override the daemon's

@@ -1,7 +1,11 @@
 //! Builtin TCP sessions: the table of open connections, driving them on
-//! readiness within a budget, the shared unsent pool, and the idle sweep.
+//! readiness within a budget, the shared unsent pool, the idle sweep and
+//! the deadline of a request line, and answering the request line of the
+//! builtins that read one: tcpmux hands its connection to the service the
+//! client named (`intake.rs`).
 
 use super::*;
+use crate::builtins::{tcpmux, Line};
 
 /// Bytes one builtin connection may move per turn.
 pub(super) const CONNECTION_BUDGET: usize = 128 * 1024;
@@ -13,6 +17,18 @@ pub(super) struct Session {
     pub(super) service: (usize, u64),
     pub(super) client: Option<IpAddr>,
     pub(super) last_active: Instant,
+    /// When a builtin that reads a request line gives up on it.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Session {
+    /// The client, for log lines.
+    fn peer(&self) -> Peer {
+        match &self.connection.stream {
+            Stream::Tcp(tcp) => tcp.peer_addr().map_or(Peer::Local, Peer::Inet),
+            Stream::Unix(_) => Peer::Local,
+        }
+    }
 }
 
 impl Daemon {
@@ -42,11 +58,16 @@ impl Daemon {
             return;
         }
         served.active += 1;
+        // An idle connection is closed after the idle timeout anyway.
+        let deadline = service
+            .line_deadline()
+            .map(|d| self.now + d.min(self.opts.limits.idle_timeout));
         let session = Session {
             connection: Connection::new(stream, service),
             service: (slot, served.id),
             client,
             last_active: self.now,
+            deadline,
         };
         if index == self.sessions.len() {
             self.sessions.push(Some(session));
@@ -69,8 +90,84 @@ impl Daemon {
             Progress::Busy => self.ready.push_back(Key::Session(index).token()),
             Progress::Starved => self.starved.push(index),
             Progress::Closed => self.close_session(index),
+            Progress::Line(line) => self.on_request(index, line),
         }
         self.feed_starved();
+    }
+
+    /// The request line of a builtin that reads one.
+    fn on_request(&mut self, index: usize, line: Line) {
+        let Some(session) = self.sessions[index].as_ref() else {
+            return;
+        };
+        match session.connection.service {
+            Builtin::Tcpmux => self.on_tcpmux(index, line),
+            // No other builtin reads a line.
+            _ => self.close_session(index),
+        }
+    }
+
+    /// RFC 1078: `HELP` lists the tcpmux services; a name hands the
+    /// connection to its service, with what the client sent after the line
+    /// still in the socket; anything else is refused.
+    fn on_tcpmux(&mut self, index: usize, line: Line) {
+        let tcpmux_names = |services: &[Option<Served>]| -> Vec<(usize, String)> {
+            let served = services.iter().enumerate();
+            served
+                .filter_map(|(slot, s)| match &s.as_ref()?.service.listen {
+                    Listen::Tcpmux { name, .. } => Some((slot, name.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let requested = match &line {
+            Line::Complete(line) => tcpmux::Request::of(line),
+            Line::TooLong => tcpmux::Request::Service(b""),
+        };
+        let target = match requested {
+            tcpmux::Request::Help => {
+                let names = tcpmux_names(&self.services);
+                let help = tcpmux::help(names.iter().map(|(_, name)| name.as_str()));
+                self.answer_and_close(index, &help);
+                return;
+            }
+            tcpmux::Request::Service(requested) => tcpmux_names(&self.services)
+                .into_iter()
+                .find(|(_, name)| tcpmux::names(requested, name))
+                .map(|(slot, _)| slot),
+        };
+        let Some(target) = target else {
+            if let Some(session) = self.sessions[index].as_ref() {
+                let peer = session.peer();
+                let label = self.services[session.service.0]
+                    .as_ref()
+                    .map_or_else(|| "tcpmux".into(), |s| s.label.clone());
+                let what = match &line {
+                    Line::Complete(name) => format!("\"{}\"", String::from_utf8_lossy(name)),
+                    Line::TooLong => "a name too long".to_string(),
+                };
+                self.log.limited(
+                    "tcpmux",
+                    Level::Notice,
+                    format!("{label}: {peer} asked for {what}: no such service"),
+                );
+            }
+            self.answer_and_close(index, tcpmux::NOT_AVAILABLE);
+            return;
+        };
+        if let Some(stream) = self.end_session(index) {
+            self.start_tcpmux(target, stream);
+        }
+    }
+
+    /// Writes a short answer and closes: a connection that sent only a
+    /// request line has its send buffer empty, so the answer is written
+    /// whole, without waiting (up to what the buffer takes).
+    fn answer_and_close(&mut self, index: usize, answer: &[u8]) {
+        if let Some(session) = self.sessions[index].as_mut() {
+            let _ = session.connection.stream.write(answer);
+        }
+        self.close_session(index);
     }
 
     /// Sessions that found the unsent pool empty go on when some is back.
@@ -83,9 +180,13 @@ impl Daemon {
     }
 
     pub(super) fn close_session(&mut self, index: usize) {
-        let Some(mut session) = self.sessions[index].take() else {
-            return;
-        };
+        drop(self.end_session(index));
+    }
+
+    /// Ends a session, gives back what it held and counted, and returns its
+    /// connection (no longer polled), for another to serve.
+    pub(super) fn end_session(&mut self, index: usize) -> Option<Stream> {
+        let mut session = self.sessions[index].take()?;
         let _ = self
             .poll
             .registry()
@@ -101,8 +202,11 @@ impl Daemon {
             }
         }
         self.wake_blocked();
+        Some(session.connection.stream)
     }
 
+    /// Closes the sessions idle for the idle timeout, and those whose
+    /// request line did not come in time.
     pub(super) fn close_idle_sessions(&mut self, now: Instant) {
         let timeout = self.opts.limits.idle_timeout;
         let idle: Vec<usize> = self
@@ -111,10 +215,24 @@ impl Daemon {
             .enumerate()
             .filter_map(|(i, s)| {
                 let s = s.as_ref()?;
-                (now.saturating_duration_since(s.last_active) >= timeout).then_some(i)
+                let late = s.deadline.is_some_and(|at| at <= now);
+                (late || now.saturating_duration_since(s.last_active) >= timeout).then_some(i)
             })
             .collect();
         for index in idle {
+            if let Some(session) = self.sessions[index].as_ref() {
+                if session.deadline.is_some_and(|at| at <= now) {
+                    let peer = session.peer();
+                    let service = session.connection.service.name();
+                    self.log.limited(
+                        "request deadline",
+                        Level::Notice,
+                        format!(
+                            "{service}: closed the connection from {peer}: no request line in time"
+                        ),
+                    );
+                }
+            }
             self.close_session(index);
         }
         self.next_idle_sweep =

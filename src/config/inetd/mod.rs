@@ -67,6 +67,8 @@ impl From<String> for Skip {
 enum ListenerKey {
     Inet(SocketAddr, SocketType),
     Unix(PathBuf),
+    /// tcpmux names are matched without regard to case.
+    Tcpmux(String),
 }
 
 impl ListenerKey {
@@ -74,6 +76,7 @@ impl ListenerKey {
         match listen {
             Listen::Inet { addr, .. } => ListenerKey::Inet(*addr, socket_type),
             Listen::Unix { path, .. } => ListenerKey::Unix(path.clone()),
+            Listen::Tcpmux { name, .. } => ListenerKey::Tcpmux(name.to_ascii_lowercase()),
         }
     }
 }
@@ -165,6 +168,10 @@ impl Parser<'_> {
         let (wait, limits) = parse_wait(fields.wait)?;
         let user = self.credentials(fields.user, warnings)?;
         let program = parse_program(&fields, family, self.resolver.arg_max(), warnings)?;
+        check_builtin_kind(&program, socket_type)?;
+        if let [Listen::Tcpmux { .. }] = listens[..] {
+            check_tcpmux_service(wait, &program)?;
+        }
         self.claim(&listens, socket_type, entry.line)?;
         Ok(listens
             .into_iter()
@@ -191,6 +198,9 @@ impl Parser<'_> {
         socket_type: SocketType,
         family: Family,
     ) -> Result<Vec<Listen>, String> {
+        if let Some(listen) = tcpmux_listen(fields, socket_type, family)? {
+            return Ok(vec![listen]);
+        }
         if family == Family::Unix {
             if let Some(hosts) = fields.hosts {
                 return Err(format!(

@@ -59,19 +59,17 @@ tcpmux/+date stream tcp nowait root /bin/date date
 tcpmux stream tcp nowait root internal
 ident stream tcp nowait root internal auth
 #@ ipsec in ipsec esp/transport//require
-1 stream tcp nowait root internal echo
+7 stream tcp nowait root internal echo
 #@
 ";
     let (services, _) = parse_with_table(text);
     let listens: Vec<String> = services.iter().map(|s| s.listen.to_string()).collect();
-    assert_eq!(listens, ["0.0.0.0:1"]);
+    assert_eq!(listens, ["tcpmux/+date", "0.0.0.0:1", "0.0.0.0:7"]);
     assert_eq!(
         errors(text),
         [
             (1, "warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")".into()),
             (2, "warning: \"mountd/1\" skipped, not supported: RPC services (\"rpc/tcp\")".into()),
-            (3, "warning: \"tcpmux/+date\" skipped, not supported: tcpmux services".into()),
-            (4, "warning: \"tcpmux\" skipped, not supported: builtin tcpmux".into()),
             (5, "warning: \"ident\" skipped, not supported: builtin auth (ident)".into()),
             (6, "warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies".into()),
         ]
