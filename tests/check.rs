@@ -218,14 +218,13 @@ echo stream tcp nowait root/staff internal
     let expected = [
         "1: warning: \"rstatd/1-5\" skipped, not supported: RPC services (\"rpc/udp\")",
         "3: warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies",
-        "5: warning: \"auth\" skipped, not supported: builtin auth (ident)",
         "7: warning: \"staff\" ignored, not supported: login classes",
     ]
     .map(|e| format!("{path}:{e}\n"))
     .concat();
     assert_eq!(stderr(&output), expected);
-    // tcpmux, its service and echo.
-    assert_eq!(stdout(&output).lines().count(), 3);
+    // tcpmux, its service, auth and echo.
+    assert_eq!(stdout(&output).lines().count(), 4);
 }
 
 /// What execve would refuse (E2BIG) is rejected at load: one string of

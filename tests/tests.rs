@@ -1,6 +1,7 @@
 //! The integration suite: one binary, one module per area.
 
 mod access;
+mod auth;
 mod builtins;
 mod check;
 mod daemon;

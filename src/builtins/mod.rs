@@ -1,5 +1,5 @@
-//! The builtin services (RFCs 862-868, tcpmux of RFC 1078), served inline
-//! by the event loop.
+//! The builtin services (RFCs 862-868, tcpmux of RFC 1078, FreeBSD's auth
+//! of RFC 1413), served inline by the event loop.
 //!
 //! One table says what each builtin is: its name (for `internal` and
 //! hosts.allow), its port (for systems without /etc/services, and for the
@@ -8,6 +8,7 @@
 //! request line the daemon answers), and what it replies to a datagram, if
 //! it serves datagrams at all. Everything else derives from it.
 
+pub mod ident;
 mod replies;
 mod session;
 pub mod tcpmux;
@@ -25,6 +26,7 @@ pub enum Builtin {
     Daytime,
     Time,
     Tcpmux,
+    Auth,
 }
 
 /// What a builtin does with a TCP connection.
@@ -61,7 +63,7 @@ pub struct Spec {
 pub type DatagramReply = for<'a> fn(&'a [u8], usize) -> Option<Reply<'a>>;
 
 /// Every builtin, in the order of [`Builtin`].
-pub static TABLE: [Spec; 6] = [
+pub static TABLE: [Spec; 7] = [
     Spec {
         builtin: Builtin::Echo,
         name: "echo",
@@ -107,6 +109,16 @@ pub static TABLE: [Spec; 6] = [
         },
         datagram: None,
     },
+    Spec {
+        builtin: Builtin::Auth,
+        name: "auth",
+        port: 113,
+        stream: OnStream::Line {
+            max: ident::MAX_LINE,
+            deadline: ident::DEADLINE,
+        },
+        datagram: None,
+    },
 ];
 
 impl Builtin {
@@ -131,7 +143,13 @@ impl Builtin {
         }
     }
 
-    /// Whether it serves datagrams (tcpmux serves streams only).
+    /// Whether the words after `internal NAME` are its options (auth's,
+    /// see `ident.rs`) rather than ignored.
+    pub fn takes_options(self) -> bool {
+        self == Builtin::Auth
+    }
+
+    /// Whether it serves datagrams (tcpmux and auth serve streams only).
     pub fn serves_datagrams(self) -> bool {
         self.spec().datagram.is_some()
     }
@@ -178,7 +196,7 @@ mod tests {
     #[test]
     fn the_rfc_ports_and_replies() {
         let ports: Vec<u16> = TABLE.iter().map(|s| s.port).collect();
-        assert_eq!(ports, [7, 9, 19, 13, 37, 1]);
+        assert_eq!(ports, [7, 9, 19, 13, 37, 1, 113]);
         assert!(is_builtin_port(19) && !is_builtin_port(8080));
         assert_eq!(
             datagram_reply(Builtin::Echo, b"x", 0).unwrap().bytes(),

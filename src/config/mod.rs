@@ -40,6 +40,9 @@ pub struct Service {
     pub limits: Limits,
     pub user: Credentials,
     pub program: Program,
+    /// The words after `internal NAME` of a builtin that takes options
+    /// (auth's, checked at load); empty otherwise.
+    pub builtin_args: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -217,7 +220,8 @@ impl Service {
     /// only), tcp46, udp46 (dual stack), unix or tcpmux, an absent limit or group is `-` (and the socket
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
     /// four octal digits, and PROGRAM is
-    /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
+    /// `internal=NAME [OPTIONS...]` or `exec=PATH argv=ARGV0 ARGS...` (the
+    /// options and argv run to the end of the line).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -227,7 +231,14 @@ impl Service {
             .map(u32::to_string)
             .collect::<Vec<_>>();
         let program = match &self.program {
-            Program::Builtin(builtin) => format!("internal={}", builtin.name()),
+            Program::Builtin(builtin) => {
+                let mut program = format!("internal={}", builtin.name());
+                for arg in &self.builtin_args {
+                    program.push(' ');
+                    program.push_str(arg);
+                }
+                program
+            }
             Program::External { path, argv } => {
                 format!("exec={} argv={}", path.display(), argv.join(" "))
             }
@@ -312,6 +323,7 @@ impl Service {
                 groups: Vec::new(),
             },
             program,
+            builtin_args: Vec::new(),
         }
     }
 }

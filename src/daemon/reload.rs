@@ -121,6 +121,7 @@ impl Daemon {
         self.listeners.truncate(self.services.len());
         self.services.shrink_to_fit();
         self.listeners.shrink_to_fit();
+        self.load_user_names();
         // The parse left its garbage at the top of the heap: give it back
         // rather than hold it for the daemon's lifetime.
         crate::trim_heap();
@@ -137,6 +138,30 @@ impl Daemon {
                 _ => None,
             })
             .collect();
+    }
+
+    /// The user names auth answers with: /etc/passwd (a regular file,
+    /// through `files.rs`), read at each load that has an auth service
+    /// with real answers by name, and never NSS, which may block.
+    fn load_user_names(&mut self) {
+        let wants_names = self.services.iter().flatten().any(|s| {
+            s.service.program == Program::Builtin(Builtin::Auth)
+                && builtins::ident::Options::parse(&s.service.builtin_args)
+                    .is_ok_and(|(o, _)| o.real && !o.numeric && !o.random)
+        });
+        self.user_names = builtins::ident::UserNames::default();
+        if !wants_names {
+            return;
+        }
+        match crate::files::read_regular(Path::new("/etc/passwd")) {
+            Ok(bytes) => {
+                self.user_names =
+                    builtins::ident::UserNames::parse(&String::from_utf8_lossy(&bytes));
+            }
+            Err(e) => self
+                .log
+                .warn(format!("/etc/passwd: {e}: auth answers with uids")),
+        }
     }
 
     /// Puts a service and its listener at `slot`.

@@ -5,7 +5,7 @@
 //! client named (`intake.rs`).
 
 use super::*;
-use crate::builtins::{tcpmux, Line};
+use crate::builtins::{ident, tcpmux, Line};
 
 /// Bytes one builtin connection may move per turn.
 pub(super) const CONNECTION_BUDGET: usize = 128 * 1024;
@@ -58,10 +58,15 @@ impl Daemon {
             return;
         }
         served.active += 1;
-        // An idle connection is closed after the idle timeout anyway.
-        let deadline = service
-            .line_deadline()
-            .map(|d| self.now + d.min(self.opts.limits.idle_timeout));
+        // auth's -t sets its own; an idle connection is closed after the
+        // idle timeout anyway.
+        let deadline = match service {
+            Builtin::Auth => ident::Options::parse(&served.service.builtin_args)
+                .ok()
+                .map(|(options, _)| options.deadline()),
+            _ => service.line_deadline(),
+        };
+        let deadline = deadline.map(|d| self.now + d.min(self.opts.limits.idle_timeout));
         let session = Session {
             connection: Connection::new(stream, service),
             service: (slot, served.id),
@@ -102,9 +107,46 @@ impl Daemon {
         };
         match session.connection.service {
             Builtin::Tcpmux => self.on_tcpmux(index, line),
+            Builtin::Auth => self.on_ident(index, line),
             // No other builtin reads a line.
             _ => self.close_session(index),
         }
+    }
+
+    /// RFC 1413: the owner of the connection the client asks about, from
+    /// the kernel's socket tables, inline (see `builtins/ident.rs`).
+    fn on_ident(&mut self, index: usize, line: Line) {
+        let Some(session) = self.sessions[index].as_ref() else {
+            return;
+        };
+        let args = self.services[session.service.0]
+            .as_ref()
+            .map_or(&[][..], |s| &s.service.builtin_args[..]);
+        // Checked at load: a line with options it cannot serve is skipped.
+        let options = ident::Options::parse(args).map_or_else(|_| Default::default(), |o| o.0);
+        let endpoints = match &session.connection.stream {
+            Stream::Tcp(tcp) => tcp.local_addr().ok().zip(tcp.peer_addr().ok()),
+            Stream::Unix(_) => None,
+        };
+        let os = options.os.clone().unwrap_or_else(ident::system_name);
+        let scratch = &mut self.scratch;
+        let mut owner = |local, remote| ident::socket_owner(local, remote, scratch);
+        let line = match &line {
+            Line::Complete(line) => Some(&line[..]),
+            Line::TooLong => None,
+        };
+        let reply = ident::answer(
+            line,
+            ident::Context {
+                options: &options,
+                endpoints,
+                owner: &mut owner,
+                users: &self.user_names,
+                os: &os,
+                random: &mut ident::random_name,
+            },
+        );
+        self.answer_and_close(index, &reply);
     }
 
     /// RFC 1078: `HELP` lists the tcpmux services; a name hands the

@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use super::owner;
+use super::{owner, Skip};
 use crate::config::*;
 
 /// Room kept in an exec's ARG_MAX for what the parser does not see: the
@@ -147,9 +147,8 @@ pub(super) fn parse_protocol(field: &str, socket_type: SocketType) -> Result<Fam
 }
 
 /// The feature a valid line of another inetd asks for that is not served
-/// here: Sun RPC (`rpc/udp`) and FreeBSD's ident builtin. A line that
-/// would be bad for those inetds too (a protocol that does not fit) is
-/// rejected.
+/// here: Sun RPC (`rpc/udp`). A line that would be bad for those inetds
+/// too (a protocol that does not fit) is rejected.
 pub(super) fn unsupported(
     fields: &Fields,
     socket_type: SocketType,
@@ -159,11 +158,6 @@ pub(super) fn unsupported(
             return Err(format!("bad RPC protocol {}", shown(fields.protocol)));
         }
         return Ok(Some(format!("RPC services ({})", shown(fields.protocol))));
-    }
-    if fields.program == "internal"
-        && fields.args.first().copied().unwrap_or(fields.service) == "auth"
-    {
-        return Ok(Some("builtin auth (ident)".to_string()));
     }
     Ok(None)
 }
@@ -223,7 +217,33 @@ pub(super) fn check_tcpmux_service(wait: bool, program: &Program) -> Result<(), 
     Ok(())
 }
 
-/// A builtin that serves streams only (tcpmux) on a dgram line.
+/// The options of a builtin that takes some (auth), checked: one not
+/// served here skips the line with a warning, as an unsupported feature.
+pub(super) fn builtin_options(
+    fields: &Fields,
+    program: &Program,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>, Skip> {
+    let Program::Builtin(builtin) = program else {
+        return Ok(Vec::new());
+    };
+    if !builtin.takes_options() {
+        return Ok(Vec::new());
+    }
+    let args: Vec<String> = fields.args.iter().skip(1).map(|a| a.to_string()).collect();
+    match crate::builtins::ident::Options::parse(&args) {
+        Ok((_, ignored)) => {
+            warnings.extend(ignored);
+            Ok(args)
+        }
+        Err(option) => Err(Skip::Unsupported(format!(
+            "{} skipped, not supported: {option}",
+            shown(fields.service)
+        ))),
+    }
+}
+
+/// A builtin that serves streams only (tcpmux, auth) on a dgram line.
 pub(super) fn check_builtin_kind(program: &Program, socket_type: SocketType) -> Result<(), String> {
     match program {
         Program::Builtin(builtin)
@@ -315,7 +335,7 @@ pub(super) fn parse_program(
                 names.join(", ")
             )
         })?;
-        if !ignored.is_empty() {
+        if !ignored.is_empty() && !builtin.takes_options() {
             warnings.push(format!("arguments after internal {name} are ignored"));
         }
         return Ok(Program::Builtin(builtin));

@@ -172,6 +172,7 @@ impl Parser<'_> {
         if let [Listen::Tcpmux { .. }] = listens[..] {
             check_tcpmux_service(wait, &program)?;
         }
+        let builtin_args = builtin_options(&fields, &program, warnings)?;
         self.claim(&listens, socket_type, entry.line)?;
         Ok(listens
             .into_iter()
@@ -186,6 +187,7 @@ impl Parser<'_> {
                 limits,
                 user: user.clone(),
                 program: program.clone(),
+                builtin_args: builtin_args.clone(),
             })
             .collect())
     }

@@ -26,6 +26,7 @@ fn builtin_service() {
                 groups: vec![],
             },
             program: Program::Builtin(Builtin::Echo),
+            builtin_args: vec![],
         }
     );
 }
@@ -529,5 +530,31 @@ fn tcpmux_services_have_no_socket_of_their_own() {
     assert!(
         errors[0].reason.contains("first defined at line 1"),
         "{errors:?}"
+    );
+}
+
+#[test]
+fn auth_takes_freebsds_options() {
+    let s = service("ident stream tcp nowait root internal auth -r -o UNIX");
+    assert_eq!(s.program, Program::Builtin(Builtin::Auth));
+    assert_eq!(s.builtin_args, ["-r", "-o", "UNIX"]);
+    assert!(s.dump_line().ends_with(" internal=auth -r -o UNIX"));
+    assert!(service("auth stream tcp nowait root internal")
+        .builtin_args
+        .is_empty());
+    // Options it ignores are warnings; those it cannot serve skip the line.
+    assert_eq!(
+        errors("auth stream tcp nowait root internal auth -rx"),
+        [(1, "warning: auth: unknown option -x ignored".into())]
+    );
+    let (services, errors) = parse_with_table("auth stream tcp nowait root internal auth -r -n\n");
+    assert!(services.is_empty());
+    assert_eq!(
+        errors[0].to_string(),
+        "inetd.conf:1: warning: \"auth\" skipped, not supported: auth option -n (~/.noident)"
+    );
+    assert_rejected(
+        "113 dgram udp wait root internal auth",
+        "builtin auth serves streams only",
     );
 }
