@@ -76,6 +76,12 @@ fn help_names_and_what_follows_the_line() {
     assert_eq!(ask(&addr, b"echo\nping"), b"ping");
     assert_eq!(ask(&addr, b"nosuch\r\n"), b"-Service not available\r\n");
     d.wait_for_log("asked for \"nosuch\": no such service");
+    // A client's bytes reach the log escaped.
+    assert_eq!(
+        ask(&addr, b"a\x1b[2J\xff\r\n"),
+        b"-Service not available\r\n"
+    );
+    d.wait_for_log("asked for \"a\\x1b[2J\\xef\\xbf\\xbd\": no such service");
     // A line longer than a name may be is refused, not waited for.
     let long = vec![b'x'; 258];
     assert_eq!(ask(&addr, &long), b"-Service not available\r\n");

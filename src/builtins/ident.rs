@@ -1,9 +1,16 @@
 //! RFC 1413, FreeBSD's `auth` builtin: who owns a TCP connection between
 //! the client's host and this one, answered from the kernel's socket
-//! tables (`/proc/net/tcp`, `/proc/net/tcp6`) and the user names of
-//! `/etc/passwd` read at load. The daemon reads the request line (a
-//! session) and writes the answer; everything here but [`socket_owner`]
-//! (procfs) and [`random_name`] (getrandom) is pure.
+//! tables and the user names of `/etc/passwd` read at load. The daemon
+//! reads the request line (a session) and writes the answer; everything
+//! here but [`socket_owner`] (netlink, procfs) and [`random_name`]
+//! (getrandom) is pure.
+//!
+//! The owner comes from one exact sock_diag look-up (netlink: the kernel
+//! finds the socket by its addresses and ports in its hash table and
+//! answers before the request's send returns), or, where netlink cannot
+//! answer, from a scan of `/proc/net/tcp` and `tcp6`. The scan costs the
+//! kernel's formatting of the table: 80 ms a query with 45,000 sockets
+//! (most in TIME_WAIT) on the test machine, which a look-up does not.
 //!
 //! FreeBSD's options, as its `ident_stream` reads them (getopt, so
 //! `-ri` and `-o NAME` or `-oNAME`):
@@ -266,12 +273,108 @@ fn error(lport: u32, fport: u32, kind: &str) -> Vec<u8> {
     format!("{lport} , {fport} : ERROR : {kind}\r\n").into_bytes()
 }
 
-/// The owner of the TCP socket from `local` to `remote` in the kernel's
-/// tables. An IPv4 connection may be an IPv6 socket's (IPv4-mapped), so
-/// both tables are looked at. procfs reads never wait for a device or
-/// the network: the kernel writes the text as it is read. `scratch`
-/// holds what is read; at most [`MAX_TABLE_BYTES`] a table.
+/// The owner of the TCP socket from `local` to `remote`: by sock_diag,
+/// else by the procfs tables (see the module's comment).
 pub fn socket_owner(local: SocketAddr, remote: SocketAddr, scratch: &mut [u8]) -> Owner {
+    diag_owner(local, remote).unwrap_or_else(|| scanned_owner(local, remote, scratch))
+}
+
+/// sock_diag's `SOCK_DIAG_BY_FAMILY` request type.
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// TCP states that name no owner: TIME_WAIT, LISTEN (a look-up falls back
+/// to the listener of the local port), NEW_SYN_RECV.
+const OWNERLESS_STATES: [u8; 3] = [6, 10, 12];
+
+/// One exact sock_diag look-up of the connection (an `inet_diag_req_v2`
+/// without `NLM_F_DUMP`); `None` when netlink gives no answer (no
+/// sock_diag in the kernel, say). The socket is non-blocking: the kernel
+/// has queued its answer when `send` returns.
+fn diag_owner(local: SocketAddr, remote: SocketAddr) -> Option<Owner> {
+    use nix::sys::socket::{self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol};
+    let unmapped = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let (family, src, dst) = match (unmapped(local.ip()), unmapped(remote.ip())) {
+        (IpAddr::V4(l), IpAddr::V4(r)) => {
+            let pad = |a: Ipv4Addr| {
+                let mut words = [0u8; 16];
+                words[..4].copy_from_slice(&a.octets());
+                words
+            };
+            (libc::AF_INET as u8, pad(l), pad(r))
+        }
+        (IpAddr::V6(l), IpAddr::V6(r)) => (libc::AF_INET6 as u8, l.octets(), r.octets()),
+        _ => return Some(Owner::NoSuchConnection),
+    };
+    const REQUEST_LEN: usize = 16 + 56;
+    let mut request = Vec::with_capacity(REQUEST_LEN);
+    // nlmsghdr: length, type, flags (NLM_F_REQUEST), sequence, port id.
+    request.extend_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
+    request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    request.extend_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    request.extend_from_slice(&1u32.to_ne_bytes());
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    // inet_diag_req_v2: family, protocol, extensions, pad, states (all).
+    request.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
+    request.extend_from_slice(&u32::MAX.to_ne_bytes());
+    // inet_diag_sockid: ports and addresses in network order, any
+    // interface, no cookie.
+    request.extend_from_slice(&local.port().to_be_bytes());
+    request.extend_from_slice(&remote.port().to_be_bytes());
+    request.extend_from_slice(&src);
+    request.extend_from_slice(&dst);
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    request.extend_from_slice(&u32::MAX.to_ne_bytes());
+    request.extend_from_slice(&u32::MAX.to_ne_bytes());
+    debug_assert_eq!(request.len(), REQUEST_LEN);
+    let fd = socket::socket(
+        AddressFamily::Netlink,
+        socket::SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )
+    .ok()?;
+    use std::os::fd::AsRawFd;
+    let kernel = NetlinkAddr::new(0, 0);
+    socket::sendto(fd.as_raw_fd(), &request, &kernel, MsgFlags::empty()).ok()?;
+    let mut reply = [0u8; 512];
+    let n = socket::recv(fd.as_raw_fd(), &mut reply, MsgFlags::empty()).ok()?;
+    diag_reply(&reply[..n])
+}
+
+/// The owner in a sock_diag reply: an `inet_diag_msg`, or an error
+/// (`ENOENT`: no such socket).
+fn diag_reply(reply: &[u8]) -> Option<Owner> {
+    let u16_at = |i: usize| Some(u16::from_ne_bytes(reply.get(i..i + 2)?.try_into().ok()?));
+    let u32_at = |i: usize| Some(u32::from_ne_bytes(reply.get(i..i + 4)?.try_into().ok()?));
+    let len = u32_at(0)? as usize;
+    if len > reply.len() || len < 16 {
+        return None;
+    }
+    match u16_at(4)? {
+        t if t == libc::NLMSG_ERROR as u16 => {
+            let errno = -(u32_at(16)? as i32);
+            (errno == libc::ENOENT).then_some(Owner::NoSuchConnection)
+        }
+        SOCK_DIAG_BY_FAMILY => {
+            // inet_diag_msg after the header: state at 1, uid at 64.
+            let state = *reply.get(16 + 1)?;
+            if OWNERLESS_STATES.contains(&state) {
+                return Some(Owner::NoSuchConnection);
+            }
+            Some(Owner::Uid(u32_at(16 + 64)?))
+        }
+        _ => None,
+    }
+}
+
+/// The owner from the procfs tables. An IPv4 connection may be an IPv6
+/// socket's (IPv4-mapped), so both tables are looked at. procfs reads
+/// never wait for a device or the network: the kernel writes the text as
+/// it is read. `scratch` holds what is read; at most [`MAX_TABLE_BYTES`]
+/// a table.
+fn scanned_owner(local: SocketAddr, remote: SocketAddr, scratch: &mut [u8]) -> Owner {
     let unmapped = |ip: IpAddr| match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -601,6 +704,32 @@ mod tests {
             None
         );
         assert_eq!(owner_in_line(b"", wanted), None);
+    }
+
+    #[test]
+    fn the_kernel_finds_the_owner_of_a_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (local, remote) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let mut scratch = vec![0u8; 64 * 1024];
+        assert_eq!(scanned_owner(local, remote, &mut scratch), Owner::Uid(me));
+        assert_eq!(socket_owner(local, remote, &mut scratch), Owner::Uid(me));
+        if let Some(owner) = diag_owner(local, remote) {
+            assert_eq!(owner, Owner::Uid(me));
+            // The listener of the port is no connection's owner.
+            let unconnected = SocketAddr::new(remote.ip(), 1);
+            assert_eq!(
+                diag_owner(remote, unconnected),
+                Some(Owner::NoSuchConnection)
+            );
+        }
+        assert_eq!(
+            scanned_owner(local, SocketAddr::new(remote.ip(), 1), &mut scratch),
+            Owner::NoSuchConnection
+        );
+        assert_eq!(diag_reply(b""), None);
     }
 
     #[test]

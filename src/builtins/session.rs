@@ -274,3 +274,41 @@ impl Connection {
         Ok(Progress::Busy)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drive_line(connection: &mut Connection) -> Progress {
+        let mut scratch = vec![0u8; 64 * 1024];
+        connection.drive(&mut scratch, 1024, &mut UnsentPool::new(0))
+    }
+
+    #[test]
+    fn a_request_line_is_taken_whole_and_alone() {
+        let (ours, mut client) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let stream = Stream::Unix(UnixStream::from_std(ours));
+        let mut connection = Connection::new(stream, Builtin::Tcpmux);
+        assert_eq!(drive_line(&mut connection), Progress::Idle);
+        // A partial line stays in the socket.
+        client.write_all(b"na").unwrap();
+        assert_eq!(drive_line(&mut connection), Progress::Idle);
+        client.write_all(b"me\r\nrest").unwrap();
+        assert_eq!(
+            drive_line(&mut connection),
+            Progress::Line(Line::Complete(b"name".to_vec()))
+        );
+        // What followed the line is still there for whoever reads next.
+        let mut rest = [0u8; 8];
+        let n = connection.stream.read(&mut rest).unwrap();
+        assert_eq!(&rest[..n], b"rest");
+        // No LF within the bound: too long, whatever comes later.
+        client
+            .write_all(&[b'x'; super::super::tcpmux::MAX_LINE])
+            .unwrap();
+        assert_eq!(drive_line(&mut connection), Progress::Line(Line::TooLong));
+        drop(client);
+        assert_eq!(drive_line(&mut connection), Progress::Closed);
+    }
+}
