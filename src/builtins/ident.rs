@@ -279,6 +279,14 @@ pub fn socket_owner(local: SocketAddr, remote: SocketAddr, scratch: &mut [u8]) -
     diag_owner(local, remote).unwrap_or_else(|| scanned_owner(local, remote, scratch))
 }
 
+/// One look-up of no connection, at load: a kernel whose sock_diag is a
+/// module loads it for the first request (waiting for modprobe), which
+/// had better be at the load than at a client's query.
+pub fn warm_up() {
+    let nowhere = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let _ = diag_owner(nowhere, nowhere);
+}
+
 /// sock_diag's `SOCK_DIAG_BY_FAMILY` request type.
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// TCP states that name no owner: TIME_WAIT, LISTEN (a look-up falls back

@@ -121,7 +121,7 @@ impl Daemon {
         self.listeners.truncate(self.services.len());
         self.services.shrink_to_fit();
         self.listeners.shrink_to_fit();
-        self.load_user_names();
+        self.prepare_auth();
         // The parse left its garbage at the top of the heap: give it back
         // rather than hold it for the daemon's lifetime.
         crate::trim_heap();
@@ -140,17 +140,23 @@ impl Daemon {
             .collect();
     }
 
-    /// The user names auth answers with: /etc/passwd (a regular file,
-    /// through `files.rs`), read at each load that has an auth service
-    /// with real answers by name, and never NSS, which may block.
-    fn load_user_names(&mut self) {
-        let wants_names = self.services.iter().flatten().any(|s| {
-            s.service.program == Program::Builtin(Builtin::Auth)
-                && builtins::ident::Options::parse(&s.service.builtin_args)
-                    .is_ok_and(|(o, _)| o.real && !o.numeric && !o.random)
-        });
+    /// What auth's real answers need, at each load that has such a
+    /// service: the kernel's sock_diag ready (see `ident::warm_up`), and
+    /// the user names, from /etc/passwd (a regular file, through
+    /// `files.rs`), never NSS, which may block.
+    fn prepare_auth(&mut self) {
+        let real = |want_names: bool| {
+            self.services.iter().flatten().any(|s| {
+                s.service.program == Program::Builtin(Builtin::Auth)
+                    && builtins::ident::Options::parse(&s.service.builtin_args)
+                        .is_ok_and(|(o, _)| o.real && !o.random && (!want_names || !o.numeric))
+            })
+        };
         self.user_names = builtins::ident::UserNames::default();
-        if !wants_names {
+        if real(false) {
+            builtins::ident::warm_up();
+        }
+        if !real(true) {
             return;
         }
         match crate::files::read_regular(Path::new("/etc/passwd")) {
