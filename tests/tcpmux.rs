@@ -183,3 +183,39 @@ fn tcpmux_services_in_the_dump_and_across_a_reload() {
     assert_eq!(ask(&addr, b"later\r\n"), b"+Go\r\n\n");
     assert_eq!(ask(&addr, b"greet\r\n"), b"-Service not available\r\n");
 }
+
+#[test]
+fn a_help_longer_than_the_send_buffer_comes_whole() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let mut config = format!("127.0.0.1:{port} stream tcp nowait {user} internal tcpmux\n");
+    // 3.6 MB: more than a first write takes here (2.8 MB), less than the
+    // unsent pool.
+    let names: Vec<String> = (0..14_000).map(|i| format!("{i:0>254}")).collect();
+    for name in &names {
+        config.push_str(&format!(
+            "tcpmux/{name} stream tcp nowait {user} /bin/true\n"
+        ));
+    }
+    let _d = Daemon::start("tcpmux-long-help", &config);
+    // A small receive window: the answer cannot be sent in one write.
+    use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+    use std::os::fd::AsRawFd;
+    let fd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    socket::setsockopt(&fd, sockopt::RcvBuf, &4096).unwrap();
+    let target: std::net::SocketAddrV4 = format!("127.0.0.1:{port}").parse().unwrap();
+    socket::connect(fd.as_raw_fd(), &SockaddrIn::from(target)).unwrap();
+    let mut stream = std::net::TcpStream::from(fd);
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream.write_all(b"help\r\n").unwrap();
+    let help = read_all(stream);
+    let expected: String = names.iter().map(|n| format!("{n}\r\n")).collect();
+    assert_eq!(help.len(), expected.len());
+    assert!(help == expected.as_bytes());
+}

@@ -125,6 +125,8 @@ pub struct Connection {
     unsent: Vec<u8>,
     /// Chargen's position in its repeating stream.
     chargen_pos: usize,
+    /// Writing the rest of its answer (in `unsent`), then closing.
+    finishing: bool,
 }
 
 impl Connection {
@@ -134,6 +136,7 @@ impl Connection {
             service,
             unsent: Vec::new(),
             chargen_pos: 0,
+            finishing: false,
         }
     }
 
@@ -151,6 +154,7 @@ impl Connection {
     /// keep unsent.
     pub fn drive(&mut self, scratch: &mut [u8], budget: usize, pool: &mut UnsentPool) -> Progress {
         let result = match self.service.spec().stream {
+            _ if self.finishing => self.finish(),
             OnStream::Echo => self.echo(scratch, budget, pool),
             OnStream::Discard => self.discard(scratch, budget),
             OnStream::Chargen => self.chargen(budget),
@@ -206,6 +210,44 @@ impl Connection {
             self.unsent.extend_from_slice(&scratch[written..n]);
             pool.available = pool.available.saturating_sub(self.unsent.capacity());
         }
+    }
+
+    /// Writes `answer` and closes, or, when the send buffer does not take
+    /// it whole (a long tcpmux `HELP`), keeps the rest from `pool` and
+    /// writes it as the socket becomes writable: `Idle`, and the caller
+    /// waits for [`Interest::WRITABLE`]. With no room in the pool the
+    /// answer is cut.
+    pub fn answer(&mut self, answer: &[u8], pool: &mut UnsentPool) -> Progress {
+        let written = loop {
+            match self.stream.write(answer) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 0,
+                Err(_) => return Progress::Closed,
+            }
+        };
+        let rest = &answer[written..];
+        if rest.is_empty() || rest.len() > pool.available {
+            return Progress::Closed;
+        }
+        self.unsent.reserve_exact(rest.len());
+        self.unsent.extend_from_slice(rest);
+        pool.available = pool.available.saturating_sub(self.unsent.capacity());
+        self.finishing = true;
+        Progress::Idle
+    }
+
+    /// The rest of an answer; what it held goes back to the pool when the
+    /// connection is closed.
+    fn finish(&mut self) -> io::Result<Progress> {
+        while !self.unsent.is_empty() {
+            let n = self.stream.write(&self.unsent)?;
+            if n == 0 {
+                break;
+            }
+            self.unsent.drain(..n);
+        }
+        Ok(Progress::Closed)
     }
 
     /// Looks at what waits without taking it; once it holds a LF within
@@ -310,5 +352,39 @@ mod tests {
         assert_eq!(drive_line(&mut connection), Progress::Line(Line::TooLong));
         drop(client);
         assert_eq!(drive_line(&mut connection), Progress::Closed);
+    }
+
+    #[test]
+    fn a_long_answer_is_finished_as_the_client_reads() {
+        let (ours, client) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut connection =
+            Connection::new(Stream::Unix(UnixStream::from_std(ours)), Builtin::Tcpmux);
+        let answer = vec![b'n'; 4 * 1024 * 1024];
+        let mut pool = UnsentPool::new(UNSENT_POOL);
+        assert_eq!(connection.answer(&answer, &mut pool), Progress::Idle);
+        assert!(pool.available < UNSENT_POOL);
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let _ = (&client).read_to_end(&mut got);
+            got.len()
+        });
+        let mut scratch = vec![0u8; 1024];
+        while connection.drive(&mut scratch, 1024, &mut pool) != Progress::Closed {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        pool.release(&connection);
+        drop(connection);
+        assert_eq!(reader.join().unwrap(), answer.len());
+        assert_eq!(pool.available, UNSENT_POOL);
+        // No room in the pool: the answer is cut, nothing is held.
+        let (ours, _client) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut connection =
+            Connection::new(Stream::Unix(UnixStream::from_std(ours)), Builtin::Tcpmux);
+        assert_eq!(
+            connection.answer(&answer, &mut UnsentPool::new(0)),
+            Progress::Closed
+        );
     }
 }

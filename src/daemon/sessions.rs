@@ -202,14 +202,26 @@ impl Daemon {
         }
     }
 
-    /// Writes a short answer and closes: a connection that sent only a
-    /// request line has its send buffer empty, so the answer is written
-    /// whole, without waiting (up to what the buffer takes).
+    /// Writes an answer and closes; what the send buffer does not take at
+    /// once (a long `HELP`) is written as the client reads, within the
+    /// unsent pool and the idle timeout.
     fn answer_and_close(&mut self, index: usize, answer: &[u8]) {
-        if let Some(session) = self.sessions[index].as_mut() {
-            let _ = session.connection.stream.write(answer);
+        let Some(session) = self.sessions[index].as_mut() else {
+            return;
+        };
+        if session.connection.answer(answer, &mut self.unsent) == Progress::Closed {
+            self.close_session(index);
+            return;
         }
-        self.close_session(index);
+        session.deadline = None;
+        let waiting = self.poll.registry().reregister(
+            session.connection.stream.source(),
+            Key::Session(index).token(),
+            mio::Interest::WRITABLE,
+        );
+        if waiting.is_err() {
+            self.close_session(index);
+        }
     }
 
     /// Sessions that found the unsent pool empty go on when some is back.
