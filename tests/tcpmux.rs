@@ -17,7 +17,8 @@ fn config(port: u16) -> String {
          tcpmux/+Greet stream tcp nowait {user} /bin/echo greeter hi\n\
          tcpmux/catter stream tcp nowait {user} /bin/cat cat\n\
          tcpmux/echo stream tcp nowait {user} internal echo\n\
-         tcpmux/one stream tcp nowait/1 {user} /bin/cat one\n"
+         tcpmux/one stream tcp nowait/1 {user} /bin/cat one\n\
+         tcpmux/+twice stream tcp nowait.2 {user} /bin/echo twice\n"
     )
 }
 
@@ -63,7 +64,7 @@ fn help_names_and_what_follows_the_line() {
         .expect("run socat");
     socat.stdin.take().unwrap().write_all(b"HELP\r\n").unwrap();
     let out = socat.wait_with_output().unwrap();
-    assert_eq!(out.stdout, b"Greet\r\ncatter\r\necho\r\none\r\n");
+    assert_eq!(out.stdout, b"Greet\r\ncatter\r\necho\r\none\r\ntwice\r\n");
     // Names in any case; inetd's `+` before the program of a `+` service.
     assert_eq!(ask(&addr, b"gREET\r\n"), b"+Go\r\nhi\n");
     // A plain service answers for itself; what came after the line in the
@@ -148,6 +149,18 @@ fn access_rules_and_limits_are_those_of_the_service_named() {
         children_of(d.pid()).is_empty()
     });
     assert_eq!(ask(&addr, b"one\r\nsecond\n"), b"second\n");
+    // Two spawns a minute: the third pauses the service (its connection is
+    // dropped), which then answers busy; the others serve on.
+    for _ in 0..2 {
+        assert_eq!(ask(&addr, b"twice\r\n"), b"+Go\r\n\n");
+    }
+    assert_eq!(ask(&addr, b"twice\r\n"), b"");
+    d.wait_for_log("tcpmux/+twice/tcp server failing (looping)");
+    assert_eq!(
+        ask(&addr, b"twice\r\n"),
+        b"-Service busy, try again later\r\n"
+    );
+    assert_eq!(ask(&addr, b"greet\r\n"), b"+Go\r\nhi\n");
 }
 
 #[test]

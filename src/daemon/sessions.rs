@@ -153,27 +153,25 @@ impl Daemon {
     /// connection to its service, with what the client sent after the line
     /// still in the socket; anything else is refused.
     fn on_tcpmux(&mut self, index: usize, line: Line) {
-        let tcpmux_names = |services: &[Option<Served>]| -> Vec<(usize, String)> {
-            let served = services.iter().enumerate();
-            served
-                .filter_map(|(slot, s)| match &s.as_ref()?.service.listen {
-                    Listen::Tcpmux { name, .. } => Some((slot, name.clone())),
-                    _ => None,
-                })
-                .collect()
-        };
+        // The tcpmux services by slot, in the order of the file.
+        let names = self.services.iter().enumerate().filter_map(|(slot, s)| {
+            match &s.as_ref()?.service.listen {
+                Listen::Tcpmux { name, .. } => Some((slot, name.as_str())),
+                _ => None,
+            }
+        });
         let requested = match &line {
             Line::Complete(line) => tcpmux::Request::of(line),
+            // No name is empty.
             Line::TooLong => tcpmux::Request::Service(b""),
         };
         let target = match requested {
             tcpmux::Request::Help => {
-                let names = tcpmux_names(&self.services);
-                let help = tcpmux::help(names.iter().map(|(_, name)| name.as_str()));
+                let help = tcpmux::help(names.map(|(_, name)| name));
                 self.answer_and_close(index, &help);
                 return;
             }
-            tcpmux::Request::Service(requested) => tcpmux_names(&self.services)
+            tcpmux::Request::Service(requested) => names
                 .into_iter()
                 .find(|(_, name)| tcpmux::names(requested, name))
                 .map(|(slot, _)| slot),
