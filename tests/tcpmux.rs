@@ -128,8 +128,14 @@ fn access_rules_and_limits_are_those_of_the_service_named() {
     assert_eq!(ask_from("127.0.0.3", &addr, b"catter\r\nok\n"), b"");
     // A rule with an option decides in a child, which execs the program:
     // what followed the line still reaches it.
-    d.write_rules("hosts.allow", "cat: ALL: spawn (/bin/true)\n");
+    d.write_rules("hosts.allow", "cat, greeter: ALL: spawn (/bin/true)\n");
     assert_eq!(ask(&addr, b"catter\r\nchecked\n"), b"checked\n");
+    // The child gives a `+` service's reply on a grant, and only then.
+    assert_eq!(ask(&addr, b"greet\r\n"), b"+Go\r\nhi\n");
+    d.write_rules("hosts.allow", "");
+    d.write_rules("hosts.deny", "greeter: ALL: spawn (/bin/true)\n");
+    assert_eq!(ask(&addr, b"greet\r\n"), b"");
+    d.write_rules("hosts.deny", "");
     // `one` runs one child at a time: a second client is told it is busy
     // while the first holds it, and served once it is gone.
     let mut first = connect(&addr);

@@ -44,7 +44,12 @@ impl Daemon {
         }
         let user = &served.service.user;
         let name = served.access_name.as_deref()?;
-        self.tcpd_exec("--tcpd", &[], name, &program, user).ok()
+        // A `tcpmux/+` service's `+Go` is the child's to give, on a grant.
+        let flags = match served.service.listen {
+            Listen::Tcpmux { plus: true, .. } => vec![tcpd::TCPMUX_GO.to_string()],
+            _ => Vec::new(),
+        };
+        self.tcpd_exec("--tcpd", &flags, name, &program, user).ok()
     }
 
     /// inetd's `--tcpd-datagram` mode, for the verdict on a datagram from
@@ -64,7 +69,7 @@ impl Daemon {
     }
 
     /// inetd itself in one of its tcpd modes (see `tcpd/`), as `user`:
-    /// `inetd MODE [ADDRESSES] ALLOW DENY NAME [PROGRAM ARGV...]`.
+    /// `inetd MODE [ADDRESSES | --tcpmux-go] ALLOW DENY NAME [PROGRAM ARGV...]`.
     pub(super) fn tcpd_exec(
         &self,
         mode: &str,

@@ -163,9 +163,10 @@ impl Daemon {
             return Flow::Stop;
         }
         if let Arrival::Connection(stream, _) = &mut arrival {
-            // Before a decision in a child too, as FreeBSD answers before
-            // its libwrap check: the child execs the program itself.
-            self.tcpmux_go(slot, stream);
+            // A child that decides gives it itself, on a grant.
+            if !checked {
+                self.tcpmux_go(slot, stream);
+            }
         }
         let service = match self.services[slot].as_ref().map(|l| &l.service.program) {
             Some(Program::Builtin(service)) => Some(*service),

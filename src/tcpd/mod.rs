@@ -47,6 +47,10 @@ pub const DECISION_PIPE: i32 = 3;
 const DECISION_DEADLINE_SECS: u32 = 120;
 /// The flag that says fd 2 is the daemon's stderr and the log goes there.
 pub const LOG_STDERR: &str = "--log-stderr";
+/// The flag (after [`LOG_STDERR`]) of a `tcpmux/+` service: on a grant,
+/// inetd's positive reply goes to the client first, before the options
+/// (banners) and the program, and a refused client never sees it.
+pub const TCPMUX_GO: &str = "--tcpmux-go";
 
 /// `datagram`: the `--tcpd-datagram` form, with the addresses given.
 pub fn run(args: &[String], datagram: bool) -> i32 {
@@ -58,6 +62,10 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     let (log_stderr, args) = match args {
         [flag, rest @ ..] if flag == LOG_STDERR => (take_stderr(), rest),
         _ => (None, args),
+    };
+    let (tcpmux_go, args) = match args {
+        [flag, rest @ ..] if flag == TCPMUX_GO => (true, rest),
+        _ => (false, args),
     };
     let (endpoints, args) = match (datagram, args) {
         (true, [client, server, rest @ ..]) => (client.parse().ok().zip(server.parse().ok()), rest),
@@ -95,6 +103,9 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     unsafe { libc::alarm(0) };
     match decision {
         Decision::Granted(outcome) => {
+            if tcpmux_go {
+                let _ = nix::unistd::write(socket, crate::builtins::tcpmux::GO);
+            }
             if let Err(e) = carry_out(&outcome, socket, program.is_empty()) {
                 log.err(format!("options: {e}"));
                 return DENIED;
