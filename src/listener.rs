@@ -141,6 +141,12 @@ pub fn open(listen: &Listen, socket_type: SocketType, backlog: i32) -> io::Resul
     let (addr, v6only) = match listen {
         Listen::Inet { addr, v6only } => (addr, v6only),
         Listen::Unix { path, perms } => return open_unix(path, perms, sock_type, backlog),
+        Listen::Tcpmux { .. } => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a tcpmux service has no socket of its own",
+            ))
+        }
     };
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::Inet,

@@ -217,16 +217,14 @@ echo stream tcp nowait root/staff internal
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let expected = [
         "1: warning: \"rstatd/1-5\" skipped, not supported: RPC services (\"rpc/udp\")",
-        "2: warning: \"tcpmux/+date\" skipped, not supported: tcpmux services",
         "3: warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies",
-        "4: warning: \"tcpmux\" skipped, not supported: builtin tcpmux",
-        "5: warning: \"auth\" skipped, not supported: builtin auth (ident)",
         "7: warning: \"staff\" ignored, not supported: login classes",
     ]
     .map(|e| format!("{path}:{e}\n"))
     .concat();
     assert_eq!(stderr(&output), expected);
-    assert_eq!(stdout(&output).lines().count(), 1);
+    // tcpmux, its service, auth and echo.
+    assert_eq!(stdout(&output).lines().count(), 4);
 }
 
 /// What execve would refuse (E2BIG) is rejected at load: one string of

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, one module per area.
 
 mod access;
+mod auth;
 mod builtins;
 mod check;
 mod daemon;
@@ -13,4 +14,5 @@ mod messages;
 mod reconfigure;
 mod redirect;
 mod tcpd;
+mod tcpmux;
 mod util;

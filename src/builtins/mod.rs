@@ -1,16 +1,22 @@
-//! The builtin services (RFCs 862-868), served inline by the event loop.
+//! The builtin services (RFCs 862-868, tcpmux of RFC 1078, FreeBSD's auth
+//! of RFC 1413), served inline by the event loop.
 //!
 //! One table says what each builtin is: its name (for `internal` and
 //! hosts.allow), its port (for systems without /etc/services, and for the
 //! loop guards: a datagram from a builtin port is never answered), what it
-//! does with a connection (a session, or an answer written at once), and
-//! what it replies to a datagram. Everything else derives from it.
+//! does with a connection (a session, an answer written at once, or one
+//! request line the daemon answers), and what it replies to a datagram, if
+//! it serves datagrams at all. Everything else derives from it.
 
+pub mod ident;
 mod replies;
 mod session;
+pub mod tcpmux;
 
 pub use replies::{chargen_line, daytime, time, Reply};
-pub use session::{Connection, Progress, Stream, UnsentPool, UNSENT_POOL};
+pub use session::{Connection, Line, Progress, Stream, UnsentPool, UNSENT_POOL};
+
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Builtin {
@@ -19,6 +25,8 @@ pub enum Builtin {
     Chargen,
     Daytime,
     Time,
+    Tcpmux,
+    Auth,
 }
 
 /// What a builtin does with a TCP connection.
@@ -32,6 +40,10 @@ pub enum OnStream {
     Chargen,
     /// Writes this answer at once and closes: nothing is held.
     Answer(fn() -> Vec<u8>),
+    /// Reads one request line, CRLF included, of at most `max` bytes
+    /// within `deadline` of the accept, and leaves what follows it in the
+    /// socket; the daemon answers it (a session until then).
+    Line { max: usize, deadline: Duration },
 }
 
 /// One builtin, as the table knows it.
@@ -41,46 +53,71 @@ pub struct Spec {
     pub port: u16,
     pub stream: OnStream,
     /// The reply to a datagram (the request, and a count of chargen
-    /// requests so that each gets the next line), if any.
-    pub datagram: for<'a> fn(&'a [u8], usize) -> Option<Reply<'a>>,
+    /// requests so that each gets the next line), if any; `None` for a
+    /// builtin that serves streams only.
+    pub datagram: Option<DatagramReply>,
 }
 
+/// The reply to a datagram: from the request, and a count of chargen
+/// requests so that each gets the next line.
+pub type DatagramReply = for<'a> fn(&'a [u8], usize) -> Option<Reply<'a>>;
+
 /// Every builtin, in the order of [`Builtin`].
-pub static TABLE: [Spec; 5] = [
+pub static TABLE: [Spec; 7] = [
     Spec {
         builtin: Builtin::Echo,
         name: "echo",
         port: 7,
         stream: OnStream::Echo,
-        datagram: |request, _| Some(Reply::Borrowed(request)),
+        datagram: Some(|request, _| Some(Reply::Borrowed(request))),
     },
     Spec {
         builtin: Builtin::Discard,
         name: "discard",
         port: 9,
         stream: OnStream::Discard,
-        datagram: |_, _| None,
+        datagram: Some(|_, _| None),
     },
     Spec {
         builtin: Builtin::Chargen,
         name: "chargen",
         port: 19,
         stream: OnStream::Chargen,
-        datagram: |_, n| Some(Reply::Borrowed(chargen_line(n))),
+        datagram: Some(|_, n| Some(Reply::Borrowed(chargen_line(n)))),
     },
     Spec {
         builtin: Builtin::Daytime,
         name: "daytime",
         port: 13,
         stream: OnStream::Answer(daytime),
-        datagram: |_, _| Some(Reply::Owned(daytime())),
+        datagram: Some(|_, _| Some(Reply::Owned(daytime()))),
     },
     Spec {
         builtin: Builtin::Time,
         name: "time",
         port: 37,
         stream: OnStream::Answer(|| time().to_vec()),
-        datagram: |_, _| Some(Reply::Owned(time().to_vec())),
+        datagram: Some(|_, _| Some(Reply::Owned(time().to_vec()))),
+    },
+    Spec {
+        builtin: Builtin::Tcpmux,
+        name: "tcpmux",
+        port: 1,
+        stream: OnStream::Line {
+            max: tcpmux::MAX_LINE,
+            deadline: tcpmux::DEADLINE,
+        },
+        datagram: None,
+    },
+    Spec {
+        builtin: Builtin::Auth,
+        name: "auth",
+        port: 113,
+        stream: OnStream::Line {
+            max: ident::MAX_LINE,
+            deadline: ident::DEADLINE,
+        },
+        datagram: None,
     },
 ];
 
@@ -105,6 +142,26 @@ impl Builtin {
             _ => None,
         }
     }
+
+    /// Whether the words after `internal NAME` are its options (auth's,
+    /// see `ident.rs`) rather than ignored.
+    pub fn takes_options(self) -> bool {
+        self == Builtin::Auth
+    }
+
+    /// Whether it serves datagrams (tcpmux and auth serve streams only).
+    pub fn serves_datagrams(self) -> bool {
+        self.spec().datagram.is_some()
+    }
+
+    /// How long a connection may take to send its request line, for those
+    /// that read one.
+    pub fn line_deadline(self) -> Option<Duration> {
+        match self.spec().stream {
+            OnStream::Line { deadline, .. } => Some(deadline),
+            _ => None,
+        }
+    }
 }
 
 /// The port of the builtin named `name`.
@@ -120,7 +177,7 @@ pub fn is_builtin_port(port: u16) -> bool {
 
 /// The reply to one UDP datagram, if any. `n` counts chargen requests.
 pub fn datagram_reply(service: Builtin, request: &[u8], n: usize) -> Option<Reply<'_>> {
-    (service.spec().datagram)(request, n)
+    service.spec().datagram?(request, n)
 }
 
 #[cfg(test)]
@@ -133,13 +190,13 @@ mod tests {
             assert_eq!(spec.builtin as usize, i, "{}", spec.name);
             assert_eq!(Builtin::from_name(spec.name), Some(spec.builtin));
         }
-        assert_eq!(Builtin::from_name("tcpmux"), None);
+        assert_eq!(Builtin::from_name("nosuch"), None);
     }
 
     #[test]
     fn the_rfc_ports_and_replies() {
         let ports: Vec<u16> = TABLE.iter().map(|s| s.port).collect();
-        assert_eq!(ports, [7, 9, 19, 13, 37]);
+        assert_eq!(ports, [7, 9, 19, 13, 37, 1, 113]);
         assert!(is_builtin_port(19) && !is_builtin_port(8080));
         assert_eq!(
             datagram_reply(Builtin::Echo, b"x", 0).unwrap().bytes(),
@@ -156,5 +213,7 @@ mod tests {
         );
         assert_eq!(Builtin::Daytime.answer().map(|a| a().len()), Some(26));
         assert!(Builtin::Echo.answer().is_none());
+        assert!(!Builtin::Tcpmux.serves_datagrams() && Builtin::Echo.serves_datagrams());
+        assert!(datagram_reply(Builtin::Tcpmux, b"x", 0).is_none());
     }
 }

@@ -2,7 +2,10 @@
 //! events. It holds no buffer while idle: echo keeps only the bytes the peer
 //! has not yet taken (at most one read's worth, then it stops reading:
 //! back-pressure), from a pool all echo connections share, and chargen
-//! writes straight from its constant table.
+//! writes straight from its constant table. A builtin that reads a request
+//! line (tcpmux) looks at what waits in the socket without taking it until
+//! the line is whole, then takes exactly the line: the kernel holds the
+//! partial line, and what the client sent after it stays for the program.
 
 use std::io::{self, IoSlice, Read, Write};
 
@@ -75,6 +78,17 @@ pub enum Progress {
     /// given some back (its readiness may not come again).
     Starved,
     Closed,
+    /// The request line of a builtin that reads one: the daemon answers it.
+    Line(Line),
+}
+
+/// A request line, as [`OnStream::Line`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line without its LF (and CR before it), taken from the socket.
+    Complete(Vec<u8>),
+    /// No LF within the bound (what was looked at is taken and dropped).
+    TooLong,
 }
 
 /// What all echo connections together may hold of bytes their peers have
@@ -111,6 +125,8 @@ pub struct Connection {
     unsent: Vec<u8>,
     /// Chargen's position in its repeating stream.
     chargen_pos: usize,
+    /// Writing the rest of its answer (in `unsent`), then closing.
+    finishing: bool,
 }
 
 impl Connection {
@@ -120,6 +136,7 @@ impl Connection {
             service,
             unsent: Vec::new(),
             chargen_pos: 0,
+            finishing: false,
         }
     }
 
@@ -128,7 +145,7 @@ impl Connection {
         match service.spec().stream {
             OnStream::Echo => Interest::READABLE | Interest::WRITABLE,
             OnStream::Chargen => Interest::WRITABLE,
-            OnStream::Discard | OnStream::Answer(_) => Interest::READABLE,
+            OnStream::Discard | OnStream::Answer(_) | OnStream::Line { .. } => Interest::READABLE,
         }
     }
 
@@ -137,9 +154,11 @@ impl Connection {
     /// keep unsent.
     pub fn drive(&mut self, scratch: &mut [u8], budget: usize, pool: &mut UnsentPool) -> Progress {
         let result = match self.service.spec().stream {
+            _ if self.finishing => self.finish(),
             OnStream::Echo => self.echo(scratch, budget, pool),
             OnStream::Discard => self.discard(scratch, budget),
             OnStream::Chargen => self.chargen(budget),
+            OnStream::Line { max, .. } => self.line(scratch, max),
             // Answered at accept: never a session.
             OnStream::Answer(_) => Ok(Progress::Closed),
         };
@@ -193,6 +212,79 @@ impl Connection {
         }
     }
 
+    /// Writes `answer` and closes, or, when the send buffer does not take
+    /// it whole (a long tcpmux `HELP`), keeps the rest from `pool` and
+    /// writes it as the socket becomes writable: `Idle`, and the caller
+    /// waits for [`Interest::WRITABLE`]. With no room in the pool the
+    /// answer is cut.
+    pub fn answer(&mut self, answer: &[u8], pool: &mut UnsentPool) -> Progress {
+        let written = loop {
+            match self.stream.write(answer) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 0,
+                Err(_) => return Progress::Closed,
+            }
+        };
+        let rest = &answer[written..];
+        if rest.is_empty() || rest.len() > pool.available {
+            return Progress::Closed;
+        }
+        self.unsent.reserve_exact(rest.len());
+        self.unsent.extend_from_slice(rest);
+        pool.available = pool.available.saturating_sub(self.unsent.capacity());
+        self.finishing = true;
+        Progress::Idle
+    }
+
+    /// The rest of an answer; what it held goes back to the pool when the
+    /// connection is closed.
+    fn finish(&mut self) -> io::Result<Progress> {
+        while !self.unsent.is_empty() {
+            let n = self.stream.write(&self.unsent)?;
+            if n == 0 {
+                break;
+            }
+            self.unsent.drain(..n);
+        }
+        Ok(Progress::Closed)
+    }
+
+    /// Looks at what waits without taking it; once it holds a LF within
+    /// `max` bytes, takes exactly the line.
+    fn line(&mut self, scratch: &mut [u8], max: usize) -> io::Result<Progress> {
+        let len = max.min(scratch.len());
+        let window = &mut scratch[..len];
+        let fd = self.stream.raw_fd();
+        let n = nix::sys::socket::recv(fd, window, nix::sys::socket::MsgFlags::MSG_PEEK)?;
+        if n == 0 {
+            return Ok(Progress::Closed);
+        }
+        let Some(end) = window[..n].iter().position(|&b| b == b'\n') else {
+            if n < window.len() {
+                // More may come: the next arrival is a new readiness event.
+                return Ok(Progress::Idle);
+            }
+            // Taken, so that the refusal is not lost in a reset for
+            // unread bytes when the connection closes.
+            let _ = self.stream.read(window);
+            return Ok(Progress::Line(Line::TooLong));
+        };
+        // The bytes are there: this read returns them at once.
+        let mut taken = 0;
+        while taken <= end {
+            match self.stream.read(&mut window[taken..=end]) {
+                Ok(0) => return Ok(Progress::Closed),
+                Ok(k) => taken += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let line = &window[..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Ok(Progress::Line(Line::Complete(line.to_vec())))
+    }
+
     fn discard(&mut self, scratch: &mut [u8], mut budget: usize) -> io::Result<Progress> {
         while budget > 0 {
             let len = scratch.len().min(budget);
@@ -222,5 +314,77 @@ impl Connection {
             budget = budget.saturating_sub(n);
         }
         Ok(Progress::Busy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drive_line(connection: &mut Connection) -> Progress {
+        let mut scratch = vec![0u8; 64 * 1024];
+        connection.drive(&mut scratch, 1024, &mut UnsentPool::new(0))
+    }
+
+    #[test]
+    fn a_request_line_is_taken_whole_and_alone() {
+        let (ours, mut client) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let stream = Stream::Unix(UnixStream::from_std(ours));
+        let mut connection = Connection::new(stream, Builtin::Tcpmux);
+        assert_eq!(drive_line(&mut connection), Progress::Idle);
+        // A partial line stays in the socket.
+        client.write_all(b"na").unwrap();
+        assert_eq!(drive_line(&mut connection), Progress::Idle);
+        client.write_all(b"me\r\nrest").unwrap();
+        assert_eq!(
+            drive_line(&mut connection),
+            Progress::Line(Line::Complete(b"name".to_vec()))
+        );
+        // What followed the line is still there for whoever reads next.
+        let mut rest = [0u8; 8];
+        let n = connection.stream.read(&mut rest).unwrap();
+        assert_eq!(&rest[..n], b"rest");
+        // No LF within the bound: too long, whatever comes later.
+        client
+            .write_all(&[b'x'; super::super::tcpmux::MAX_LINE])
+            .unwrap();
+        assert_eq!(drive_line(&mut connection), Progress::Line(Line::TooLong));
+        drop(client);
+        assert_eq!(drive_line(&mut connection), Progress::Closed);
+    }
+
+    #[test]
+    fn a_long_answer_is_finished_as_the_client_reads() {
+        let (ours, client) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut connection =
+            Connection::new(Stream::Unix(UnixStream::from_std(ours)), Builtin::Tcpmux);
+        let answer = vec![b'n'; 4 * 1024 * 1024];
+        let mut pool = UnsentPool::new(UNSENT_POOL);
+        assert_eq!(connection.answer(&answer, &mut pool), Progress::Idle);
+        assert!(pool.available < UNSENT_POOL);
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let _ = (&client).read_to_end(&mut got);
+            got.len()
+        });
+        let mut scratch = vec![0u8; 1024];
+        while connection.drive(&mut scratch, 1024, &mut pool) != Progress::Closed {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        pool.release(&connection);
+        drop(connection);
+        assert_eq!(reader.join().unwrap(), answer.len());
+        assert_eq!(pool.available, UNSENT_POOL);
+        // No room in the pool: the answer is cut, nothing is held.
+        let (ours, _client) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut connection =
+            Connection::new(Stream::Unix(UnixStream::from_std(ours)), Builtin::Tcpmux);
+        assert_eq!(
+            connection.answer(&answer, &mut UnsentPool::new(0)),
+            Progress::Closed
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! takes the rest of the file down: it is reported and skipped. Warnings
 //! are [`ConfigError`]s of [`Severity::Warning`]: something accepted but
 //! ignored (a FreeBSD login class, an IPsec policy), or a valid line of a
-//! feature not served here (RPC, tcpmux), which is skipped. A warning never
+//! feature not served here (RPC), which is skipped. A warning never
 //! rejects a line, so it never refuses a reload or fails `-t`: the same
 //! file is judged the same way at startup and at every reload.
 
@@ -46,6 +46,9 @@ pub struct Service {
     pub listen_fds: bool,
     pub user: Credentials,
     pub program: Program,
+    /// The words after `internal NAME` of a builtin that takes options
+    /// (auth's, checked at load); empty otherwise.
+    pub builtin_args: Vec<String>,
     /// What the program's process is given beyond its credentials.
     pub process: ProcessSettings,
     /// xinetd's `access_times`: the times of day it serves, in minutes
@@ -180,6 +183,14 @@ pub enum Listen {
         path: PathBuf,
         perms: SocketPerms,
     },
+    /// A `tcpmux/NAME` service (RFC 1078): no socket of its own, reached
+    /// through the tcpmux builtin by `name` (matched without regard to
+    /// case); `plus` (`tcpmux/+NAME`): inetd gives the positive reply
+    /// before the program starts.
+    Tcpmux {
+        name: String,
+        plus: bool,
+    },
 }
 
 /// The owner and mode of a UNIX socket's file, from FreeBSD's
@@ -291,6 +302,9 @@ impl fmt::Display for Listen {
         match self {
             Listen::Inet { addr, .. } => write!(f, "{addr}"),
             Listen::Unix { path, .. } => write!(f, "{}", path.display()),
+            Listen::Tcpmux { name, plus } => {
+                write!(f, "tcpmux/{}{name}", if *plus { "+" } else { "" })
+            }
         }
     }
 }
@@ -335,13 +349,15 @@ impl Service {
     /// user=NAME uid=N gid=N group=NAME groups=N,N [socket-owner=UID:GID
     /// socket-mode=MODE] PROGRAM`
     ///
-    /// where FAMILY is tcp4, udp4, tcp6, udp6 (IPv6 only), tcp46, udp46 (dual
-    /// stack) or unix, an absent limit or group is `-` (and the socket
+    /// where ADDRESS is `tcpmux/NAME` or `tcpmux/+NAME` for a service
+    /// reached through tcpmux, FAMILY is tcp4, udp4, tcp6, udp6 (IPv6
+    /// only), tcp46, udp46 (dual stack), unix or tcpmux, an absent limit or group is `-` (and the socket
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
     /// four octal digits, WAIT is `wait` or `nowait` with the line's
     /// `,env` and `,listen-fds` flags, and PROGRAM is
-    /// `internal=NAME`, `redirect=ADDRESS:PORT` or `exec=PATH argv=ARGV0
-    /// ARGS...` (argv runs to the end of the line).
+    /// `internal=NAME [OPTIONS...]`, `redirect=ADDRESS:PORT` or
+    /// `exec=PATH argv=ARGV0 ARGS...` (the options and argv run to the end
+    /// of the line).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -351,7 +367,14 @@ impl Service {
             .map(u32::to_string)
             .collect::<Vec<_>>();
         let program = match &self.program {
-            Program::Builtin(builtin) => format!("internal={}", builtin.name()),
+            Program::Builtin(builtin) => {
+                let mut program = format!("internal={}", builtin.name());
+                for arg in &self.builtin_args {
+                    program.push(' ');
+                    program.push_str(arg);
+                }
+                program
+            }
             Program::Redirect(target) => format!("redirect={target}"),
             Program::External { path, argv } => {
                 format!("exec={} argv={}", path.display(), argv.join(" "))
@@ -365,7 +388,7 @@ impl Service {
                     .map_or_else(|| "-".to_string(), |(uid, gid)| format!("{uid}:{gid}")),
                 perms.mode
             ),
-            Listen::Inet { .. } => String::new(),
+            Listen::Inet { .. } | Listen::Tcpmux { .. } => String::new(),
         };
         format!(
             "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket} {}",
@@ -398,10 +421,13 @@ impl Service {
         field
     }
 
-    /// The protocol in normalized form: `tcp4`, `udp6`, `tcp46`, `unix`...
+    /// The protocol in normalized form: `tcp4`, `udp6`, `tcp46`, `unix`,
+    /// `tcpmux` (a service reached through the multiplexer, on whichever
+    /// address it listens)...
     pub fn family_name(&self) -> &'static str {
         let (tcp, udp) = match &self.listen {
             Listen::Unix { .. } => return "unix",
+            Listen::Tcpmux { .. } => return "tcpmux",
             Listen::Inet {
                 addr: SocketAddr::V4(_),
                 ..
@@ -452,6 +478,7 @@ impl Service {
             access_times: Vec::new(),
             banners: Banners::default(),
             log: LogFields::default(),
+            builtin_args: Vec::new(),
         }
     }
 }

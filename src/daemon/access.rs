@@ -43,8 +43,13 @@ impl Daemon {
             program.extend(argv.iter().cloned());
         }
         let name = served.access_name.as_deref()?;
+        // A `tcpmux/+` service's `+Go` is the child's to give, on a grant.
+        let flags = match served.service.listen {
+            Listen::Tcpmux { plus: true, .. } => vec![tcpd::TCPMUX_GO.to_string()],
+            _ => Vec::new(),
+        };
         let exec = self
-            .tcpd_exec("--tcpd", &[], name, &program, &served.service)
+            .tcpd_exec("--tcpd", &flags, name, &program, &served.service)
             .ok()?;
         // The checked program runs in this process after the check.
         Some(exec.with_settings(ChildSettings::of(&served.service.process)))
@@ -67,7 +72,7 @@ impl Daemon {
 
     /// inetd itself in one of its tcpd modes (see `tcpd/`), as the
     /// service's user and with its environment:
-    /// `inetd MODE [ADDRESSES] ALLOW DENY NAME [PROGRAM ARGV...]`.
+    /// `inetd MODE [ADDRESSES | --tcpmux-go] ALLOW DENY NAME [PROGRAM ARGV...]`.
     pub(super) fn tcpd_exec(
         &self,
         mode: &str,

@@ -59,12 +59,7 @@ impl Daemon {
             return;
         };
         let (program, socket_type) = (&served.service.program, served.service.socket_type);
-        let kind = match program {
-            Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
-            Program::Builtin(_) => Kind::Session,
-            Program::Redirect(_) => Kind::Relay,
-            Program::External { .. } => Kind::Program,
-        };
+        let kind = kind_of(program);
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
         let waits = !datagrams && served.hands_over_socket();
         for _ in 0..ACCEPT_BATCH {
@@ -91,6 +86,38 @@ impl Daemon {
             }
         }
         self.ready.push_back(Key::Listener(slot).token());
+    }
+
+    /// A tcpmux client named the service at `slot`, which has no listener:
+    /// the gates a listener has (room, pause, load), then the pipeline, as
+    /// for a connection accepted on a socket of its own.
+    pub(super) fn start_tcpmux(&mut self, slot: usize, mut stream: Stream) {
+        let Some(served) = self.services[slot].as_ref() else {
+            return;
+        };
+        let kind = kind_of(&served.service.program);
+        let paused = served.paused_until.is_some_and(|until| until > self.now);
+        if paused
+            || !self.has_room(slot, kind)
+            || (kind == Kind::Program && !self.load_allows(slot))
+        {
+            let _ = stream.write(builtins::tcpmux::BUSY);
+            return;
+        }
+        let peer = match &stream {
+            Stream::Tcp(tcp) => match tcp.peer_addr() {
+                Ok(addr) => Peer::Inet(addr),
+                Err(_) => return,
+            },
+            Stream::Unix(_) => Peer::Local,
+        };
+        if self.opts.log_connections {
+            if let Some(label) = self.services[slot].as_ref().map(|s| s.label.clone()) {
+                self.log
+                    .info(format!("{label}: connection from {peer} through tcpmux"));
+            }
+        }
+        self.start(slot, Arrival::Connection(stream, peer));
     }
 
     /// The pipeline: the service's conditions, per-client limits, access,
@@ -138,13 +165,17 @@ impl Daemon {
         if access == Access::Denied {
             return self.refuse(slot, arrival, client, "libwrap");
         }
-        if let (Access::Granted, Arrival::Connection(stream, _)) = (access, &mut arrival) {
-            self.send_banner(slot, stream, Banner::Success);
-        }
         let checked = access == Access::InChild;
         if (checked || self.runs_program(slot)) && !self.rate_allows(slot) {
             self.release_client(slot, client);
             return Flow::Stop;
+        }
+        if let Arrival::Connection(stream, _) = &mut arrival {
+            // A child that decides gives these itself, on a grant.
+            if !checked {
+                self.tcpmux_go(slot, stream);
+                self.send_banner(slot, stream, Banner::Success);
+            }
         }
         let program = self.services[slot].as_ref().map(|l| &l.service.program);
         let builtin = match program {
@@ -247,6 +278,18 @@ impl Daemon {
     fn count_refusal(&mut self, slot: usize) {
         if let Some(served) = self.services[slot].as_mut() {
             served.refused += 1;
+        }
+    }
+
+    /// `tcpmux/+NAME`: the positive reply is inetd's, before the service
+    /// starts. The client has sent only its line and nothing was written:
+    /// the send buffer takes these few bytes at once.
+    fn tcpmux_go(&self, slot: usize, stream: &mut Stream) {
+        let plus = self.services[slot]
+            .as_ref()
+            .is_some_and(|s| matches!(s.service.listen, Listen::Tcpmux { plus: true, .. }));
+        if plus {
+            let _ = stream.write(builtins::tcpmux::GO);
         }
     }
 
@@ -620,6 +663,16 @@ impl Daemon {
         if let Some(served) = self.services[slot].as_mut() {
             served.release_client(client, self.now);
         }
+    }
+}
+
+/// What one more connection of a service with this program holds.
+fn kind_of(program: &Program) -> Kind {
+    match program {
+        Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
+        Program::Builtin(_) => Kind::Session,
+        Program::Redirect(_) => Kind::Relay,
+        Program::External { .. } => Kind::Program,
     }
 }
 

@@ -138,7 +138,11 @@ impl Daemon {
     /// Stops polling the listener until `until` (the socket stays bound, so
     /// no other program can take the port).
     pub(super) fn pause(&mut self, slot: usize, until: Instant, why: Pause) {
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let Some(listener) = self.listeners.get_mut(slot).and_then(Option::as_mut) else {
+            // A service with no socket (tcpmux) refuses until then.
+            if let Some(served) = self.services.get_mut(slot).and_then(Option::as_mut) {
+                served.paused_until = Some(until);
+            }
             return;
         };
         if let Some(socket) = listener.socket.as_mut() {

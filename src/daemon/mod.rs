@@ -132,6 +132,9 @@ struct Daemon {
     scratch: Vec<u8>,
     /// Datagram replies sent, per builtin (see `builtins::Spec::datagram`).
     replies_sent: [usize; builtins::TABLE.len()],
+    /// The names auth answers with, from /etc/passwd, read at each load
+    /// that has an auth service (see `builtins/ident.rs`).
+    user_names: builtins::ident::UserNames,
     /// RLIMIT_NOFILE: what the daemon admits must fit (see [`FD_RESERVE`]).
     fd_limit: usize,
     /// The time of this loop turn: one clock read per wake-up.
@@ -323,6 +326,7 @@ fn describe(listen: &Listen) -> String {
     match listen {
         Listen::Inet { addr, .. } => addr.to_string(),
         Listen::Unix { path, .. } => path.display().to_string(),
+        Listen::Tcpmux { .. } => listen.to_string(),
     }
 }
 

@@ -38,13 +38,14 @@ pub(super) fn plan(
 impl Daemon {
     /// Replaces the running services with `services` (see [`plan`]).
     pub(super) fn apply(&mut self, services: Vec<Service>) {
+        // By service: a tcpmux service has no listener.
         let running: Vec<_> = self
-            .listeners
+            .services
             .iter()
             .enumerate()
-            .filter_map(|(slot, l)| {
-                let l = l.as_ref()?;
-                Some((slot, (l.listen.clone(), l.socket_type)))
+            .filter_map(|(slot, s)| {
+                let s = &s.as_ref()?.service;
+                Some((slot, (s.listen.clone(), s.socket_type)))
             })
             .collect();
         let plan = plan(running, services);
@@ -95,7 +96,11 @@ impl Daemon {
             };
             let id = self.next_service_id;
             self.next_service_id += 1;
-            let listener = Listener::new(&service, self.now);
+            // A tcpmux service is reached through tcpmux: no socket.
+            let listener = match service.listen {
+                Listen::Tcpmux { .. } => None,
+                _ => Some(Listener::new(&service, self.now)),
+            };
             let served = Served {
                 banners: self.load_banners(&service),
                 per_second: RateWindow::default(),
@@ -113,14 +118,18 @@ impl Daemon {
                 started: 0,
                 refused: 0,
                 clients: None,
+                paused_until: None,
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
             while self.services.get(free_slot).is_some_and(Option::is_some) {
                 free_slot += 1;
             }
             let slot = free_slot;
+            let binds = listener.is_some();
             self.put(slot, served, listener);
-            self.bind(slot);
+            if binds {
+                self.bind(slot);
+            }
         }
         while self.services.last().is_some_and(Option::is_none) {
             self.services.pop();
@@ -128,6 +137,7 @@ impl Daemon {
         self.listeners.truncate(self.services.len());
         self.services.shrink_to_fit();
         self.listeners.shrink_to_fit();
+        self.prepare_auth();
         // The parse left its garbage at the top of the heap: give it back
         // rather than hold it for the daemon's lifetime.
         crate::trim_heap();
@@ -146,8 +156,38 @@ impl Daemon {
             .collect();
     }
 
+    /// What auth's real answers need, at each load that has such a
+    /// service: the kernel's sock_diag ready (see `ident::warm_up`), and
+    /// the user names, from /etc/passwd (a regular file, through
+    /// `files.rs`), never NSS, which may block.
+    fn prepare_auth(&mut self) {
+        let real = |want_names: bool| {
+            self.services.iter().flatten().any(|s| {
+                s.service.program == Program::Builtin(Builtin::Auth)
+                    && builtins::ident::Options::parse(&s.service.builtin_args)
+                        .is_ok_and(|(o, _)| o.real && !o.random && (!want_names || !o.numeric))
+            })
+        };
+        self.user_names = builtins::ident::UserNames::default();
+        if real(false) {
+            builtins::ident::warm_up();
+        }
+        if !real(true) {
+            return;
+        }
+        match crate::files::read_regular(Path::new("/etc/passwd")) {
+            Ok(bytes) => {
+                self.user_names =
+                    builtins::ident::UserNames::parse(&String::from_utf8_lossy(&bytes));
+            }
+            Err(e) => self
+                .log
+                .warn(format!("/etc/passwd: {e}: auth answers with uids")),
+        }
+    }
+
     /// Puts a service and its listener at `slot`.
-    fn put(&mut self, slot: usize, served: Served, listener: Listener) {
+    fn put(&mut self, slot: usize, served: Served, listener: Option<Listener>) {
         if slot >= self.services.len() {
             self.services.resize_with(slot + 1, || None);
         }
@@ -155,7 +195,7 @@ impl Daemon {
             self.listeners.resize_with(slot + 1, || None);
         }
         self.services[slot] = Some(served);
-        self.listeners[slot] = Some(listener);
+        self.listeners[slot] = listener;
     }
 
     /// The access name of a service whose access inetd checks: not with

@@ -39,6 +39,9 @@ pub(super) struct Served {
     pub(super) per_second: RateWindow,
     /// Past `cps`: every connection is refused until then.
     pub(super) refusing_until: Option<Instant>,
+    /// Until when a service without a listener (tcpmux) refuses what comes,
+    /// as a listener's pause would (see `listeners.rs`).
+    pub(super) paused_until: Option<Instant>,
 }
 
 /// A service's limits after its own suffixes override the daemon's

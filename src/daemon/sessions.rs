@@ -1,7 +1,11 @@
 //! Builtin TCP sessions: the table of open connections, driving them on
-//! readiness within a budget, the shared unsent pool, and the idle sweep.
+//! readiness within a budget, the shared unsent pool, the idle sweep and
+//! the deadline of a request line, and answering the request line of the
+//! builtins that read one: tcpmux hands its connection to the service the
+//! client named (`intake.rs`).
 
 use super::*;
+use crate::builtins::{ident, tcpmux, Line};
 
 /// Bytes one builtin connection may move per turn.
 pub(super) const CONNECTION_BUDGET: usize = 128 * 1024;
@@ -14,6 +18,18 @@ pub(super) struct Session {
     pub(super) client: Option<IpAddr>,
     pub(super) started: Instant,
     pub(super) last_active: Instant,
+    /// When a builtin that reads a request line gives up on it.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Session {
+    /// The client, for log lines.
+    fn peer(&self) -> Peer {
+        match &self.connection.stream {
+            Stream::Tcp(tcp) => tcp.peer_addr().map_or(Peer::Local, Peer::Inet),
+            Stream::Unix(_) => Peer::Local,
+        }
+    }
 }
 
 impl Daemon {
@@ -44,12 +60,22 @@ impl Daemon {
         }
         served.active += 1;
         served.started += 1;
+        // auth's -t sets its own; an idle connection is closed after the
+        // idle timeout anyway.
+        let deadline = match service {
+            Builtin::Auth => ident::Options::parse(&served.service.builtin_args)
+                .ok()
+                .map(|(options, _)| options.deadline()),
+            _ => service.line_deadline(),
+        };
+        let deadline = deadline.map(|d| self.now + d.min(self.opts.limits.idle_timeout));
         let session = Session {
             connection: Connection::new(stream, service),
             service: (slot, served.id),
             client,
             started: self.now,
             last_active: self.now,
+            deadline,
         };
         if index == self.sessions.len() {
             self.sessions.push(Some(session));
@@ -72,8 +98,131 @@ impl Daemon {
             Progress::Busy => self.ready.push_back(Key::Session(index).token()),
             Progress::Starved => self.starved.push(index),
             Progress::Closed => self.close_session(index),
+            Progress::Line(line) => self.on_request(index, line),
         }
         self.feed_starved();
+    }
+
+    /// The request line of a builtin that reads one.
+    fn on_request(&mut self, index: usize, line: Line) {
+        let Some(session) = self.sessions[index].as_ref() else {
+            return;
+        };
+        match session.connection.service {
+            Builtin::Tcpmux => self.on_tcpmux(index, line),
+            Builtin::Auth => self.on_ident(index, line),
+            // No other builtin reads a line.
+            _ => self.close_session(index),
+        }
+    }
+
+    /// RFC 1413: the owner of the connection the client asks about, from
+    /// the kernel's socket tables, inline (see `builtins/ident.rs`).
+    fn on_ident(&mut self, index: usize, line: Line) {
+        let Some(session) = self.sessions[index].as_ref() else {
+            return;
+        };
+        let args = self.services[session.service.0]
+            .as_ref()
+            .map_or(&[][..], |s| &s.service.builtin_args[..]);
+        // Checked at load: a line with options it cannot serve is skipped.
+        let options = ident::Options::parse(args).map_or_else(|_| Default::default(), |o| o.0);
+        let endpoints = match &session.connection.stream {
+            Stream::Tcp(tcp) => tcp.local_addr().ok().zip(tcp.peer_addr().ok()),
+            Stream::Unix(_) => None,
+        };
+        let os = options.os.clone().unwrap_or_else(ident::system_name);
+        let scratch = &mut self.scratch;
+        let mut owner = |local, remote| ident::socket_owner(local, remote, scratch);
+        let line = match &line {
+            Line::Complete(line) => Some(&line[..]),
+            Line::TooLong => None,
+        };
+        let reply = ident::answer(
+            line,
+            ident::Context {
+                options: &options,
+                endpoints,
+                owner: &mut owner,
+                users: &self.user_names,
+                os: &os,
+                random: &mut ident::random_name,
+            },
+        );
+        self.answer_and_close(index, &reply);
+    }
+
+    /// RFC 1078: `HELP` lists the tcpmux services; a name hands the
+    /// connection to its service, with what the client sent after the line
+    /// still in the socket; anything else is refused.
+    fn on_tcpmux(&mut self, index: usize, line: Line) {
+        // The tcpmux services by slot, in the order of the file.
+        let names = self.services.iter().enumerate().filter_map(|(slot, s)| {
+            match &s.as_ref()?.service.listen {
+                Listen::Tcpmux { name, .. } => Some((slot, name.as_str())),
+                _ => None,
+            }
+        });
+        let requested = match &line {
+            Line::Complete(line) => tcpmux::Request::of(line),
+            // No name is empty.
+            Line::TooLong => tcpmux::Request::Service(b""),
+        };
+        let target = match requested {
+            tcpmux::Request::Help => {
+                let help = tcpmux::help(names.map(|(_, name)| name));
+                self.answer_and_close(index, &help);
+                return;
+            }
+            tcpmux::Request::Service(requested) => names
+                .into_iter()
+                .find(|(_, name)| tcpmux::names(requested, name))
+                .map(|(slot, _)| slot),
+        };
+        let Some(target) = target else {
+            if let Some(session) = self.sessions[index].as_ref() {
+                let peer = session.peer();
+                let label = self.services[session.service.0]
+                    .as_ref()
+                    .map_or_else(|| "tcpmux".into(), |s| s.label.clone());
+                let what = match &line {
+                    Line::Complete(name) => format!("\"{}\"", String::from_utf8_lossy(name)),
+                    Line::TooLong => "a name too long".to_string(),
+                };
+                self.log.limited(
+                    "tcpmux",
+                    Level::Notice,
+                    format!("{label}: {peer} asked for {what}: no such service"),
+                );
+            }
+            self.answer_and_close(index, tcpmux::NOT_AVAILABLE);
+            return;
+        };
+        if let Some(stream) = self.end_session(index) {
+            self.start_tcpmux(target, stream);
+        }
+    }
+
+    /// Writes an answer and closes; what the send buffer does not take at
+    /// once (a long `HELP`) is written as the client reads, within the
+    /// unsent pool and the idle timeout.
+    fn answer_and_close(&mut self, index: usize, answer: &[u8]) {
+        let Some(session) = self.sessions[index].as_mut() else {
+            return;
+        };
+        if session.connection.answer(answer, &mut self.unsent) == Progress::Closed {
+            self.close_session(index);
+            return;
+        }
+        session.deadline = None;
+        let waiting = self.poll.registry().reregister(
+            session.connection.stream.source(),
+            Key::Session(index).token(),
+            mio::Interest::WRITABLE,
+        );
+        if waiting.is_err() {
+            self.close_session(index);
+        }
     }
 
     /// Sessions that found the unsent pool empty go on when some is back.
@@ -86,9 +235,13 @@ impl Daemon {
     }
 
     pub(super) fn close_session(&mut self, index: usize) {
-        let Some(mut session) = self.sessions[index].take() else {
-            return;
-        };
+        drop(self.end_session(index));
+    }
+
+    /// Ends a session, gives back what it held and counted, and returns its
+    /// connection (no longer polled), for another to serve.
+    pub(super) fn end_session(&mut self, index: usize) -> Option<Stream> {
+        let mut session = self.sessions[index].take()?;
         let _ = self
             .poll
             .registry()
@@ -111,8 +264,11 @@ impl Daemon {
             }
         }
         self.wake_blocked();
+        Some(session.connection.stream)
     }
 
+    /// Closes the sessions idle for the idle timeout, and those whose
+    /// request line did not come in time.
     pub(super) fn close_idle_sessions(&mut self, now: Instant) {
         let timeout = self.opts.limits.idle_timeout;
         let idle: Vec<usize> = self
@@ -121,10 +277,24 @@ impl Daemon {
             .enumerate()
             .filter_map(|(i, s)| {
                 let s = s.as_ref()?;
-                (now.saturating_duration_since(s.last_active) >= timeout).then_some(i)
+                let late = s.deadline.is_some_and(|at| at <= now);
+                (late || now.saturating_duration_since(s.last_active) >= timeout).then_some(i)
             })
             .collect();
         for index in idle {
+            if let Some(session) = self.sessions[index].as_ref() {
+                if session.deadline.is_some_and(|at| at <= now) {
+                    let peer = session.peer();
+                    let service = session.connection.service.name();
+                    self.log.limited(
+                        "request deadline",
+                        Level::Notice,
+                        format!(
+                            "{service}: closed the connection from {peer}: no request line in time"
+                        ),
+                    );
+                }
+            }
             self.close_session(index);
         }
         self.next_idle_sweep =

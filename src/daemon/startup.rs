@@ -223,6 +223,7 @@ impl Daemon {
             next_idle_sweep: now,
             scratch: vec![0; 64 * 1024],
             replies_sent: [0; builtins::TABLE.len()],
+            user_names: builtins::ident::UserNames::default(),
             fd_limit,
             now,
             notifier,

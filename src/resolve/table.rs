@@ -20,6 +20,7 @@ impl TableResolver {
     pub fn debian() -> TableResolver {
         let mut services = Vec::new();
         for (name, port) in [
+            ("tcpmux", 1),
             ("echo", 7),
             ("discard", 9),
             ("daytime", 13),

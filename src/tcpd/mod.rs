@@ -48,6 +48,10 @@ pub const DECISION_PIPE: i32 = 3;
 const DECISION_DEADLINE_SECS: u32 = 120;
 /// The flag that says fd 2 is the daemon's stderr and the log goes there.
 pub const LOG_STDERR: &str = "--log-stderr";
+/// The flag (after [`LOG_STDERR`]) of a `tcpmux/+` service: on a grant,
+/// inetd's positive reply goes to the client first, before the options
+/// (banners) and the program, and a refused client never sees it.
+pub const TCPMUX_GO: &str = "--tcpmux-go";
 /// `--banners SUCCESS FAIL`: the service's banner files for the verdict
 /// (`-` for none), written to the client (xinetd's `banner_success`,
 /// `banner_fail`).
@@ -68,11 +72,16 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     // SAFETY: setting a flag on a descriptor that may not be open.
     unsafe { libc::fcntl(DECISION_PIPE, libc::F_SETFD, libc::FD_CLOEXEC) };
     let mut args = args;
-    let (mut log_stderr, mut banners, mut userid) = (None, ["-", "-"], None);
+    let (mut log_stderr, mut tcpmux_go) = (None, false);
+    let (mut banners, mut userid) = (["-", "-"], None);
     loop {
         match args {
             [flag, rest @ ..] if flag == LOG_STDERR => {
                 log_stderr = take_stderr();
+                args = rest;
+            }
+            [flag, rest @ ..] if flag == TCPMUX_GO => {
+                tcpmux_go = true;
                 args = rest;
             }
             [flag, success, fail, rest @ ..] if flag == BANNERS => {
@@ -140,6 +149,9 @@ pub fn run(args: &[String], datagram: bool) -> i32 {
     }
     match decision {
         Decision::Granted(outcome) => {
+            if tcpmux_go {
+                let _ = nix::unistd::write(socket, crate::builtins::tcpmux::GO);
+            }
             if let Err(e) = carry_out(&outcome, socket, program.is_empty()) {
                 log.err(format!("options: {e}"));
                 return DENIED;

@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
-use super::owner;
+use super::{owner, Skip};
 use crate::config::*;
 
 /// Room kept in an exec's ARG_MAX for what the parser does not see: the
@@ -147,9 +147,8 @@ pub(super) fn parse_protocol(field: &str, socket_type: SocketType) -> Result<Fam
 }
 
 /// The feature a valid line of another inetd asks for that is not served
-/// here: Sun RPC (`rpc/udp`), tcpmux (RFC 1078) services and builtin, and
-/// FreeBSD's ident builtin. A line that would be bad for those inetds too
-/// (a protocol that does not fit, no tcpmux name) is rejected.
+/// here: Sun RPC (`rpc/udp`). A line that would be bad for those inetds
+/// too (a protocol that does not fit) is rejected.
 pub(super) fn unsupported(
     fields: &Fields,
     socket_type: SocketType,
@@ -160,28 +159,100 @@ pub(super) fn unsupported(
         }
         return Ok(Some(format!("RPC services ({})", shown(fields.protocol))));
     }
-    if let Some(name) = fields.service.strip_prefix("tcpmux/") {
-        if name.strip_prefix('+').unwrap_or(name).is_empty() {
-            return Err(format!(
-                "missing tcpmux service name in {}",
-                shown(fields.service)
-            ));
-        }
-        if parse_protocol(fields.protocol, socket_type)? == Family::Unix
-            || socket_type != SocketType::Stream
-        {
-            return Err("tcpmux services need socket type stream and a tcp protocol".to_string());
-        }
-        return Ok(Some("tcpmux services".to_string()));
-    }
-    if fields.program == "internal" {
-        match fields.args.first().copied().unwrap_or(fields.service) {
-            "tcpmux" => return Ok(Some("builtin tcpmux".to_string())),
-            "auth" => return Ok(Some("builtin auth (ident)".to_string())),
-            _ => {}
-        }
-    }
     Ok(None)
+}
+
+/// A `tcpmux/NAME` or `tcpmux/+NAME` service field: a service reached
+/// through the tcpmux builtin, stream and TCP, with no host of its own.
+/// `None` for any other service field.
+pub(super) fn tcpmux_listen(
+    fields: &Fields,
+    socket_type: SocketType,
+    family: Family,
+) -> Result<Option<Listen>, String> {
+    let Some(name) = fields.service.strip_prefix("tcpmux/") else {
+        return Ok(None);
+    };
+    let (name, plus) = match name.strip_prefix('+') {
+        Some(name) => (name, true),
+        None => (name, false),
+    };
+    if name.is_empty() {
+        return Err(format!(
+            "missing tcpmux service name in {}",
+            shown(fields.service)
+        ));
+    }
+    if family == Family::Unix || socket_type != SocketType::Stream {
+        return Err("tcpmux services need socket type stream and a tcp protocol".to_string());
+    }
+    if let Some(hosts) = fields.hosts {
+        return Err(format!(
+            "a tcpmux service takes no host address ({}): it is reached through tcpmux",
+            shown(hosts)
+        ));
+    }
+    if name.len() + 2 > crate::builtins::tcpmux::MAX_LINE {
+        return Err(format!(
+            "tcpmux service name {} is longer than {} bytes",
+            shown(name),
+            crate::builtins::tcpmux::MAX_LINE - 2
+        ));
+    }
+    Ok(Some(Listen::Tcpmux {
+        name: name.to_string(),
+        plus,
+    }))
+}
+
+/// A tcpmux service is `nowait` (it has no socket to hand over), and not
+/// the multiplexer itself.
+pub(super) fn check_tcpmux_service(wait: bool, program: &Program) -> Result<(), String> {
+    if wait {
+        return Err("tcpmux services are nowait: they have no socket of their own".to_string());
+    }
+    if *program == Program::Builtin(Builtin::Tcpmux) {
+        return Err("a tcpmux service cannot be tcpmux itself".to_string());
+    }
+    Ok(())
+}
+
+/// The options of a builtin that takes some (auth), checked: one not
+/// served here skips the line with a warning, as an unsupported feature.
+pub(super) fn builtin_options(
+    fields: &Fields,
+    program: &Program,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>, Skip> {
+    let Program::Builtin(builtin) = program else {
+        return Ok(Vec::new());
+    };
+    if !builtin.takes_options() {
+        return Ok(Vec::new());
+    }
+    let args: Vec<String> = fields.args.iter().skip(1).map(|a| a.to_string()).collect();
+    match crate::builtins::ident::Options::parse(&args) {
+        Ok((_, ignored)) => {
+            warnings.extend(ignored);
+            Ok(args)
+        }
+        Err(option) => Err(Skip::Unsupported(format!(
+            "{} skipped, not supported: {option}",
+            shown(fields.service)
+        ))),
+    }
+}
+
+/// A builtin that serves streams only (tcpmux, auth) on a dgram line.
+pub(super) fn check_builtin_kind(program: &Program, socket_type: SocketType) -> Result<(), String> {
+    match program {
+        Program::Builtin(builtin)
+            if socket_type == SocketType::Dgram && !builtin.serves_datagrams() =>
+        {
+            Err(format!("builtin {} serves streams only", builtin.name()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A unix socket's path: absolute, and short enough for a socket address.
@@ -289,12 +360,14 @@ pub(super) fn parse_program(
             [] => (fields.service, fields.args),
         };
         let builtin = Builtin::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = crate::builtins::TABLE.iter().map(|s| s.name).collect();
             format!(
-                "no builtin service {} (there are echo, discard, chargen, daytime and time)",
-                shown(name)
+                "no builtin service {} (there are {})",
+                shown(name),
+                names.join(", ")
             )
         })?;
-        if !ignored.is_empty() {
+        if !ignored.is_empty() && !builtin.takes_options() {
             warnings.push(format!("arguments after internal {name} are ignored"));
         }
         return Ok(Program::Builtin(builtin));

@@ -67,6 +67,8 @@ impl From<String> for Skip {
 enum ListenerKey {
     Inet(SocketAddr, SocketType),
     Unix(PathBuf),
+    /// tcpmux names are matched without regard to case.
+    Tcpmux(String),
 }
 
 impl ListenerKey {
@@ -74,6 +76,7 @@ impl ListenerKey {
         match listen {
             Listen::Inet { addr, .. } => ListenerKey::Inet(*addr, socket_type),
             Listen::Unix { path, .. } => ListenerKey::Unix(path.clone()),
+            Listen::Tcpmux { name, .. } => ListenerKey::Tcpmux(name.to_ascii_lowercase()),
         }
     }
 }
@@ -174,6 +177,11 @@ impl Parser<'_> {
             }
             _ => parse_program(&fields, family, self.resolver.arg_max(), warnings)?,
         };
+        check_builtin_kind(&program, socket_type)?;
+        if let [Listen::Tcpmux { .. }] = listens[..] {
+            check_tcpmux_service(wait, &program)?;
+        }
+        let builtin_args = builtin_options(&fields, &program, warnings)?;
         let builtin = !matches!(program, Program::External { .. });
         if builtin && (flags.environment || flags.listen_fds) {
             warnings.push("env and listen-fds are for programs, not builtins: ignored".to_string());
@@ -200,6 +208,7 @@ impl Parser<'_> {
                 access_times: Vec::new(),
                 banners: Banners::default(),
                 log: LogFields::default(),
+                builtin_args: builtin_args.clone(),
             })
             .collect())
     }
@@ -212,6 +221,9 @@ impl Parser<'_> {
         socket_type: SocketType,
         family: Family,
     ) -> Result<Vec<Listen>, String> {
+        if let Some(listen) = tcpmux_listen(fields, socket_type, family)? {
+            return Ok(vec![listen]);
+        }
         if family == Family::Unix {
             if let Some(hosts) = fields.hosts {
                 return Err(format!(

@@ -57,22 +57,22 @@ rstatd/1-3 dgram rpc/udp wait root /usr/sbin/rpc.rstatd rpc.rstatd
 mountd/1 stream rpc/tcp wait nosuchuser /x
 tcpmux/+date stream tcp nowait root /bin/date date
 tcpmux stream tcp nowait root internal
-ident stream tcp nowait root internal auth
+ident stream tcp nowait root internal auth -r
 #@ ipsec in ipsec esp/transport//require
-1 stream tcp nowait root internal echo
+7 stream tcp nowait root internal echo
 #@
 ";
     let (services, _) = parse_with_table(text);
     let listens: Vec<String> = services.iter().map(|s| s.listen.to_string()).collect();
-    assert_eq!(listens, ["0.0.0.0:1"]);
+    assert_eq!(
+        listens,
+        ["tcpmux/+date", "0.0.0.0:1", "0.0.0.0:113", "0.0.0.0:7"]
+    );
     assert_eq!(
         errors(text),
         [
             (1, "warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")".into()),
             (2, "warning: \"mountd/1\" skipped, not supported: RPC services (\"rpc/tcp\")".into()),
-            (3, "warning: \"tcpmux/+date\" skipped, not supported: tcpmux services".into()),
-            (4, "warning: \"tcpmux\" skipped, not supported: builtin tcpmux".into()),
-            (5, "warning: \"ident\" skipped, not supported: builtin auth (ident)".into()),
             (6, "warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies".into()),
         ]
     );
@@ -471,6 +471,7 @@ fn freebsd_inetd() {
             "0.0.0.0:512 udp4 /usr/libexec/comsat comsat",
             "0.0.0.0:518 udp4 /usr/libexec/ntalkd ntalkd",
             "0.0.0.0:69 udp4 /usr/libexec/tftpd tftpd -l -s /tftpboot",
+            "0.0.0.0:113 tcp4 auth",
             "0.0.0.0:7 tcp4 echo",
             "0.0.0.0:37 udp4 time",
             "/var/run/echo.sock unix /bin/cat cat",
@@ -490,7 +491,6 @@ fn freebsd_inetd() {
     assert_eq!(
         messages,
         [
-            "inetd.conf:12: warning: \"auth\" skipped, not supported: builtin auth (ident)",
             "inetd.conf:13: warning: \"daemon\" ignored, not supported: login classes",
             "inetd.conf:17: warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")",
         ]

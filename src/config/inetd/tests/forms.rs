@@ -32,6 +32,7 @@ fn builtin_service() {
             access_times: Vec::new(),
             banners: Banners::default(),
             log: LogFields::default(),
+            builtin_args: vec![],
         }
     );
 }
@@ -41,9 +42,13 @@ fn every_builtin_on_stream_and_dgram() {
     for builtin in crate::builtins::TABLE.iter().map(|spec| spec.builtin) {
         let name = builtin.name();
         let stream = service(&format!("{name} stream tcp nowait root internal"));
-        let dgram = service(&format!("{name} dgram udp wait root internal"));
         assert_eq!(stream.program, Program::Builtin(builtin));
-        assert_eq!(dgram.program, Program::Builtin(builtin));
+        let dgram = format!("7 dgram udp wait root internal {name}");
+        if builtin.serves_datagrams() {
+            assert_eq!(service(&dgram).program, Program::Builtin(builtin));
+        } else {
+            assert_rejected(&dgram, &format!("builtin {name} serves streams only"));
+        }
     }
 }
 
@@ -542,6 +547,69 @@ fn redirect_takes_one_numeric_or_listed_target() {
 }
 
 #[test]
+fn tcpmux_services_have_no_socket_of_their_own() {
+    let plus = service("tcpmux/+Date stream tcp nowait nobody /bin/date date -u");
+    assert_eq!(
+        plus.listen,
+        Listen::Tcpmux {
+            name: "Date".into(),
+            plus: true
+        }
+    );
+    assert_eq!(plus.access_name(), "date");
+    assert!(plus
+        .dump_line()
+        .starts_with("tcpmux/+Date tcpmux stream nowait "));
+    let plain = service("tcpmux/echo stream tcp6 nowait root internal echo");
+    assert_eq!(
+        plain.listen,
+        Listen::Tcpmux {
+            name: "echo".into(),
+            plus: false
+        }
+    );
+    assert_eq!(plain.program, Program::Builtin(Builtin::Echo));
+    // The multiplexer itself, on its port.
+    assert_eq!(
+        service("tcpmux stream tcp nowait root internal").listen,
+        inet("0.0.0.0:1", false)
+    );
+    assert_rejected(
+        "tcpmux/x stream tcp wait root /x",
+        "tcpmux services are nowait",
+    );
+    assert_rejected(
+        "127.0.0.1:tcpmux/x stream tcp nowait root /x",
+        "a tcpmux service takes no host address",
+    );
+    assert_rejected(
+        "tcpmux/x stream unix nowait root /x",
+        "tcpmux services need socket type stream and a tcp protocol",
+    );
+    assert_rejected(
+        "tcpmux/x stream tcp nowait root internal tcpmux",
+        "cannot be tcpmux itself",
+    );
+    assert_rejected(
+        &format!("tcpmux/{} stream tcp nowait root /x", "n".repeat(257)),
+        "is longer than 256 bytes",
+    );
+    assert_rejected(
+        "1 dgram udp wait root internal tcpmux",
+        "builtin tcpmux serves streams only",
+    );
+    // Names are matched without regard to case: one service a name.
+    let (services, errors) = parse_with_table(
+        "tcpmux/date stream tcp nowait root /bin/date\ntcpmux/+DATE stream tcp nowait root /bin/date\n",
+    );
+    assert_eq!(services.len(), 1);
+    assert!(
+        errors[0].reason.contains("first defined at line 1"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn time_windows_include_their_ends_and_may_run_over_midnight() {
     let day = TimeWindow {
         start: 8 * 60,
@@ -562,4 +630,30 @@ fn time_windows_include_their_ends_and_may_run_over_midnight() {
         end: 600,
     };
     assert!(minute.contains(600) && !minute.contains(601));
+}
+
+#[test]
+fn auth_takes_freebsds_options() {
+    let s = service("ident stream tcp nowait root internal auth -r -o UNIX");
+    assert_eq!(s.program, Program::Builtin(Builtin::Auth));
+    assert_eq!(s.builtin_args, ["-r", "-o", "UNIX"]);
+    assert!(s.dump_line().ends_with(" internal=auth -r -o UNIX"));
+    assert!(service("auth stream tcp nowait root internal")
+        .builtin_args
+        .is_empty());
+    // Options it ignores are warnings; those it cannot serve skip the line.
+    assert_eq!(
+        errors("auth stream tcp nowait root internal auth -rx"),
+        [(1, "warning: auth: unknown option -x ignored".into())]
+    );
+    let (services, errors) = parse_with_table("auth stream tcp nowait root internal auth -r -n\n");
+    assert!(services.is_empty());
+    assert_eq!(
+        errors[0].to_string(),
+        "inetd.conf:1: warning: \"auth\" skipped, not supported: auth option -n (~/.noident)"
+    );
+    assert_rejected(
+        "113 dgram udp wait root internal auth",
+        "builtin auth serves streams only",
+    );
 }
