@@ -31,7 +31,7 @@ fn main() {
     match opts.mode {
         Mode::Help => print!("{}", cli::USAGE),
         Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
-        Mode::Check { dump } => exit(check::run(&opts.config, dump)),
+        Mode::Check { dump } => exit(check::run(&opts.config, dump, &opts.config_options())),
         Mode::Match { daemon, client } => exit(hosts::explain::run(
             &daemon,
             &client,
@@ -41,7 +41,7 @@ fn main() {
         Mode::CheckHosts => exit(hosts::check::run(
             &opts.hosts_allow,
             &opts.hosts_deny,
-            check::daemon_names(&opts.config).as_ref(),
+            check::daemon_names(&opts.config, &opts.config_options()).as_ref(),
         )),
         Mode::Daemon => exit(daemon::run(absolute_paths(opts))),
     }

@@ -94,6 +94,12 @@ impl Daemon {
 
     /// The pipeline: per-client limits, access, then what serves it.
     fn start(&mut self, slot: usize, arrival: Arrival) -> Flow {
+        if self.services[slot]
+            .as_ref()
+            .is_some_and(|s| s.limits.starts_nothing)
+        {
+            return self.drop_unstarted(slot, arrival);
+        }
         // Spawning is counted against the rate as it is decided, so a
         // program's or a check's child is counted once.
         let client = match &arrival {
@@ -112,7 +118,16 @@ impl Daemon {
                 }
                 None
             }
-            Arrival::Socket(_) => None,
+            Arrival::Socket(Some(sender)) => {
+                if !self.admit_sender(slot, *sender) {
+                    // As a refusal: the datagram is consumed.
+                    self.drain_failed_datagram(slot);
+                    self.ready.push_back(Key::Listener(slot).token());
+                    return Flow::Next;
+                }
+                None
+            }
+            Arrival::Socket(None) => None,
         };
         let access = match &arrival {
             Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
@@ -171,6 +186,54 @@ impl Daemon {
                 Flow::Next
             }
             (Arrival::Datagram(..), None) => Flow::Next,
+        }
+    }
+
+    /// NetBSD's `0` limits: what arrived is dropped (a connection closed,
+    /// a datagram consumed) and the next one looked at.
+    fn drop_unstarted(&mut self, slot: usize, arrival: Arrival) -> Flow {
+        let dropped = match arrival {
+            Arrival::Connection(..) | Arrival::Datagram(..) => true,
+            Arrival::Socket(_) => {
+                let stream = self
+                    .socket(slot)
+                    .is_some_and(|s| matches!(s, Socket::Tcp(_) | Socket::UnixStream(_)));
+                if stream {
+                    self.accept(slot).is_some()
+                } else {
+                    self.socket(slot).is_some_and(Socket::drain_datagram)
+                }
+            }
+        };
+        if let Some(label) = self.services[slot].as_ref().map(|s| s.label.clone()) {
+            self.log.limited(
+                "starts nothing",
+                Level::Notice,
+                format!("{label}: a limit of 0 starts nothing: dropped"),
+            );
+        }
+        if dropped {
+            self.ready.push_back(Key::Listener(slot).token());
+        }
+        Flow::Next
+    }
+
+    /// NetBSD's `ip_max` on a `wait` datagram service: the sender of the
+    /// datagram that would start it counts against the per-client rate (it
+    /// holds no child of its own: the one child serves every sender).
+    fn admit_sender(&mut self, slot: usize, sender: SocketAddr) -> bool {
+        let limited = self.services[slot]
+            .as_ref()
+            .is_some_and(|s| s.service.limits.max_conn_per_ip_per_minute.is_some());
+        if !limited {
+            return true;
+        }
+        match self.admit_client(slot, &Peer::Inet(sender)) {
+            Ok(client) => {
+                self.release_client(slot, client);
+                true
+            }
+            Err(_) => false,
         }
     }
 

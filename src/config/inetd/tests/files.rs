@@ -221,16 +221,18 @@ echo stream tcp46 nowait root internal
 /run/x stream unix nowait root /bin/cat
 /run/x dgram unix wait root /bin/cat
 ";
+    // The later line wins, as in the BSDs; a line naming one listener
+    // twice is bad.
     assert_eq!(
         errors(text),
         [
             (
                 3,
-                "duplicate listener 0.0.0.0:7 stream: first defined at line 1".into()
+                "warning: listener 0.0.0.0:7 stream of line 1 replaced: the later line wins".into()
             ),
             (
                 5,
-                "duplicate listener [::]:7 stream: first defined at line 4".into()
+                "warning: listener [::]:7 stream of line 4 replaced: the later line wins".into()
             ),
             (
                 7,
@@ -238,9 +240,19 @@ echo stream tcp46 nowait root internal
             ),
             (
                 9,
-                "duplicate listener /run/x dgram: first defined at line 8".into()
+                "warning: listener /run/x dgram of line 8 replaced: the later line wins".into()
             ),
         ]
+    );
+    let (services, _) = parse_with_table(text);
+    let lines: Vec<usize> = services.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [2, 3, 5, 6, 9]);
+    assert_eq!(
+        services[1].program,
+        Program::External {
+            path: "/bin/cat".into(),
+            argv: vec!["cat".into()]
+        }
     );
     // A rejected line claims nothing: the same listener is fine later.
     let text = "echo stream tcp nowait nosuch internal\necho stream tcp nowait root internal\n";

@@ -26,6 +26,7 @@ fn builtin_service() {
                 groups: vec![],
             },
             program: Program::Builtin(Builtin::Echo),
+            socket_options: SocketOptions::default(),
         }
     );
 }
@@ -61,9 +62,10 @@ fn unknown_builtins_are_rejected() {
         "echo stream tcp nowait root internal bogus",
         "no builtin service \"bogus\"",
     );
+    // FreeBSD names a unix socket's builtin by the path's last part.
     assert_rejected(
-        "/run/echo stream unix nowait root internal",
-        "a builtin on a unix socket needs its name after internal",
+        "/run/nosuch stream unix nowait root internal",
+        "no builtin service \"nosuch\"",
     );
 }
 
@@ -408,6 +410,7 @@ fn wait_modes_and_limits() {
         max_child: child,
         max_conn_per_ip_per_minute: conn,
         max_child_per_ip: child_ip,
+        starts_nothing: false,
     };
     assert_eq!(limits("wait"), (true, Limits::default()));
     assert_eq!(limits("nowait"), (false, Limits::default()));
