@@ -9,5 +9,6 @@ mod hosts;
 mod install;
 mod limits;
 mod messages;
+mod netbsd;
 mod tcpd;
 mod util;
