@@ -351,3 +351,70 @@ fn thousands_of_lines() {
     assert_eq!(error_lines, (7..=6000).step_by(7).collect::<Vec<_>>());
     assert!(services.iter().all(|s| s.name == s.line.to_string()));
 }
+
+#[test]
+fn key_values_text_never_takes_a_later_line() {
+    // The fuzz target's promise, for text full of definitions' syntax: a
+    // good line past a blank line yields its service, the text before it
+    // keeps its own results (but for the listener the good line takes).
+    const PIECES: &[&str] = &[
+        " on",
+        " off",
+        "on#",
+        "=",
+        ",",
+        ";",
+        "\"",
+        "'",
+        "\\x4",
+        "\\",
+        "#",
+        "\n",
+        "\n\n",
+        " ",
+        "\t",
+        "echo",
+        "7",
+        "protocol",
+        "tcp",
+        "udp4",
+        "wait",
+        "yes",
+        "user",
+        "root",
+        "exec",
+        "/x",
+        "args",
+        "accept_max",
+        "0",
+        "bind",
+        "127.0.0.1:",
+        "ip_max",
+        ".include",
+        "x",
+    ];
+    const GOOD: &str = "127.0.0.1:echo stream tcp nowait root internal";
+    let resolver = TableResolver::debian();
+    let mut rng = XorShift(1234);
+    for _ in 0..3000 {
+        let text: String = (0..rng.below(40)).map(|_| rng.pick(PIECES)).collect();
+        let (services, errors) = parse_checked(&text, &resolver);
+        let lines = text.split('\n').count();
+        let good_line = lines + 2;
+        let (all, all_errors) = parse_checked(&format!("{text}\n\n{GOOD}\n"), &resolver);
+        let takes = |s: &Service| s.name == "echo" && s.listen == inet("127.0.0.1:7", false);
+        let kept: Vec<Service> = services.iter().filter(|s| !takes(s)).cloned().collect();
+        let (before, after): (Vec<_>, Vec<_>) = all.into_iter().partition(|s| s.line < good_line);
+        assert_eq!(before, kept, "{text:?}");
+        assert_eq!(after.len(), 1, "{text:?}: {all_errors:?}");
+        let before_errors: Vec<_> = all_errors.iter().filter(|e| e.line < good_line).collect();
+        assert_eq!(before_errors, errors.iter().collect::<Vec<_>>(), "{text:?}");
+    }
+}
+
+fn inet(addr: &str, v6only: bool) -> Listen {
+    Listen::Inet {
+        addr: addr.parse().unwrap(),
+        v6only,
+    }
+}
