@@ -381,3 +381,46 @@ fn dual_stack_tcp_serves_both_families() {
         assert!(text.ends_with("\r\n"), "{addr}: {text:?}");
     }
 }
+
+#[test]
+fn other_forms_through_a_running_daemon() {
+    let user = current_user();
+    let dir = Dir::new("netbsd-forms");
+    let sock = dir.join("echo");
+    let (a, b, c) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+    );
+    let config = format!(
+        "127.0.0.1:\n\
+         {sock} stream unix nowait {user} internal\n\
+         {a} stream tcp/ttcp nowait {user} /bin/sh sh -c \"echo 'two words'\"\n\
+         {b} stream tcp nowait {user} internal daytime\n\
+         {b} stream tcp nowait {user} /bin/echo echo \"the later line\"\n\
+         {c} off protocol = tcp, user = {user};\n",
+        sock = sock.display()
+    );
+    let inetd = Daemon::start_in(dir, &config, &[]);
+    // FreeBSD: a unix socket's builtin named by its path.
+    let mut stream = UnixStream::connect(&sock).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream.write_all(b"ping\n").unwrap();
+    let mut echoed = [0u8; 5];
+    stream.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"ping\n");
+    let answer = |port: u16| {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    };
+    // tcp/ttcp as tcp; a quoted argument is one argument.
+    assert_eq!(answer(a), "two words\n");
+    // The later line wins.
+    assert_eq!(answer(b), "the later line\n");
+    inetd.wait_for_log("replaced: the later line wins");
+    // An `off` definition serves nothing.
+    assert!(TcpStream::connect(("127.0.0.1", c)).is_err());
+}

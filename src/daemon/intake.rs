@@ -190,10 +190,11 @@ impl Daemon {
     }
 
     /// NetBSD's `0` limits: what arrived is dropped (a connection closed,
-    /// a datagram consumed) and the next one looked at.
+    /// a datagram consumed) and the next one looked at: by the listener's
+    /// loop, or for a `wait` socket, whose loop stops, on the next turn.
     fn drop_unstarted(&mut self, slot: usize, arrival: Arrival) -> Flow {
-        let dropped = match arrival {
-            Arrival::Connection(..) | Arrival::Datagram(..) => true,
+        let again = match arrival {
+            Arrival::Connection(..) | Arrival::Datagram(..) => false,
             Arrival::Socket(_) => {
                 let stream = self
                     .socket(slot)
@@ -212,7 +213,7 @@ impl Daemon {
                 format!("{label}: a limit of 0 starts nothing: dropped"),
             );
         }
-        if dropped {
+        if again {
             self.ready.push_back(Key::Listener(slot).token());
         }
         Flow::Next
