@@ -1,7 +1,9 @@
-//! The `inetd.conf` dialect, as the BSD inetds and busybox write it: text
-//! in, [`Service`]s and `file:line: reason` diagnostics out. A pure
+//! The `inetd.conf` dialect, as the BSD inetds, busybox and GNU inetutils
+//! write it (NetBSD's key-values definitions and `.include` among it):
+//! text in, [`Service`]s and `file:line: reason` diagnostics out. A pure
 //! function: all it learns about the system (service names, users, groups,
-//! host names) it asks a [`Resolver`], which tests replace.
+//! host names) it asks a [`Resolver`], and the files an `.include` names
+//! it asks [`Includes`]; tests replace both.
 
 mod entries;
 mod fields;
@@ -261,7 +263,7 @@ impl Parser<'_> {
                 for warning in warnings {
                     self.report(line, Severity::Warning, warning);
                 }
-                self.add(services, line);
+                self.add(services);
             }
             Err(Skip::Rejected(reason)) => self.report(line, Severity::Error, reason),
             Err(Skip::Unsupported(reason)) => self.report(line, Severity::Warning, reason),
@@ -476,7 +478,7 @@ impl Parser<'_> {
     }
 
     /// Adds a line's services, which [`Parser::claim`] placed.
-    fn add(&mut self, services: Vec<Service>, _line: usize) {
+    fn add(&mut self, services: Vec<Service>) {
         self.services.extend(services.into_iter().map(Some));
     }
 
