@@ -507,3 +507,40 @@ fn freebsd_inetd() {
         ]
     );
 }
+
+#[test]
+fn netbsd_inetd() {
+    let (all, errors) = parse_with_table(include_str!("../../../../tests/data/netbsd-inetd.conf"));
+    assert_eq!(
+        summary(&all),
+        [
+            "0.0.0.0:21 tcp4 /usr/libexec/ftpd ftpd -ll",
+            "[::]:21 tcp6 /usr/libexec/ftpd ftpd -ll",
+            "0.0.0.0:23 tcp4 /usr/libexec/telnetd telnetd -a valid",
+            "0.0.0.0:79 tcp4 /usr/libexec/fingerd fingerd -lsm",
+            "0.0.0.0:512 udp4 /usr/libexec/comsat comsat",
+            "0.0.0.0:7 tcp4 echo",
+            "0.0.0.0:13 tcp4 daytime",
+            "0.0.0.0:518 udp4 /usr/libexec/ntalkd ntalkd",
+            "127.0.0.1:19 tcp4 chargen",
+            "[::1]:113 tcp6 /usr/libexec/identd identd -l -o -e",
+        ]
+    );
+    let telnet = &all[2];
+    assert_eq!(telnet.limits.max_child, Some(16));
+    assert_eq!(telnet.limits.max_per_minute, Some(60));
+    assert_eq!(telnet.socket_options.receive_buffer, Some(64 * 1024));
+    assert_eq!(
+        all[6].socket_options.defer_accept,
+        Some(DEFAULT_DEFER_ACCEPT_SECS)
+    );
+    assert_eq!(all[7].user.group.as_deref(), Some("tty"));
+    assert_eq!(all[8].limits.max_per_minute, Some(10));
+    assert_eq!(all[9].limits.max_conn_per_ip_per_minute, Some(3));
+    let messages: Vec<_> = errors.iter().map(ToString::to_string).collect();
+    // Read alone, the text cannot include.
+    assert_eq!(
+        messages,
+        ["inetd.conf:37: .include \"/etc/inetd.d/*.conf\": .include is read only when inetd reads a file"]
+    );
+}
