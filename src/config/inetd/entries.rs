@@ -63,32 +63,29 @@ pub fn items(text: &str) -> Vec<Item> {
     while index < lines.len() {
         let raw = &lines[index][start..];
         let continues = joining || (start == 0 && raw.starts_with([' ', '\t']));
-        let words = split_line(raw);
         let line = index + 1;
-        if words.fields.is_empty() && !words.backslash && words.error.is_none() {
-            items.extend(current.take().map(Item::Entry));
-            joining = false;
-            (index, start) = (index + 1, 0);
-            continue;
-        }
         let fresh = !(continues && current.is_some());
         if fresh {
-            if let Some(body) = definition_start(&words) {
+            // The first two fields tell a definition or a directive; only
+            // they are read here, so that many definitions on one line
+            // cost no more than one.
+            let head = split_line(raw, 2);
+            if let Some(body) = definition_start(&head) {
                 items.extend(current.take().map(Item::Entry));
                 joining = false;
-                let enabled = words.fields[1].0.starts_with("on");
-                let service = words.fields[0].0.clone();
+                let enabled = head.fields[1].0.starts_with("on");
+                let service = head.fields[0].0.clone();
                 let (item, next) =
                     keyvalues::read(&lines, (index, start + body), service, enabled, line);
                 items.push(item);
                 (index, start) = next;
                 continue;
             }
-            let directive = words.fields.first().and_then(|(f, _)| f.strip_prefix('.'));
+            let directive = head.fields.first().and_then(|(f, _)| f.strip_prefix('.'));
             if let Some(directive) = directive {
                 items.extend(current.take().map(Item::Entry));
                 joining = false;
-                items.push(match (directive, words.fields.get(1)) {
+                items.push(match (directive, head.fields.get(1)) {
                     ("include", Some((pattern, _))) => Item::Include {
                         line,
                         pattern: pattern.clone(),
@@ -99,12 +96,19 @@ pub fn items(text: &str) -> Vec<Item> {
                     },
                     _ => Item::Bad {
                         line,
-                        reason: format!("unknown directive {}", super::shown(&words.fields[0].0)),
+                        reason: format!("unknown directive {}", super::shown(&head.fields[0].0)),
                     },
                 });
                 (index, start) = (index + 1, 0);
                 continue;
             }
+        }
+        let words = split_line(raw, usize::MAX);
+        if words.fields.is_empty() && !words.backslash && words.error.is_none() {
+            items.extend(current.take().map(Item::Entry));
+            joining = false;
+            (index, start) = (index + 1, 0);
+            continue;
         }
         let fields = words.fields.into_iter().map(|(field, _)| field);
         match current.as_mut() {
@@ -154,9 +158,10 @@ struct Words {
     length: usize,
 }
 
-/// The fields of a line: whitespace separates them outside quotes, a `#`
+/// The fields of a line, at most `max` of them (past those, the rest of
+/// the line is not read): whitespace separates them outside quotes, a `#`
 /// that starts the line or follows whitespace (outside quotes) ends it.
-fn split_line(line: &str) -> Words {
+fn split_line(line: &str, max: usize) -> Words {
     let mut fields = Vec::new();
     let mut field: Option<String> = None;
     let mut quote: Option<char> = None;
@@ -168,6 +173,9 @@ fn split_line(line: &str) -> Words {
             Some(_) => field.get_or_insert_with(String::new).push(c),
             None if c.is_ascii_whitespace() => {
                 fields.extend(field.take().map(|f| (f, i)));
+                if fields.len() == max {
+                    return finish(fields, "", None, line.len());
+                }
                 after_blank = true;
                 continue;
             }

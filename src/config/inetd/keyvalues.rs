@@ -61,6 +61,7 @@ pub fn read(lines: &[&str], at: At, service: String, enabled: bool, line: usize)
         lines,
         at,
         blank: None,
+        crossed: false,
     };
     match reader.definition() {
         Ok(keys) => {
@@ -103,6 +104,9 @@ struct Reader<'a> {
     at: At,
     /// The first blank line crossed.
     blank: Option<usize>,
+    /// Whether the last [`Reader::skip_blanks`] went to another line: what
+    /// follows starts its line.
+    crossed: bool,
 }
 
 impl Reader<'_> {
@@ -123,6 +127,7 @@ impl Reader<'_> {
     /// Skips blanks, comments and line ends to the next character; `false`
     /// at the end of the file.
     fn skip_blanks(&mut self) -> bool {
+        self.crossed = false;
         loop {
             while matches!(self.peek(), Some(' ' | '\t')) {
                 self.bump();
@@ -133,6 +138,7 @@ impl Reader<'_> {
                         return false;
                     }
                     self.at = (self.at.0 + 1, 0);
+                    self.crossed = true;
                     let line = self.lines[self.at.0];
                     if line.trim().is_empty() && self.blank.is_none() {
                         self.blank = Some(self.at.0);
@@ -160,7 +166,7 @@ impl Reader<'_> {
             return Err(Failure::Unended(None));
         }
         let start = self.at;
-        let starts_line = self.lines[start.0][..start.1].trim().is_empty();
+        let starts_line = self.crossed;
         let mut name = String::new();
         while let Some(c) = self.peek().filter(|c| c.is_ascii_alphabetic() || *c == '_') {
             name.push(c);

@@ -319,6 +319,12 @@ fn huge_lines() {
         format!("/{} stream unix nowait root /x", "s".repeat(MB)),
         format!("ftp stream tcp nowait root /{}", "p".repeat(MB)),
         format!("{}\0 stream tcp nowait root internal", "é".repeat(MB / 2)),
+        // Key-values definitions: many keys, many definitions on a line,
+        // values across many lines.
+        format!("x on {};", "a=b,".repeat(MB / 4)),
+        "a on x=y;".repeat(MB / 10),
+        format!("x on args={};", " v\n".repeat(MB / 3)),
+        format!("x on args=\"{}", "q".repeat(MB)),
     ];
     for text in &cases {
         let (services, errors) = parse_checked(text, &resolver);

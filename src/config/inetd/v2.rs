@@ -128,6 +128,13 @@ pub(super) fn spec(definition: &Definition, warnings: &mut Vec<String>) -> Resul
         (None, _) => String::new(),
     };
     if !errors.is_empty() {
+        // A message stays one line's worth, however many keys are bad.
+        const SHOWN: usize = 3;
+        let more = errors.len().saturating_sub(SHOWN);
+        errors.truncate(SHOWN);
+        if more > 0 {
+            errors.push(format!("{more} more"));
+        }
         return Err(Skip::Rejected(errors.join("; ")));
     }
     Ok(Spec {
