@@ -7,7 +7,7 @@
 //! results stay as they were, but for a listener that line takes over.
 #![no_main]
 
-use inetd::config::inetd::{Included, Includes, Options};
+use inetd::config::inetd::{Includes, Options};
 use inetd::config::{self, Listen, SocketType};
 use inetd_fuzz::FixedResolver;
 use libfuzzer_sys::fuzz_target;
@@ -18,11 +18,12 @@ const GOOD: &str = "127.0.0.1:echo stream tcp nowait root internal";
 struct OneFile;
 
 impl Includes for OneFile {
-    fn files(&self, _pattern: &str, _from: &str) -> Result<Vec<Included>, String> {
-        Ok(vec![Included {
-            name: "included.conf".to_string(),
-            text: Ok("8000 on protocol=tcp4, wait=no, user=root, exec=rel;\n8001 stream tcp nowait root /x\n".to_string()),
-        }])
+    fn files(&self, _pattern: &str, _from: &str) -> Result<Vec<String>, String> {
+        Ok(vec!["included.conf".to_string()])
+    }
+
+    fn read(&self, _file: &str) -> Result<String, String> {
+        Ok("8000 on protocol=tcp4, wait=no, user=root, exec=rel;\n8001 stream tcp nowait root /x\n".to_string())
     }
 }
 

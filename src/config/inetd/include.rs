@@ -6,7 +6,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::{Included, Includes};
+use super::Includes;
 use crate::files;
 
 /// Reads included files from the file system.
@@ -16,7 +16,7 @@ pub struct FileIncludes;
 const MAX_MATCHES: usize = 256;
 
 impl Includes for FileIncludes {
-    fn files(&self, pattern: &str, from: &str) -> Result<Vec<Included>, String> {
+    fn files(&self, pattern: &str, from: &str) -> Result<Vec<String>, String> {
         let pattern = match Path::new(from).parent() {
             Some(dir) if !pattern.starts_with('/') => dir.join(pattern),
             _ => PathBuf::from(pattern),
@@ -24,13 +24,14 @@ impl Includes for FileIncludes {
         let paths = expand(&pattern)?;
         Ok(paths
             .into_iter()
-            .map(|path| Included {
-                name: path.to_string_lossy().into_owned(),
-                text: files::read_regular(&path)
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                    .map_err(|e| e.to_string()),
-            })
+            .map(|path| path.to_string_lossy().into_owned())
             .collect())
+    }
+
+    fn read(&self, file: &str) -> Result<String, String> {
+        files::read_regular(Path::new(file))
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| e.to_string())
     }
 
     fn same(&self, a: &str, b: &str) -> bool {
@@ -206,7 +207,7 @@ mod tests {
         let from = dir.join("inetd.conf");
         let included = FileIncludes.files("*.txt", from.to_str().unwrap()).unwrap();
         assert_eq!(included.len(), 1);
-        assert_eq!(included[0].text.as_deref(), Ok(""));
+        assert_eq!(FileIncludes.read(&included[0]).as_deref(), Ok(""));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

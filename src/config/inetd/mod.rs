@@ -42,9 +42,12 @@ pub struct Options {
 /// `files.rs`), tests give a table. The parser stays pure.
 pub trait Includes {
     /// The files `pattern` names (relative to the directory of `from`),
-    /// in order, each with its text or why it cannot be read; or why the
-    /// pattern cannot be expanded.
-    fn files(&self, pattern: &str, from: &str) -> Result<Vec<Included>, String>;
+    /// in order, as messages show them; or why the pattern cannot be
+    /// expanded.
+    fn files(&self, pattern: &str, from: &str) -> Result<Vec<String>, String>;
+
+    /// The text of one of them (read when it is parsed: one at a time).
+    fn read(&self, file: &str) -> Result<String, String>;
 
     /// Whether two names are the same file (for telling a loop).
     fn same(&self, a: &str, b: &str) -> bool {
@@ -52,18 +55,15 @@ pub trait Includes {
     }
 }
 
-/// One file an `.include` names.
-pub struct Included {
-    /// Its path, as messages show it and as a loop is told by.
-    pub name: String,
-    pub text: Result<String, String>,
-}
-
 /// For a text read on its own: `.include` is an error.
 pub struct NoIncludes;
 
 impl Includes for NoIncludes {
-    fn files(&self, _pattern: &str, _from: &str) -> Result<Vec<Included>, String> {
+    fn files(&self, _pattern: &str, _from: &str) -> Result<Vec<String>, String> {
+        Err(".include is read only when inetd reads a file".to_string())
+    }
+
+    fn read(&self, _file: &str) -> Result<String, String> {
         Err(".include is read only when inetd reads a file".to_string())
     }
 }
@@ -293,14 +293,10 @@ impl Parser<'_> {
             }
         };
         for included in files {
-            if self
-                .stack
-                .iter()
-                .any(|f| self.includes.same(f, &included.name))
-            {
+            if self.stack.iter().any(|f| self.includes.same(f, &included)) {
                 let reason = format!(
                     "{} not included again: it would include itself",
-                    shown(&included.name)
+                    shown(&included)
                 );
                 self.report(line, Severity::Warning, reason);
                 continue;
@@ -308,25 +304,25 @@ impl Parser<'_> {
             if self.included >= MAX_INCLUDED_FILES {
                 let reason = format!(
                     "{} not included: at most {MAX_INCLUDED_FILES} files are",
-                    shown(&included.name)
+                    shown(&included)
                 );
                 self.report(line, Severity::Error, reason);
                 return;
             }
             self.included += 1;
-            let text = match included.text {
+            let text = match self.includes.read(&included) {
                 Ok(text) => text,
                 Err(reason) => {
                     self.report(
                         line,
                         Severity::Error,
-                        format!("{}: {reason}", shown(&included.name)),
+                        format!("{}: {reason}", shown(&included)),
                     );
                     continue;
                 }
             };
-            let outer = std::mem::replace(&mut self.file, included.name.clone());
-            self.stack.push(included.name);
+            let outer = std::mem::replace(&mut self.file, included.clone());
+            self.stack.push(included);
             let default_host = self.default_host.as_ref().map(|d| DefaultHost {
                 hosts: d.hosts.clone(),
                 line: d.line,

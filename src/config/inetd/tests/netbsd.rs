@@ -9,17 +9,17 @@ use super::*;
 fn read_with(text: &str, options: &Options, files: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
     struct Table<'a>(&'a [(&'a str, &'a str)]);
     impl Includes for Table<'_> {
-        fn files(&self, pattern: &str, _from: &str) -> Result<Vec<Included>, String> {
+        fn files(&self, pattern: &str, _from: &str) -> Result<Vec<String>, String> {
             let prefix = pattern.strip_suffix('*').unwrap_or(pattern);
-            Ok(self
-                .0
-                .iter()
-                .filter(|(name, _)| name.starts_with(prefix))
-                .map(|(name, text)| Included {
-                    name: name.to_string(),
-                    text: Ok(text.to_string()),
-                })
-                .collect())
+            let names = self.0.iter().map(|(name, _)| name.to_string());
+            Ok(names.filter(|name| name.starts_with(prefix)).collect())
+        }
+
+        fn read(&self, file: &str) -> Result<String, String> {
+            let found = self.0.iter().find(|(name, _)| *name == file);
+            found
+                .map(|(_, text)| text.to_string())
+                .ok_or_else(|| "no such file".to_string())
         }
     }
     let (services, errors) = parse_with(
