@@ -424,3 +424,30 @@ fn other_forms_through_a_running_daemon() {
     // An `off` definition serves nothing.
     assert!(TcpStream::connect(("127.0.0.1", c)).is_err());
 }
+
+#[test]
+fn a_reload_reads_the_included_files_again() {
+    let user = current_user();
+    let dir = Dir::new("netbsd-include-reload");
+    std::fs::create_dir(dir.join("inetd.d")).unwrap();
+    let included = dir.join("inetd.d/x.conf");
+    let (a, b) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+    let line = |port: u16, text: &str| {
+        format!("127.0.0.1:{port} stream tcp nowait {user} /bin/echo echo {text}\n")
+    };
+    std::fs::write(&included, line(a, "first")).unwrap();
+    let config = ".include inetd.d/*.conf\n";
+    let inetd = Daemon::start_in(dir, config, &[]);
+    let answer = |port: u16| {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert_eq!(answer(a), "first\n");
+    std::fs::write(&included, line(b, "second")).unwrap();
+    inetd.reload(config);
+    assert_eq!(answer(b), "second\n");
+    assert!(TcpStream::connect(("127.0.0.1", a)).is_err());
+}
