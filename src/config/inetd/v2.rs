@@ -37,6 +37,7 @@ impl Spec {
             service,
             socket_type: &self.socket_type,
             protocol: &self.protocol,
+            // Given by the `wait` key, through the extras.
             wait: "",
             user: &self.user,
             program: &self.program,
