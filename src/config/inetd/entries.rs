@@ -62,6 +62,13 @@ pub fn items(text: &str) -> Vec<Item> {
     let (mut index, mut start) = (0, 0);
     while index < lines.len() {
         let raw = &lines[index][start..];
+        if raw.bytes().all(|b| b.is_ascii_whitespace()) {
+            // A blank line ends an entry.
+            items.extend(current.take().map(Item::Entry));
+            joining = false;
+            (index, start) = (index + 1, 0);
+            continue;
+        }
         let continues = joining || (start == 0 && raw.starts_with([' ', '\t']));
         let line = index + 1;
         let fresh = !(continues && current.is_some());

@@ -321,10 +321,12 @@ fn huge_lines() {
         format!("{}\0 stream tcp nowait root internal", "é".repeat(MB / 2)),
         // Key-values definitions: many keys, many definitions on a line,
         // values across many lines.
-        format!("x on {};", "a=b,".repeat(MB / 4)),
-        "a on x=y;".repeat(MB / 10),
-        format!("x on args={};", " v\n".repeat(MB / 3)),
-        format!("x on args=\"{}", "q".repeat(MB)),
+        // (A quarter of a megabyte: enough for a quadratic reading to
+        // take minutes, little for a linear one.)
+        format!("x on {};", "a=b,".repeat(MB / 16)),
+        "a on x=y;".repeat(MB / 36),
+        format!("x on args={};", " v\n".repeat(MB / 12)),
+        format!("x on args=\"{}", "q".repeat(MB / 4)),
     ];
     for text in &cases {
         let (services, errors) = parse_checked(text, &resolver);
