@@ -66,6 +66,17 @@ const KEYS: [&str; 15] = [
 
 /// The definition's spec, or every reason it has none.
 pub(super) fn spec(definition: &Definition, warnings: &mut Vec<String>) -> Result<Spec, Skip> {
+    // As for a positional line: exec takes no NUL, and the text must be UTF-8.
+    let words = std::iter::once(&definition.service)
+        .chain(definition.keys.iter().flat_map(|key| &key.values));
+    for word in words {
+        if word.contains('\0') {
+            return Err(Skip::Rejected(format!("NUL byte in {}", shown(word))));
+        }
+        if word.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(Skip::Rejected("not valid UTF-8".to_string()));
+        }
+    }
     let mut errors = Vec::new();
     let (_, prefix_hosts, _) = match split_service(&definition.service) {
         Ok(split) => split,

@@ -213,6 +213,14 @@ fn bad_definitions() {
         one("frob on protocol=tcp4, user=root;"),
         "unknown service \"frob\" for tcp"
     );
+    assert_eq!(
+        one("7004 on protocol=tcp4, wait=no, user=root, exec=/x, args=a\0b;"),
+        "NUL byte in \"a\\0b\""
+    );
+    assert_eq!(
+        one("7004 on protocol=tcp4, wait=no, user=root, exec=/x, args=\u{fffd};"),
+        "not valid UTF-8"
+    );
 }
 
 #[test]
