@@ -10,8 +10,8 @@ use crate::resolve::SystemResolver;
 /// Prints every rejected line and warning on stderr (and with `dump` every
 /// service on stdout, see [`config::Service::dump_line`]); returns the exit
 /// status: 1 when a line was rejected or the file is unreadable, warnings aside.
-pub fn run(path: &Path, dump: bool) -> i32 {
-    let (services, errors) = match config::load(path, &SystemResolver::default()) {
+pub fn run(path: &Path, dump: bool, options: &config::inetd::Options) -> i32 {
+    let (services, errors) = match config::load(path, &SystemResolver::default(), options) {
         Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("inetd: {}: cannot read configuration: {e}", path.display());
@@ -33,8 +33,8 @@ pub fn run(path: &Path, dump: bool) -> i32 {
 /// tcpd sees as the daemon of each service of the configuration at
 /// `path`. `None` when it cannot be read or serves nothing, so that no
 /// name is reported as unknown.
-pub fn daemon_names(path: &Path) -> Option<BTreeSet<String>> {
-    let (services, _) = config::load(path, &SystemResolver::default()).ok()?;
+pub fn daemon_names(path: &Path, options: &config::inetd::Options) -> Option<BTreeSet<String>> {
+    let (services, _) = config::load(path, &SystemResolver::default(), options).ok()?;
     Some(access_names(&services)).filter(|d| !d.is_empty())
 }
 

@@ -30,6 +30,8 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
   --match    explain the hosts.allow/hosts.deny decision for a client, like tcpdmatch
   --check-hosts  lint hosts.allow/hosts.deny against the configuration, like tcpdchk
   --allow FILE, --deny FILE  rule files (default /etc/hosts.allow, /etc/hosts.deny)
+  --dual-stack  protocols tcp and udp mean IPv4 and IPv6 (tcp46, udp46) unless
+             the address is IPv4, as in Debian's openbsd-inetd (default: IPv4)
   --no-wrap  do not check hosts.allow/hosts.deny at all (default: check every
              service but those whose program is tcpd, which checks them itself)
   --environment  give every program its client's address in the environment
@@ -98,6 +100,11 @@ pub struct Options {
     pub readiness_fd: Option<i32>,
     pub hosts_allow: PathBuf,
     pub hosts_deny: PathBuf,
+    /// `--dual-stack`: `tcp` and `udp` mean both families (Debian's meaning).
+    pub dual_stack: bool,
+    /// Where relative program paths are resolved: the daemon's directory
+    /// at startup, before detaching changes it (no option sets it).
+    pub working_dir: Option<PathBuf>,
     /// Whether inetd checks hosts.allow/hosts.deny (`--no-wrap`: no).
     pub wrap: bool,
     /// `--environment`: every program gets its client's address.
@@ -174,11 +181,23 @@ impl Default for Options {
             readiness_fd: None,
             hosts_allow: PathBuf::from(DEFAULT_ALLOW),
             hosts_deny: PathBuf::from(DEFAULT_DENY),
+            dual_stack: false,
+            working_dir: None,
             wrap: true,
             environment: false,
             listen_fds: false,
             hard_reload: false,
             limits: Limits::default(),
+        }
+    }
+}
+
+impl Options {
+    /// What the configuration's reading takes from the command line.
+    pub fn config_options(&self) -> crate::config::inetd::Options {
+        crate::config::inetd::Options {
+            dual_stack: self.dual_stack,
+            working_dir: self.working_dir.clone(),
         }
     }
 }
@@ -219,6 +238,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                 "environment" => opts.environment = true,
                 "listen-fds" => opts.listen_fds = true,
                 "hard-reload" => opts.hard_reload = true,
+                "dual-stack" => opts.dual_stack = true,
                 "match" => {
                     let mut operand = || {
                         args.next()

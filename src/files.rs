@@ -56,6 +56,26 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The most names [`directory_names`] returns: a directory of include
+/// files holds a few dozen.
+pub const MAX_DIRECTORY_NAMES: usize = 4096;
+
+/// The names in the directory at `dir` (`.` and `..` aside), in no order,
+/// at most [`MAX_DIRECTORY_NAMES`] (the rest is an error).
+pub fn directory_names(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        if names.len() == MAX_DIRECTORY_NAMES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("more than {MAX_DIRECTORY_NAMES} names"),
+            ));
+        }
+        names.push(entry?.file_name());
+    }
+    Ok(names)
+}
+
 fn too_large() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,

@@ -24,7 +24,7 @@ use nix::sys::socket::{
     SockaddrIn6, UnixAddr,
 };
 
-use crate::config::{Listen, SocketPerms, SocketType};
+use crate::config::{Listen, SocketOptions, SocketPerms, SocketType};
 
 pub enum Socket {
     Tcp(TcpListener),
@@ -98,18 +98,20 @@ impl Socket {
         registry.deregister(self.source())
     }
 
-    /// Consumes one pending datagram, if any, without blocking.
-    pub fn drain_datagram(&self) {
+    /// Consumes one pending datagram, if any, without blocking; whether
+    /// there was one.
+    pub fn drain_datagram(&self) -> bool {
         let mut byte = 0u8;
         // SAFETY: recv into a one-byte buffer we own.
-        unsafe {
+        let received = unsafe {
             libc::recv(
                 self.raw_fd(),
                 (&mut byte as *mut u8).cast(),
                 1,
                 libc::MSG_DONTWAIT,
-            );
-        }
+            )
+        };
+        received >= 0
     }
 
     /// Puts the socket back in non-blocking mode after a `wait` child,
@@ -132,15 +134,21 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens, binds and (for streams) listens.
-pub fn open(listen: &Listen, socket_type: SocketType, backlog: i32) -> io::Result<Socket> {
+/// Opens, binds and (for streams) listens, with `options` set before the
+/// bind (a TCP receive buffer must be, for the window scale it announces).
+pub fn open(
+    listen: &Listen,
+    socket_type: SocketType,
+    backlog: i32,
+    options: &SocketOptions,
+) -> io::Result<Socket> {
     let sock_type = match socket_type {
         SocketType::Stream => SockType::Stream,
         SocketType::Dgram => SockType::Datagram,
     };
     let (addr, v6only) = match listen {
         Listen::Inet { addr, v6only } => (addr, v6only),
-        Listen::Unix { path, perms } => return open_unix(path, perms, sock_type, backlog),
+        Listen::Unix { path, perms } => return open_unix(path, perms, sock_type, backlog, options),
         Listen::Tcpmux { .. } => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -163,6 +171,7 @@ pub fn open(listen: &Listen, socket_type: SocketType, backlog: i32) -> io::Resul
     if socket_type == SocketType::Stream {
         setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     }
+    set_options(&fd, options)?;
     match addr {
         SocketAddr::V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(*a))?,
         SocketAddr::V6(a) => {
@@ -178,6 +187,36 @@ pub fn open(listen: &Listen, socket_type: SocketType, backlog: i32) -> io::Resul
 }
 
 const FLAGS: SockFlag = SockFlag::SOCK_NONBLOCK.union(SockFlag::SOCK_CLOEXEC);
+
+/// NetBSD's buffer sizes and `dataready` filter. Linux doubles a buffer
+/// size it is given (for its bookkeeping) and caps it at
+/// net.core.wmem_max / rmem_max, as it caps NetBSD's at sb_max.
+fn set_options(fd: &OwnedFd, options: &SocketOptions) -> io::Result<()> {
+    let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    if let Some(n) = options.send_buffer {
+        setsockopt(fd, sockopt::SndBuf, &size(n))?;
+    }
+    if let Some(n) = options.receive_buffer {
+        setsockopt(fd, sockopt::RcvBuf, &size(n))?;
+    }
+    if let Some(secs) = options.defer_accept {
+        let secs = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+        // SAFETY: setsockopt with a pointer to an int we own, and its size.
+        let set = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                (&secs as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if set < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
 
 fn listen_on(fd: &OwnedFd, backlog: i32) -> io::Result<()> {
     socket::listen(
@@ -196,9 +235,11 @@ fn open_unix(
     perms: &SocketPerms,
     sock_type: SockType,
     backlog: i32,
+    options: &SocketOptions,
 ) -> io::Result<Socket> {
     remove_stale_socket(path, sock_type)?;
     let fd = socket::socket(AddressFamily::Unix, sock_type, FLAGS, None)?;
+    set_options(&fd, options)?;
     let addr = UnixAddr::new(path)?;
     // SAFETY: umask only swaps the process's file creation mask.
     let old_mask = unsafe { libc::umask(0o777) };

@@ -28,12 +28,12 @@ fn main() {
             exit(2);
         }
     };
-    match opts.mode {
+    match opts.mode.clone() {
         Mode::Help => print!("{}", cli::USAGE),
         Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
-        Mode::Check { dump } => exit(check::run(&opts.config, dump)),
+        Mode::Check { dump } => exit(check::run(&opts.config, dump, &opts.config_options())),
         Mode::Match { daemon, client } => {
-            let names = check::daemon_names(&opts.config);
+            let names = check::daemon_names(&opts.config, &opts.config_options());
             let served = names.as_ref().map(|names| hosts::explain::Served {
                 config: &opts.config,
                 names,
@@ -50,7 +50,7 @@ fn main() {
         Mode::CheckHosts => exit(hosts::check::run(
             &opts.hosts_allow,
             &opts.hosts_deny,
-            check::daemon_names(&opts.config).as_ref(),
+            check::daemon_names(&opts.config, &opts.config_options()).as_ref(),
         )),
         Mode::Daemon => exit(daemon::run(absolute_paths(opts))),
     }

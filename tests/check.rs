@@ -108,7 +108,7 @@ fn bad_lines_are_reported_with_file_and_line() {
 echo stream tcp nowait root internal
 echo stream udp nowait root internal
 7010 stream tcp nowait root
-  cat
+  /bin/cat \"unclosed
 ftp-or-not stream tcp nowait root internal
 echo stream tcp nowait root internal
 7011 stream tcp nowait root /bin/cat
@@ -119,9 +119,9 @@ echo stream tcp nowait root internal
     assert_eq!(output.status.code(), Some(1));
     let expected = [
         "2: protocol udp does not fit socket type stream",
-        "3: server program \"cat\" is not an absolute path",
+        "3: a quote is left open",
         "5: unknown service \"ftp-or-not\" for tcp",
-        "6: duplicate listener 0.0.0.0:7 stream: first defined at line 1",
+        "6: warning: listener 0.0.0.0:7 stream of line 1 replaced: the later line wins",
     ]
     .map(|e| format!("{path}:{e}\n"))
     .concat();

@@ -11,6 +11,7 @@ mod hosts;
 mod install;
 mod limits;
 mod messages;
+mod netbsd;
 mod reconfigure;
 mod redirect;
 mod tcpd;

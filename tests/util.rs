@@ -167,7 +167,12 @@ impl Daemon {
     }
 
     pub fn start_with(name: &str, config: &str, args: &[&str]) -> Daemon {
-        let dir = Dir::new(name);
+        Daemon::start_in(Dir::new(name), config, args)
+    }
+
+    /// As [`Daemon::start_with`], in a directory the test prepared, which
+    /// is also the daemon's working directory.
+    pub fn start_in(dir: Dir, config: &str, args: &[&str]) -> Daemon {
         let config_path = dir.create("inetd.conf", config);
         let pidfile = dir.join("inetd.pid");
         let log = dir.join("stderr.log");
@@ -182,6 +187,7 @@ impl Daemon {
             .arg(dir.join("hosts.deny"))
             .args(args)
             .arg(&config_path)
+            .current_dir(&dir.path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).expect("create log"))

@@ -60,6 +60,9 @@ pub struct Service {
     /// What is logged of each start, exit and refusal (xinetd's
     /// `log_on_success`, `log_on_failure`); none: inetd's own lines.
     pub log: LogFields,
+    /// Options of the listening socket (NetBSD's buffer sizes and accept
+    /// filter), set when it is opened.
+    pub socket_options: SocketOptions,
 }
 
 /// xinetd's log fields: which lines are written and what they carry.
@@ -171,6 +174,23 @@ impl Rlimit {
     }
 }
 
+/// What is set on a listening socket beyond its address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SocketOptions {
+    /// `SO_SNDBUF` in bytes (NetBSD's `sndbuf`).
+    pub send_buffer: Option<u32>,
+    /// `SO_RCVBUF` in bytes (NetBSD's `rcvbuf`, `recvbuf`).
+    pub receive_buffer: Option<u32>,
+    /// `TCP_DEFER_ACCEPT` in seconds: NetBSD's `dataready` accept filter,
+    /// a connection is accepted once it has data (or the time has passed).
+    pub defer_accept: Option<u32>,
+}
+
+/// How long a `dataready` connection may stay silent before it is accepted
+/// anyway, when the filter names no time: what FreeBSD's accf_data waits
+/// for has no bound, Linux's needs one.
+pub const DEFAULT_DEFER_ACCEPT_SECS: u32 = 30;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Listen {
     /// `v6only` is meaningful for IPv6 addresses only: true for `tcp6`/`udp6`,
@@ -229,6 +249,10 @@ pub struct Limits {
     /// xinetd's `cps = RATE WAIT`: past RATE connections in a second, the
     /// service refuses every connection for WAIT seconds.
     pub cps: Option<(u32, u32)>,
+    /// NetBSD's `0` for `service_max`, `ip_max` or `accept_max` (and the
+    /// `:0` and `,0` of its positional lines): the service starts nothing,
+    /// what arrives is dropped.
+    pub starts_nothing: bool,
 }
 
 /// Who the child runs as, fully resolved at load time so that spawning
@@ -354,10 +378,12 @@ impl Service {
     /// only), tcp46, udp46 (dual stack), unix or tcpmux, an absent limit or group is `-` (and the socket
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
     /// four octal digits, WAIT is `wait` or `nowait` with the line's
-    /// `,env` and `,listen-fds` flags, and PROGRAM is
-    /// `internal=NAME [OPTIONS...]`, `redirect=ADDRESS:PORT` or
-    /// `exec=PATH argv=ARGV0 ARGS...` (the options and argv run to the end
-    /// of the line).
+    /// `,env` and `,listen-fds` flags, the bracketed fields after it
+    /// appear only when set, and PROGRAM is `internal=NAME [OPTIONS...]`,
+    /// `redirect=ADDRESS:PORT` or `exec=PATH argv=ARGV0 ARGS...` (the
+    /// options and argv run to the end of the line; an argument holding a
+    /// blank, a quote or a backslash, or empty, is shown in double quotes
+    /// with `\` before a quote or backslash).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -377,6 +403,7 @@ impl Service {
             }
             Program::Redirect(target) => format!("redirect={target}"),
             Program::External { path, argv } => {
+                let argv = argv.iter().map(|arg| shown_arg(arg)).collect::<Vec<_>>();
                 format!("exec={} argv={}", path.display(), argv.join(" "))
             }
         };
@@ -390,8 +417,22 @@ impl Service {
             ),
             Listen::Inet { .. } | Listen::Tcpmux { .. } => String::new(),
         };
+        let mut options = String::new();
+        let opts = &self.socket_options;
+        for (name, value) in [
+            ("sndbuf", opts.send_buffer),
+            ("rcvbuf", opts.receive_buffer),
+            ("defer-accept", opts.defer_accept),
+        ] {
+            if let Some(value) = value {
+                options.push_str(&format!(" {name}={value}"));
+            }
+        }
+        if self.limits.starts_nothing {
+            options.push_str(" starts=none");
+        }
         format!(
-            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket} {}",
+            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket}{options} {}",
             self.listen,
             self.family_name(),
             self.socket_type,
@@ -442,12 +483,47 @@ impl Service {
     }
 }
 
-/// Reads and parses a configuration file. Bytes that are not UTF-8 reject
-/// the entry holding them (comments may hold anything).
-pub fn load(path: &Path, resolver: &dyn Resolver) -> io::Result<(Vec<Service>, Vec<ConfigError>)> {
+/// An argument as the dump shows it: as it is, or quoted when it would
+/// not read back as one word.
+fn shown_arg(arg: &str) -> std::borrow::Cow<'_, str> {
+    if !arg.is_empty()
+        && !arg.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '\'')
+    {
+        return arg.into();
+    }
+    let escaped: String = arg
+        .chars()
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"").into()
+}
+
+/// Reads and parses a configuration file and the files it includes.
+/// Bytes that are not UTF-8 reject the entry holding them (comments may
+/// hold anything). Relative program paths are resolved against inetd's
+/// working directory unless `options` names another.
+pub fn load(
+    path: &Path,
+    resolver: &dyn Resolver,
+    options: &inetd::Options,
+) -> io::Result<(Vec<Service>, Vec<ConfigError>)> {
     let bytes = crate::files::read_regular(path)?;
     let text = String::from_utf8_lossy(&bytes);
-    Ok(inetd::parse(&text, &path.to_string_lossy(), resolver))
+    let mut options = options.clone();
+    if options.working_dir.is_none() {
+        options.working_dir = std::env::current_dir().ok();
+    }
+    let file = path.to_string_lossy();
+    Ok(inetd::parse_with(
+        &text,
+        &file,
+        resolver,
+        &options,
+        &inetd::FileIncludes,
+    ))
 }
 
 impl Service {
@@ -479,6 +555,7 @@ impl Service {
             banners: Banners::default(),
             log: LogFields::default(),
             builtin_args: Vec::new(),
+            socket_options: SocketOptions::default(),
         }
     }
 }

@@ -250,7 +250,7 @@ impl Daemon {
     pub(super) fn drain_failed_datagram(&mut self, slot: usize) {
         if let Some(listener) = self.listeners[slot].as_ref() {
             if let (SocketType::Dgram, Some(socket)) = (listener.socket_type, &listener.socket) {
-                socket.drain_datagram();
+                let _ = socket.drain_datagram();
             }
         }
     }

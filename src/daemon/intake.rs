@@ -123,6 +123,12 @@ impl Daemon {
     /// The pipeline: the service's conditions, per-client limits, access,
     /// then what serves it.
     fn start(&mut self, slot: usize, mut arrival: Arrival) -> Flow {
+        if self.services[slot]
+            .as_ref()
+            .is_some_and(|s| s.limits.starts_nothing)
+        {
+            return self.drop_unstarted(slot, arrival);
+        }
         if let Arrival::Connection(stream, _) = &mut arrival {
             self.send_banner(slot, stream, Banner::Every);
         }
@@ -154,7 +160,14 @@ impl Daemon {
                 }
                 None
             }
-            Arrival::Socket(_) => None,
+            Arrival::Socket(Some(sender)) => {
+                if !self.admit_sender(slot, *sender) {
+                    // As a refusal: the datagram is consumed.
+                    return self.refuse(slot, arrival, None, "per_source_limit");
+                }
+                None
+            }
+            Arrival::Socket(None) => None,
         };
         let access = match &arrival {
             Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
@@ -290,6 +303,55 @@ impl Daemon {
             .is_some_and(|s| matches!(s.service.listen, Listen::Tcpmux { plus: true, .. }));
         if plus {
             let _ = stream.write(builtins::tcpmux::GO);
+        }
+    }
+
+    /// NetBSD's `0` limits: what arrived is dropped (a connection closed,
+    /// a datagram consumed) and the next one looked at: by the listener's
+    /// loop, or for a `wait` socket, whose loop stops, on the next turn.
+    fn drop_unstarted(&mut self, slot: usize, arrival: Arrival) -> Flow {
+        let again = match arrival {
+            Arrival::Connection(..) | Arrival::Datagram(..) => false,
+            Arrival::Socket(_) => {
+                let stream = self
+                    .socket(slot)
+                    .is_some_and(|s| matches!(s, Socket::Tcp(_) | Socket::UnixStream(_)));
+                if stream {
+                    self.accept(slot).is_some()
+                } else {
+                    self.socket(slot).is_some_and(Socket::drain_datagram)
+                }
+            }
+        };
+        if let Some(label) = self.services[slot].as_ref().map(|s| s.label.clone()) {
+            self.log.limited(
+                "starts nothing",
+                Level::Notice,
+                format!("{label}: a limit of 0 starts nothing: dropped"),
+            );
+        }
+        if again {
+            self.ready.push_back(Key::Listener(slot).token());
+        }
+        Flow::Next
+    }
+
+    /// NetBSD's `ip_max` on a `wait` datagram service: the sender of the
+    /// datagram that would start it counts against the per-client rate (it
+    /// holds no child of its own: the one child serves every sender).
+    fn admit_sender(&mut self, slot: usize, sender: SocketAddr) -> bool {
+        let limited = self.services[slot]
+            .as_ref()
+            .is_some_and(|s| s.service.limits.max_conn_per_ip_per_minute.is_some());
+        if !limited {
+            return true;
+        }
+        match self.admit_client(slot, &Peer::Inet(sender)) {
+            Ok(client) => {
+                self.release_client(slot, client);
+                true
+            }
+            Err(_) => false,
         }
     }
 

@@ -6,6 +6,7 @@
 //! when to pause or wake.
 
 use super::*;
+use crate::config::SocketOptions;
 
 /// How long a listener that could not be bound waits before trying again;
 /// the wait doubles with each failure up to `BIND_RETRY_MAX`.
@@ -17,6 +18,8 @@ pub(super) const BIND_RETRY_MAX: Duration = Duration::from_secs(60);
 pub(super) struct Listener {
     pub(super) listen: Listen,
     pub(super) socket_type: SocketType,
+    /// Set when the socket is opened (a reload keeps an open socket as it is).
+    pub(super) options: SocketOptions,
     /// `service/protocol` of the service that owns it, for log lines.
     pub(super) label: Rc<str>,
     pub(super) socket: Option<Socket>,
@@ -52,6 +55,7 @@ impl Listener {
         Listener {
             listen: service.listen.clone(),
             socket_type: service.socket_type,
+            options: service.socket_options,
             label: label(service),
             socket: None,
             state: State::Unbound(now),
@@ -77,7 +81,13 @@ impl Daemon {
         let Some(listener) = self.listeners[slot].as_mut() else {
             return;
         };
-        match listener::open(&listener.listen, listener.socket_type, backlog) {
+        let opened = listener::open(
+            &listener.listen,
+            listener.socket_type,
+            backlog,
+            &listener.options,
+        );
+        match opened {
             Ok(mut socket) => {
                 if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
                     self.log.err(format!("{}: register: {e}", listener.label));

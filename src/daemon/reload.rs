@@ -308,7 +308,7 @@ impl Daemon {
     pub(super) fn reload(&mut self) {
         let _ = self.notifier.reloading();
         self.log.info("SIGHUP: reloading configuration");
-        match load(&self.opts.config.clone(), &mut self.log) {
+        match load(&self.opts, &mut self.log) {
             Ok((services, 0)) => {
                 self.apply(services);
                 let (bound, unbound) = self.count_bound();

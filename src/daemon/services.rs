@@ -52,6 +52,8 @@ pub(super) struct ServiceLimits {
     pub(super) max_active: u32,
     pub(super) connections_per_client: u32,
     pub(super) children_per_client: u32,
+    /// NetBSD's `0` limits: what arrives is dropped, nothing is started.
+    pub(super) starts_nothing: bool,
 }
 
 impl ServiceLimits {
@@ -72,6 +74,7 @@ impl ServiceLimits {
                 .max_conn_per_ip_per_minute
                 .unwrap_or(defaults.connections_per_client),
             children_per_client: service.max_child_per_ip.unwrap_or(children_per_client),
+            starts_nothing: service.starts_nothing,
         }
     }
 

@@ -4,7 +4,9 @@
 
 use super::*;
 
-pub fn run(opts: Options) -> i32 {
+pub fn run(mut opts: Options) -> i32 {
+    // Reloads resolve relative program paths where the first load did.
+    opts.working_dir = std::env::current_dir().ok();
     let detach = !opts.debug && !opts.foreground;
     prepare_descriptors(detach);
     // The supervisor's notify socket is named in the environment; -N's
@@ -23,7 +25,7 @@ pub fn run(opts: Options) -> i32 {
     } else {
         Log::syslog("inetd")
     };
-    let services = match load(&opts.config, &mut log) {
+    let services = match load(&opts, &mut log) {
         Ok(services) => services,
         Err(e) => {
             let msg = format!("{}: cannot read configuration: {e}", opts.config.display());
@@ -81,8 +83,9 @@ pub(super) fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
 
 /// Reads and parses the configuration, logging every rejected line and
 /// warning. Returns the services and the number of rejected lines.
-pub(super) fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
-    let (services, errors) = config::load(path, &SystemResolver::default())?;
+pub(super) fn load(opts: &Options, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
+    let resolver = SystemResolver::default();
+    let (services, errors) = config::load(&opts.config, &resolver, &opts.config_options())?;
     let mut rejected = 0;
     for e in &errors {
         if e.is_warning() {

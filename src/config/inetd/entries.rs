@@ -1,56 +1,235 @@
-//! Splitting the text of `inetd.conf` into entries: comments, blank lines
-//! and continuation lines are dealt with here, fields are split on whitespace.
+//! Splitting the text of `inetd.conf` into items: positional entries (a
+//! line and its continuations, split into fields), NetBSD's key-values
+//! definitions (`service on key = values, ... ;`, read by `keyvalues.rs`),
+//! and `.include` directives. Comments, blank lines, quotes and
+//! continuations are dealt with here.
 
-/// One configuration entry: a line and its continuation lines.
+use super::keyvalues::{self, Definition};
+
+/// One positional entry: a line and its continuation lines.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Entry<'a> {
+pub struct Entry {
     /// The line where the entry starts (1-based): errors point there.
     pub line: usize,
-    pub fields: Vec<&'a str>,
+    /// The fields, quotes removed.
+    pub fields: Vec<String>,
+    /// Why the entry cannot be read (a quote left open).
+    pub error: Option<String>,
 }
 
-/// The entries of `text`, in order.
+/// What the text holds, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Item {
+    Entry(Entry),
+    Definition(Definition),
+    /// `.include PATTERN` (NetBSD).
+    Include {
+        line: usize,
+        pattern: String,
+    },
+    /// Something that is no entry, and why (a bad directive, a key-values
+    /// definition that cannot be read).
+    Bad {
+        line: usize,
+        reason: String,
+    },
+}
+
+/// The items of `text`, in order.
 ///
-/// - `#` at the start of a line or after whitespace comments out the rest of the line.
+/// - `#` at the start of a line or after whitespace (outside quotes)
+///   comments out the rest of the line.
 /// - A line that starts with a space or tab continues the entry of the line
 ///   just before it (as in the BSD inetds); a blank or comment line in
 ///   between ends the entry.
 /// - A trailing backslash joins the next line, whatever it starts with; the
 ///   backslash separates fields like whitespace.
-pub fn entries(text: &str) -> Vec<Entry<'_>> {
-    let mut entries = Vec::new();
+/// - `"` and `'` quote (as NetBSD and FreeBSD read them): `"two words"` is
+///   one field, quotes are removed, and a quote left open rejects the entry.
+/// - A line whose second field is `on` or `off` starts a key-values
+///   definition, which runs to its `;` (see `keyvalues.rs`); what follows
+///   the `;` on its line is read as a line of its own.
+pub fn items(text: &str) -> Vec<Item> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|raw| raw.strip_suffix('\r').unwrap_or(raw))
+        .collect();
+    let mut items = Vec::new();
     let mut current: Option<Entry> = None;
     let mut joining = false;
-    for (index, raw) in text.split('\n').enumerate() {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let content = strip_comment(raw).trim_end();
-        let (content, backslash) = match content.strip_suffix('\\') {
-            Some(joined) => (joined, true),
-            None => (content, false),
-        };
-        let mut fields = content.split_ascii_whitespace().peekable();
-        if fields.peek().is_none() && !backslash {
-            entries.extend(current.take());
+    // The line being read and where in it: after a definition's `;`, the
+    // rest of its line.
+    let (mut index, mut start) = (0, 0);
+    while index < lines.len() {
+        let raw = &lines[index][start..];
+        if raw.bytes().all(|b| b.is_ascii_whitespace()) {
+            // A blank line ends an entry.
+            items.extend(current.take().map(Item::Entry));
             joining = false;
+            (index, start) = (index + 1, 0);
             continue;
         }
-        let continues = joining || raw.starts_with([' ', '\t']);
+        let continues = joining || (start == 0 && raw.starts_with([' ', '\t']));
+        let line = index + 1;
+        let fresh = !(continues && current.is_some());
+        if fresh {
+            // The first two fields tell a definition or a directive; only
+            // they are read here, so that many definitions on one line
+            // cost no more than one.
+            let head = split_line(raw, 2);
+            if let Some(body) = definition_start(&head) {
+                items.extend(current.take().map(Item::Entry));
+                joining = false;
+                let enabled = head.fields[1].0.starts_with("on");
+                let service = head.fields[0].0.clone();
+                let (item, next) =
+                    keyvalues::read(&lines, (index, start + body), service, enabled, line);
+                items.push(item);
+                (index, start) = next;
+                continue;
+            }
+            let directive = head.fields.first().and_then(|(f, _)| f.strip_prefix('.'));
+            if let Some(directive) = directive {
+                items.extend(current.take().map(Item::Entry));
+                joining = false;
+                items.push(match (directive, head.fields.get(1)) {
+                    ("include", Some((pattern, _))) => Item::Include {
+                        line,
+                        pattern: pattern.clone(),
+                    },
+                    ("include", None) => Item::Bad {
+                        line,
+                        reason: ".include needs a file name or pattern".to_string(),
+                    },
+                    _ => Item::Bad {
+                        line,
+                        reason: format!("unknown directive {}", super::shown(&head.fields[0].0)),
+                    },
+                });
+                (index, start) = (index + 1, 0);
+                continue;
+            }
+        }
+        let words = split_line(raw, usize::MAX);
+        if words.fields.is_empty() && !words.backslash && words.error.is_none() {
+            items.extend(current.take().map(Item::Entry));
+            joining = false;
+            (index, start) = (index + 1, 0);
+            continue;
+        }
+        let fields = words.fields.into_iter().map(|(field, _)| field);
         match current.as_mut() {
-            Some(entry) if continues => entry.fields.extend(fields),
+            Some(entry) if !fresh => {
+                entry.fields.extend(fields);
+                entry.error = entry.error.take().or(words.error);
+            }
             _ => {
-                entries.extend(current.take());
+                items.extend(current.take().map(Item::Entry));
                 current = Some(Entry {
-                    line: index + 1,
+                    line,
                     fields: fields.collect(),
+                    error: words.error,
                 });
             }
         }
-        joining = backslash;
+        joining = words.backslash;
+        (index, start) = (index + 1, 0);
     }
-    entries.extend(current);
+    items.extend(current.map(Item::Entry));
     // A lone backslash can open an entry that never gets a field.
-    entries.retain(|entry| !entry.fields.is_empty());
-    entries
+    items
+        .retain(|item| !matches!(item, Item::Entry(e) if e.fields.is_empty() && e.error.is_none()));
+    items
+}
+
+/// Where a key-values definition's body starts in the line (after its
+/// `on` or `off`), if the line starts one.
+fn definition_start(words: &Words) -> Option<usize> {
+    let (second, end) = words.fields.get(1)?;
+    match second.as_str() {
+        "on" | "off" => Some(*end),
+        // `on#comment`: the body starts on the next line.
+        s if s.starts_with("on#") || s.starts_with("off#") => Some(words.length),
+        _ => None,
+    }
+}
+
+/// One line split into fields.
+struct Words {
+    /// Each field, quotes removed, with the byte offset just past it.
+    fields: Vec<(String, usize)>,
+    /// A trailing backslash: the next line joins this one.
+    backslash: bool,
+    error: Option<String>,
+    /// The line's length: where a body after `on#` would start.
+    length: usize,
+}
+
+/// The fields of a line, at most `max` of them (past those, the rest of
+/// the line is not read): whitespace separates them outside quotes, a `#`
+/// that starts the line or follows whitespace (outside quotes) ends it.
+fn split_line(line: &str, max: usize) -> Words {
+    let mut fields = Vec::new();
+    let mut field: Option<String> = None;
+    let mut quote: Option<char> = None;
+    let mut error = None;
+    let mut after_blank = true;
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => field.get_or_insert_with(String::new).push(c),
+            None if c.is_ascii_whitespace() => {
+                fields.extend(field.take().map(|f| (f, i)));
+                if fields.len() == max {
+                    return finish(fields, "", None, line.len());
+                }
+                after_blank = true;
+                continue;
+            }
+            None if c == '#' && after_blank => {
+                fields.extend(field.take().map(|f| (f, i)));
+                return finish(fields, &line[..i], None, line.len());
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                field.get_or_insert_with(String::new);
+            }
+            None => field.get_or_insert_with(String::new).push(c),
+        }
+        after_blank = false;
+    }
+    if quote.is_some() {
+        error = Some("a quote is left open".to_string());
+    }
+    fields.extend(field.take().map(|f| (f, line.len())));
+    let content = if quote.is_some() { "" } else { line };
+    finish(fields, content, error, line.len())
+}
+
+/// The words of a line whose content (comment aside) is `content`: a
+/// backslash that ends it (outside quotes) joins the next line, and is no
+/// part of the last field.
+fn finish(
+    mut fields: Vec<(String, usize)>,
+    content: &str,
+    error: Option<String>,
+    length: usize,
+) -> Words {
+    let backslash = content.trim_end().ends_with('\\');
+    if backslash {
+        if let Some((last, _)) = fields.last_mut() {
+            last.pop();
+            if last.is_empty() {
+                fields.pop();
+            }
+        }
+    }
+    Words {
+        fields,
+        backslash,
+        error,
+        length,
+    }
 }
 
 /// The IPsec policies of `text` (FreeBSD, NetBSD: a line `#@ POLICY`
@@ -66,23 +245,17 @@ pub fn ipsec_policies(text: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
-/// `line` without its comment: a `#` that starts the line or follows whitespace.
-fn strip_comment(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    let start = (0..bytes.len())
-        .find(|&i| bytes[i] == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()));
-    // `#` is ASCII, so its index is a char boundary.
-    start.map_or(line, |i| &line[..i])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn lines(text: &str) -> Vec<(usize, String)> {
-        entries(text)
+        items(text)
             .into_iter()
-            .map(|e| (e.line, e.fields.join(" ")))
+            .map(|item| match item {
+                Item::Entry(e) => (e.line, e.fields.join(" ")),
+                other => panic!("not an entry: {other:?}"),
+            })
             .collect()
     }
 
@@ -128,6 +301,60 @@ mod tests {
     fn crlf_and_odd_whitespace() {
         assert_eq!(lines("a\tb\r\n c\r\n"), [(1, "a b c".into())]);
         assert_eq!(lines("a\u{b}b\u{c}c"), [(1, "a\u{b}b c".into())]);
+    }
+
+    #[test]
+    fn quotes_make_one_field() {
+        let fields = |text: &str| match &items(text)[..] {
+            [Item::Entry(e)] => (e.fields.clone(), e.error.clone()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            fields("sh -c \"exec cat\" 'a \"b' x\"y z\"w"),
+            (
+                vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "exec cat".into(),
+                    "a \"b".into(),
+                    "xy zw".into()
+                ],
+                None
+            )
+        );
+        // Quoted, `#` is no comment; an empty pair is an empty field.
+        assert_eq!(
+            fields("a \"#b\" ''"),
+            (vec!["a".into(), "#b".into(), "".into()], None)
+        );
+        assert_eq!(
+            fields("a \"b c"),
+            (
+                vec!["a".into(), "b c".into()],
+                Some("a quote is left open".into())
+            )
+        );
+    }
+
+    #[test]
+    fn directives() {
+        assert_eq!(
+            items(".include /etc/inetd.d/*.conf\n.include\n.frob x\n"),
+            [
+                Item::Include {
+                    line: 1,
+                    pattern: "/etc/inetd.d/*.conf".into()
+                },
+                Item::Bad {
+                    line: 2,
+                    reason: ".include needs a file name or pattern".into()
+                },
+                Item::Bad {
+                    line: 3,
+                    reason: "unknown directive \".frob\"".into()
+                },
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
-use super::{owner, Skip};
+use super::{owner, Extras, Skip};
 use crate::config::*;
 
 /// Room kept in an exec's ARG_MAX for what the parser does not see: the
@@ -64,7 +64,7 @@ pub(super) struct Fields<'e> {
     pub(super) wait: &'e str,
     pub(super) user: &'e str,
     pub(super) program: &'e str,
-    pub(super) args: &'e [&'e str],
+    pub(super) args: Vec<&'e str>,
 }
 
 /// Names the fields of an entry, splitting `host:` off the service.
@@ -84,18 +84,7 @@ pub(super) fn split_fields<'e>(fields: &'e [&'e str]) -> Result<Fields<'e>, Stri
             fields.len()
         ));
     };
-    let (owner, first) = match owner::split_prefix(first) {
-        Some((owner, path)) => (Some(owner), path),
-        None => (None, *first),
-    };
-    // A unix socket path may hold colons; anything else splits at the last one.
-    let (hosts, service) = match first.rsplit_once(':') {
-        Some((hosts, service)) if !first.starts_with('/') => (Some(hosts), service),
-        _ => (None, first),
-    };
-    if service.is_empty() {
-        return Err(format!("missing service name in {}", shown(first)));
-    }
+    let (owner, hosts, service) = split_service(first)?;
     Ok(Fields {
         owner,
         hosts,
@@ -105,8 +94,165 @@ pub(super) fn split_fields<'e>(fields: &'e [&'e str]) -> Result<Fields<'e>, Stri
         wait,
         user,
         program,
-        args,
+        args: args.to_vec(),
     })
+}
+
+/// The first field: `[:user:group:mode:]/path` or `[hosts:]service`, split.
+pub(super) fn split_service(first: &str) -> Result<(Option<&str>, Option<&str>, &str), String> {
+    let (owner, first) = match owner::split_prefix(first) {
+        Some((owner, path)) => (Some(owner), path),
+        None => (None, first),
+    };
+    // A unix socket path may hold colons; anything else splits at the last one.
+    let (hosts, service) = match first.rsplit_once(':') {
+        Some((hosts, service)) if !first.starts_with('/') => (Some(hosts), service),
+        _ => (None, first),
+    };
+    if service.is_empty() {
+        return Err(format!("missing service name in {}", shown(first)));
+    }
+    Ok((owner, hosts, service))
+}
+
+/// NetBSD's extras of the positional fields, split off their plain form:
+/// `stream,N` (concurrent connections), `stream:FILTER[,ARG]` (an accept
+/// filter), `PROTOCOL,sndbuf=N,rcvbuf=N` (socket buffers, with `k` or `m`),
+/// `faith/` (refused); and FreeBSD's `tcp/ttcp`, served as plain TCP.
+pub(super) fn netbsd_extras<'e>(
+    mut fields: Fields<'e>,
+    warnings: &mut Vec<String>,
+) -> Result<(Fields<'e>, Extras), String> {
+    let mut extras = Extras::default();
+    let (socket_type, filter) = match fields.socket_type.split_once(':') {
+        Some((socket_type, filter)) => (socket_type, Some(filter)),
+        None => (fields.socket_type, None),
+    };
+    let socket_type = match socket_type.split_once(',') {
+        Some(("stream", max)) => {
+            extras.accept_max = Some(count(max).ok_or_else(|| {
+                format!(
+                    "bad connection limit {} in {}",
+                    shown(max),
+                    shown(fields.socket_type)
+                )
+            })?);
+            "stream"
+        }
+        Some(_) => {
+            return Err(format!(
+                "a connection limit ({}) is for stream sockets only",
+                shown(fields.socket_type)
+            ))
+        }
+        None => socket_type,
+    };
+    if let Some(filter) = filter {
+        if socket_type != "stream" {
+            return Err(format!(
+                "an accept filter ({}) is for stream sockets only",
+                shown(fields.socket_type)
+            ));
+        }
+        let (name, arg) = match filter.split_once(',') {
+            Some((name, arg)) => (name, Some(arg)),
+            None => (filter, None),
+        };
+        extras.socket_options.defer_accept = Some(accept_filter(name, arg)?);
+    }
+    fields.socket_type = socket_type;
+    if let Some(rest) = fields.protocol.strip_prefix("faith/") {
+        return Err(format!(
+            "protocol faith/{} is not supported: FAITH (IPv6 to IPv4 translation) is a KAME relay Linux does not have",
+            shown(rest).trim_matches('"')
+        ));
+    }
+    let (protocol, buffers) = match fields.protocol.split_once(',') {
+        Some((protocol, buffers)) => (protocol, Some(buffers)),
+        None => (fields.protocol, None),
+    };
+    if let Some(buffers) = buffers {
+        if buffers.split(',').count() > 2 {
+            return Err(format!(
+                "too many buffer sizes in {}",
+                shown(fields.protocol)
+            ));
+        }
+        for option in buffers.split(',') {
+            let (name, size) = option.split_once('=').ok_or_else(|| {
+                format!(
+                    "bad buffer size option {} (expected sndbuf=SIZE or rcvbuf=SIZE)",
+                    shown(option)
+                )
+            })?;
+            let size = buffer_size(size).filter(|&n| n > 0).ok_or_else(|| {
+                format!(
+                    "bad buffer size {} in {}",
+                    shown(size),
+                    shown(fields.protocol)
+                )
+            })?;
+            match name {
+                "sndbuf" => extras.socket_options.send_buffer = Some(size),
+                "rcvbuf" => extras.socket_options.receive_buffer = Some(size),
+                _ => {
+                    return Err(format!(
+                        "unknown buffer size option {} (expected sndbuf or rcvbuf)",
+                        shown(name)
+                    ))
+                }
+            }
+        }
+    }
+    fields.protocol = match protocol.strip_suffix("/ttcp") {
+        Some(tcp @ ("tcp" | "tcp4" | "tcp6" | "tcp46")) => {
+            warnings.push(format!(
+                "{protocol} served as {tcp}: T/TCP is gone from every kernel"
+            ));
+            tcp
+        }
+        _ => protocol,
+    };
+    Ok((fields, extras))
+}
+
+/// An accept filter: NetBSD's and FreeBSD's `dataready` is Linux's
+/// TCP_DEFER_ACCEPT (its argument, ours, the seconds to wait for data).
+pub(super) fn accept_filter(name: &str, arg: Option<&str>) -> Result<u32, String> {
+    if name != "dataready" {
+        return Err(format!(
+            "accept filter {} is not supported (only dataready, as TCP_DEFER_ACCEPT)",
+            shown(name)
+        ));
+    }
+    match arg {
+        None => Ok(DEFAULT_DEFER_ACCEPT_SECS),
+        Some(arg) => count(arg)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("bad dataready time {} (seconds, at least 1)", shown(arg))),
+    }
+}
+
+/// A decimal count, digits only.
+pub(super) fn count(text: &str) -> Option<u32> {
+    Some(text)
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
+}
+
+/// A buffer size: a count, possibly followed by `k` (KiB) or `m` (MiB), at
+/// most what setsockopt takes.
+pub(super) fn buffer_size(text: &str) -> Option<u32> {
+    let (digits, unit) = match text.strip_suffix('k') {
+        Some(digits) => (digits, 1 << 10),
+        None => match text.strip_suffix('m') {
+            Some(digits) => (digits, 1 << 20),
+            None => (text, 1),
+        },
+    };
+    count(digits)
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&n| n <= i32::MAX as u32)
 }
 
 pub(super) fn parse_socket_type(field: &str) -> Result<SocketType, String> {
@@ -300,16 +446,20 @@ pub(super) fn split_wait_flags(field: &str) -> Result<(&str, WaitFlags), String>
     Ok((head, flags))
 }
 
-/// `wait` or `nowait`, then the OpenBSD/busybox `.max` and the FreeBSD
+/// `wait` or `nowait`, then the OpenBSD/busybox `.max` (or NetBSD's
+/// `:max`, where `:0` starts nothing) and the FreeBSD
 /// `/max-child/max-connections-per-ip-per-minute/max-child-per-ip`, in that order.
 pub(super) fn parse_wait(field: &str) -> Result<(bool, Limits), String> {
     let (head, freebsd) = match field.split_once('/') {
         Some((head, tail)) => (head, Some(tail)),
         None => (field, None),
     };
-    let (mode, rate) = match head.split_once('.') {
-        Some((mode, rate)) => (mode, Some(rate)),
-        None => (head, None),
+    let (mode, rate, netbsd) = match head.split_once(':') {
+        Some((mode, rate)) => (mode, Some(rate), true),
+        None => match head.split_once('.') {
+            Some((mode, rate)) => (mode, Some(rate), false),
+            None => (head, None, false),
+        },
     };
     let wait = match mode {
         "wait" => true,
@@ -327,6 +477,10 @@ pub(super) fn parse_wait(field: &str) -> Result<(bool, Limits), String> {
         max_per_minute: rate.map(limit).transpose()?,
         ..Limits::default()
     };
+    if netbsd && limits.max_per_minute == Some(0) {
+        limits.max_per_minute = None;
+        limits.starts_nothing = true;
+    }
     if let Some(freebsd) = freebsd {
         if freebsd.split('/').count() > 3 {
             return Err(format!(
@@ -342,22 +496,26 @@ pub(super) fn parse_wait(field: &str) -> Result<(bool, Limits), String> {
     Ok((wait, limits))
 }
 
-/// `internal` (a builtin chosen by the service name, or by the name after
-/// `internal`, which lets builtins listen on any port or a unix socket) or an
+/// `internal` (a builtin chosen by the service name, or the last part of a
+/// unix socket's path, or by the name after `internal`, which lets
+/// builtins listen on any port or path) or an
 /// absolute path and its argv.
 pub(super) fn parse_program(
     fields: &Fields,
     family: Family,
     arg_max: usize,
+    working_dir: Option<&Path>,
     warnings: &mut Vec<String>,
 ) -> Result<Program, String> {
     if fields.program == "internal" {
-        let (name, ignored) = match fields.args {
+        let (name, ignored) = match &fields.args[..] {
             [name, ignored @ ..] => (*name, ignored),
+            // FreeBSD: a unix socket's builtin is named by the path's last part.
             [] if family == Family::Unix => {
-                return Err("a builtin on a unix socket needs its name after internal".to_string())
+                let base = fields.service.rsplit('/').next().unwrap_or(fields.service);
+                (base, &fields.args[..])
             }
-            [] => (fields.service, fields.args),
+            [] => (fields.service, &fields.args[..]),
         };
         let builtin = Builtin::from_name(name).ok_or_else(|| {
             let names: Vec<&str> = crate::builtins::TABLE.iter().map(|s| s.name).collect();
@@ -372,12 +530,25 @@ pub(super) fn parse_program(
         }
         return Ok(Program::Builtin(builtin));
     }
-    if !fields.program.starts_with('/') {
-        return Err(format!(
-            "server program {} is not an absolute path",
-            shown(fields.program)
-        ));
-    }
+    let path = match (fields.program.starts_with('/'), working_dir) {
+        (true, _) => PathBuf::from(fields.program),
+        (false, Some(dir)) if !fields.program.is_empty() => {
+            // As GNU inetutils and the BSDs run it: from inetd's directory.
+            let path = dir.join(fields.program);
+            warnings.push(format!(
+                "server program {} is a relative path: {} is run",
+                shown(fields.program),
+                path.display()
+            ));
+            path
+        }
+        _ => {
+            return Err(format!(
+                "server program {} is not an absolute path",
+                shown(fields.program)
+            ))
+        }
+    };
     let argv = if fields.args.is_empty() {
         let name = Path::new(fields.program)
             .file_name()
@@ -386,11 +557,8 @@ pub(super) fn parse_program(
     } else {
         fields.args.iter().map(|arg| arg.to_string()).collect()
     };
-    check_exec_size(fields.program, &argv, arg_max)?;
-    Ok(Program::External {
-        path: PathBuf::from(fields.program),
-        argv,
-    })
+    check_exec_size(&path.to_string_lossy(), &argv, arg_max)?;
+    Ok(Program::External { path, argv })
 }
 
 /// `internal redirect HOST:PORT` (or `[IPV6]:PORT`): where a redirect
@@ -401,7 +569,7 @@ pub(super) fn parse_redirect(
     family: Family,
     resolver: &dyn crate::resolve::Resolver,
 ) -> Result<SocketAddr, String> {
-    let [_, target, rest @ ..] = fields.args else {
+    let [_, target, rest @ ..] = &fields.args[..] else {
         return Err("internal redirect needs HOST:PORT".to_string());
     };
     if !rest.is_empty() {

@@ -1,51 +1,108 @@
-//! The `inetd.conf` dialect, as the BSD inetds and busybox write it: text
-//! in, [`Service`]s and `file:line: reason` diagnostics out. A pure
+//! The `inetd.conf` dialect, as the BSD inetds, busybox and GNU inetutils
+//! write it (NetBSD's key-values definitions and `.include` among it):
+//! text in, [`Service`]s and `file:line: reason` diagnostics out. A pure
 //! function: all it learns about the system (service names, users, groups,
-//! host names) it asks a [`Resolver`], which tests replace.
+//! host names) it asks a [`Resolver`], and the files an `.include` names
+//! it asks [`Includes`]; tests replace both.
 
 mod entries;
 mod fields;
+mod include;
+mod keyvalues;
 mod owner;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
 mod tests;
+mod v2;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use super::*;
 use crate::resolve::Resolver;
-use entries::{entries, ipsec_policies, Entry};
+use entries::{ipsec_policies, items, Entry, Item};
 use fields::*;
+pub use include::FileIncludes;
 
-/// Parses the text of one configuration file.
+/// Choices of the loader that the text does not make.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Debian's meaning of `tcp` and `udp` (openbsd-inetd since
+    /// 0.20221205): IPv4 and IPv6 (`tcp46`, `udp46`) on a wildcard or IPv6
+    /// address. Off: IPv4, as in the BSDs.
+    pub dual_stack: bool,
+    /// inetd's working directory, against which relative program paths
+    /// are resolved (with a warning); `None`: they are rejected.
+    pub working_dir: Option<PathBuf>,
+}
+
+/// What `.include` reads: the loader reads the file system (through
+/// `files.rs`), tests give a table. The parser stays pure.
+pub trait Includes {
+    /// The files `pattern` names (relative to the directory of `from`),
+    /// in order, as messages show them; or why the pattern cannot be
+    /// expanded.
+    fn files(&self, pattern: &str, from: &str) -> Result<Vec<String>, String>;
+
+    /// The text of one of them (read when it is parsed: one at a time).
+    fn read(&self, file: &str) -> Result<String, String>;
+
+    /// Whether two names are the same file (for telling a loop).
+    fn same(&self, a: &str, b: &str) -> bool {
+        a == b
+    }
+}
+
+/// For a text read on its own: `.include` is an error.
+pub struct NoIncludes;
+
+impl Includes for NoIncludes {
+    fn files(&self, _pattern: &str, _from: &str) -> Result<Vec<String>, String> {
+        Err(".include is read only when inetd reads a file".to_string())
+    }
+
+    fn read(&self, _file: &str) -> Result<String, String> {
+        Err(".include is read only when inetd reads a file".to_string())
+    }
+}
+
+/// How deep `.include`s may nest, and how many files one load reads.
+const MAX_INCLUDE_DEPTH: usize = 8;
+const MAX_INCLUDED_FILES: usize = 256;
+
+/// Parses the text of one configuration file, with the default options
+/// and no `.include`.
 pub fn parse(text: &str, file: &str, resolver: &dyn Resolver) -> (Vec<Service>, Vec<ConfigError>) {
+    parse_with(text, file, resolver, &Options::default(), &NoIncludes)
+}
+
+/// Parses the text of one configuration file and the files it includes.
+pub fn parse_with(
+    text: &str,
+    file: &str,
+    resolver: &dyn Resolver,
+    options: &Options,
+    includes: &dyn Includes,
+) -> (Vec<Service>, Vec<ConfigError>) {
     let mut parser = Parser {
-        file,
+        file: file.to_string(),
         resolver,
+        options,
+        includes,
         default_host: None,
         listeners: HashMap::new(),
         services: Vec::new(),
         errors: Vec::new(),
+        stack: vec![file.to_string()],
+        included: 0,
     };
-    for entry in entries(text) {
-        parser.entry(&entry);
-    }
-    for (line, policy) in ipsec_policies(text) {
-        parser.report(
-            line,
-            Severity::Warning,
-            format!(
-                "{} ignored (the lines after it are served without it), not supported: IPsec policies",
-                shown(policy)
-            ),
-        );
-    }
-    // In file order; a line's own messages keep theirs (the sort is stable).
-    parser.errors.sort_by_key(|e| e.line);
-    (parser.services, parser.errors)
+    parser.text(text);
+    (
+        parser.services.into_iter().flatten().collect(),
+        parser.errors,
+    )
 }
 
 /// Why an entry yields no service.
@@ -88,40 +145,201 @@ struct DefaultHost {
 }
 
 struct Parser<'a> {
-    file: &'a str,
+    /// The file being read (an included one while it is).
+    file: String,
     resolver: &'a dyn Resolver,
+    options: &'a Options,
+    includes: &'a dyn Includes,
     /// Set by a `host:` line; `None` is the wildcard.
     default_host: Option<DefaultHost>,
-    /// Every accepted listener and the line that defined it.
-    listeners: HashMap<ListenerKey, usize>,
-    services: Vec<Service>,
+    /// Every accepted listener: where it was defined and its services'
+    /// places in `services`.
+    listeners: HashMap<ListenerKey, Claim>,
+    /// In order; `None` where a later line took the listener.
+    services: Vec<Option<Service>>,
     errors: Vec<ConfigError>,
+    /// The files being read, outermost first: an `.include` of one of
+    /// them is a loop.
+    stack: Vec<String>,
+    /// Files included so far.
+    included: usize,
+}
+
+/// A listener taken by a line.
+struct Claim {
+    file: String,
+    line: usize,
+    service: usize,
+}
+
+/// What a line of a dialect says beyond the plain form of its fields:
+/// NetBSD's extras, and what its key-values definitions give directly.
+#[derive(Default)]
+struct Extras {
+    /// The family, when the protocol alone does not say it.
+    family: Option<Family>,
+    /// Wait mode and limits, when not read from the wait field.
+    wait: Option<(bool, Limits)>,
+    /// NetBSD's `stream,N`: concurrent connections.
+    accept_max: Option<u32>,
+    socket_options: SocketOptions,
 }
 
 impl Parser<'_> {
+    /// The items of one file's text, `.include`s read where they stand.
+    fn text(&mut self, text: &str) {
+        let mut policies = ipsec_policies(text).into_iter().peekable();
+        for item in items(text) {
+            let line = match &item {
+                Item::Entry(entry) => entry.line,
+                Item::Definition(definition) => definition.line,
+                Item::Include { line, .. } | Item::Bad { line, .. } => *line,
+            };
+            while let Some((at, policy)) = policies.next_if(|(at, _)| *at < line) {
+                self.ipsec_policy(at, policy);
+            }
+            match item {
+                Item::Entry(entry) => self.entry(&entry),
+                Item::Definition(definition) => self.definition(&definition),
+                Item::Include { line, pattern } => self.include(line, &pattern),
+                Item::Bad { line, reason } => self.report(line, Severity::Error, reason),
+            }
+        }
+        for (at, policy) in policies {
+            self.ipsec_policy(at, policy);
+        }
+    }
+
+    fn ipsec_policy(&mut self, line: usize, policy: &str) {
+        self.report(
+            line,
+            Severity::Warning,
+            format!(
+                "{} ignored (the lines after it are served without it), not supported: IPsec policies",
+                shown(policy)
+            ),
+        );
+    }
+
     fn entry(&mut self, entry: &Entry) {
-        if let [only] = entry.fields[..] {
+        if let Some(reason) = &entry.error {
+            self.report(entry.line, Severity::Error, reason.clone());
+            return;
+        }
+        let fields: Vec<&str> = entry.fields.iter().map(String::as_str).collect();
+        if let [only] = fields[..] {
             if let Some(hosts) = only.strip_suffix(':').filter(|_| !only.starts_with('/')) {
                 self.set_default_host(hosts, entry.line);
                 return;
             }
         }
         let mut warnings = Vec::new();
-        match self.services(entry, &mut warnings) {
-            Ok(services) => {
-                self.services.extend(services);
-                for warning in warnings {
-                    self.report(entry.line, Severity::Warning, warning);
-                }
+        let services = split_fields(&fields)
+            .and_then(|fields| netbsd_extras(fields, &mut warnings))
+            .map_err(Skip::Rejected)
+            .and_then(|(fields, extras)| self.services(&fields, extras, entry.line, &mut warnings));
+        self.outcome(entry.line, services, warnings);
+    }
+
+    /// A key-values definition (`v2.rs` reads its keys).
+    fn definition(&mut self, definition: &keyvalues::Definition) {
+        let mut warnings = Vec::new();
+        let services = v2::spec(definition, &mut warnings).and_then(|spec| {
+            let fields = spec.fields();
+            if !definition.enabled {
+                return Ok(Vec::new());
             }
-            Err(Skip::Rejected(reason)) => self.report(entry.line, Severity::Error, reason),
-            Err(Skip::Unsupported(reason)) => self.report(entry.line, Severity::Warning, reason),
+            let extras = self.v2_extras(&spec, &fields)?;
+            self.services(&fields, extras, definition.line, &mut warnings)
+        });
+        self.outcome(definition.line, services, warnings);
+    }
+
+    fn outcome(
+        &mut self,
+        line: usize,
+        services: Result<Vec<Service>, Skip>,
+        warnings: Vec<String>,
+    ) {
+        match services {
+            Ok(services) => {
+                for warning in warnings {
+                    self.report(line, Severity::Warning, warning);
+                }
+                self.add(services);
+            }
+            Err(Skip::Rejected(reason)) => self.report(line, Severity::Error, reason),
+            Err(Skip::Unsupported(reason)) => self.report(line, Severity::Warning, reason),
+        }
+    }
+
+    /// `.include PATTERN`: each file it names, read as if its text stood
+    /// here, with the default host of this point (restored after).
+    fn include(&mut self, line: usize, pattern: &str) {
+        if self.stack.len() > MAX_INCLUDE_DEPTH {
+            let reason = format!(
+                ".include {} nests too deep (at most {MAX_INCLUDE_DEPTH} levels)",
+                shown(pattern)
+            );
+            self.report(line, Severity::Error, reason);
+            return;
+        }
+        let files = match self.includes.files(pattern, &self.file) {
+            Ok(files) => files,
+            Err(reason) => {
+                self.report(
+                    line,
+                    Severity::Error,
+                    format!(".include {}: {reason}", shown(pattern)),
+                );
+                return;
+            }
+        };
+        for included in files {
+            if self.stack.iter().any(|f| self.includes.same(f, &included)) {
+                let reason = format!(
+                    "{} not included again: it would include itself",
+                    shown(&included)
+                );
+                self.report(line, Severity::Warning, reason);
+                continue;
+            }
+            if self.included >= MAX_INCLUDED_FILES {
+                let reason = format!(
+                    "{} not included: at most {MAX_INCLUDED_FILES} files are",
+                    shown(&included)
+                );
+                self.report(line, Severity::Error, reason);
+                return;
+            }
+            self.included += 1;
+            let text = match self.includes.read(&included) {
+                Ok(text) => text,
+                Err(reason) => {
+                    self.report(
+                        line,
+                        Severity::Error,
+                        format!("{}: {reason}", shown(&included)),
+                    );
+                    continue;
+                }
+            };
+            let outer = std::mem::replace(&mut self.file, included.clone());
+            self.stack.push(included);
+            let default_host = self.default_host.as_ref().map(|d| DefaultHost {
+                hosts: d.hosts.clone(),
+                line: d.line,
+            });
+            self.text(&text);
+            self.default_host = default_host;
+            self.stack.pop();
+            self.file = outer;
         }
     }
 
     fn report(&mut self, line: usize, severity: Severity, reason: String) {
         self.errors.push(ConfigError {
-            file: self.file.to_string(),
+            file: self.file.clone(),
             line,
             severity,
             reason,
@@ -149,51 +367,83 @@ impl Parser<'_> {
         });
     }
 
-    /// The services of one entry (one per bind address), or why it has none.
+    /// The services of one line or definition (one per bind address), or
+    /// why it has none.
     fn services(
         &mut self,
-        entry: &Entry,
+        fields: &Fields,
+        extras: Extras,
+        line: usize,
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Service>, Skip> {
-        let fields = split_fields(&entry.fields)?;
         let socket_type = parse_socket_type(fields.socket_type)?;
-        if let Some(feature) = unsupported(&fields, socket_type)? {
+        if let Some(feature) = unsupported(fields, socket_type)? {
             return Err(Skip::Unsupported(format!(
                 "{} skipped, not supported: {feature}",
                 shown(fields.service)
             )));
         }
-        let family = parse_protocol(fields.protocol, socket_type)?;
-        let listens = self.listens(&fields, socket_type, family)?;
+        // Debian's `tcp` and `udp`: both families where the host allows.
+        let both = extras.family.is_none()
+            && self.options.dual_stack
+            && matches!(fields.protocol, "tcp" | "udp");
+        let family = match extras.family {
+            Some(family) => family,
+            None if both => Family::Dual,
+            None => parse_protocol(fields.protocol, socket_type)?,
+        };
+        let listens = self.listens(fields, socket_type, family, both)?;
         let (wait_field, flags) = split_wait_flags(fields.wait)?;
-        let (wait, limits) = parse_wait(wait_field)?;
+        let (wait, mut limits) = match extras.wait {
+            Some(given) => given,
+            None => parse_wait(wait_field)?,
+        };
+        match extras.accept_max {
+            Some(0) => limits.starts_nothing = true,
+            Some(max) => limits.max_child = Some(max),
+            None => {}
+        }
         let user = self.credentials(fields.user, warnings)?;
-        let program = match (fields.program, fields.args.first()) {
-            ("internal", Some(&"redirect")) => {
+        let working_dir = self.options.working_dir.as_deref();
+        let program = match (fields.program, fields.args.first().copied()) {
+            ("internal", Some("redirect")) => {
                 if socket_type != SocketType::Stream || wait {
                     return Err("redirect is for stream nowait services".to_string().into());
                 }
-                Program::Redirect(parse_redirect(&fields, family, self.resolver)?)
+                Program::Redirect(parse_redirect(fields, family, self.resolver)?)
             }
-            _ => parse_program(&fields, family, self.resolver.arg_max(), warnings)?,
+            _ => parse_program(
+                fields,
+                family,
+                self.resolver.arg_max(),
+                working_dir,
+                warnings,
+            )?,
         };
         check_builtin_kind(&program, socket_type)?;
         if let [Listen::Tcpmux { .. }] = listens[..] {
             check_tcpmux_service(wait, &program)?;
         }
-        let builtin_args = builtin_options(&fields, &program, warnings)?;
+        let builtin_args = builtin_options(fields, &program, warnings)?;
         let builtin = !matches!(program, Program::External { .. });
         if builtin && (flags.environment || flags.listen_fds) {
             warnings.push("env and listen-fds are for programs, not builtins: ignored".to_string());
         } else if flags.listen_fds && !wait {
             warnings.push("listen-fds is for wait services: ignored".to_string());
         }
-        self.claim(&listens, socket_type, entry.line)?;
+        let filtered = extras.socket_options.defer_accept.is_some();
+        if filtered && (socket_type != SocketType::Stream || family == Family::Unix) {
+            return Err(Skip::Rejected(
+                "an accept filter is for TCP stream sockets only".to_string(),
+            ));
+        }
+        drop_inapplicable_limits(&mut limits, socket_type, wait, family, &program, warnings);
+        self.claim(&listens, socket_type, line, warnings)?;
         Ok(listens
             .into_iter()
             .map(|listen| Service {
-                file: self.file.to_string(),
-                line: entry.line,
+                file: self.file.clone(),
+                line,
                 name: fields.service.to_string(),
                 protocol: fields.protocol.to_string(),
                 listen,
@@ -209,8 +459,53 @@ impl Parser<'_> {
                 banners: Banners::default(),
                 log: LogFields::default(),
                 builtin_args: builtin_args.clone(),
+                socket_options: extras.socket_options,
             })
             .collect())
+    }
+
+    /// The family of a definition whose protocol is plain `tcp` or `udp`:
+    /// NetBSD takes it from the bind address, which must be an IPv4 or an
+    /// IPv6 address then.
+    fn v2_extras(&self, spec: &v2::Spec, fields: &Fields) -> Result<Extras, Skip> {
+        let family = if matches!(fields.protocol, "tcp" | "udp") {
+            let hosts = match (fields.hosts, &self.default_host) {
+                (Some(hosts), _) => hosts,
+                (None, Some(default)) => default.hosts.as_str(),
+                (None, None) => "*",
+            };
+            let literal = |host: &str| {
+                let inner = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+                inner.unwrap_or(host).parse::<IpAddr>().ok()
+            };
+            let ips: Option<Vec<IpAddr>> = hosts.split(',').map(literal).collect();
+            match ips.as_deref() {
+                Some(ips) if ips.iter().all(IpAddr::is_ipv4) => Some(Family::V4),
+                Some(ips) if ips.iter().all(IpAddr::is_ipv6) => Some(Family::V6),
+                _ => {
+                    return Err(Skip::Rejected(format!(
+                        "protocol {} with address {}: the family is not known (give {}4 or {}6, or an IP address)",
+                        fields.protocol,
+                        shown(hosts),
+                        fields.protocol,
+                        fields.protocol
+                    )))
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Extras {
+            family,
+            wait: Some((spec.wait, spec.limits)),
+            accept_max: None,
+            socket_options: spec.socket_options,
+        })
+    }
+
+    /// Adds a line's services, which [`Parser::claim`] placed.
+    fn add(&mut self, services: Vec<Service>) {
+        self.services.extend(services.into_iter().map(Some));
     }
 
     /// Where the entry listens: a unix path, or one address per host of the
@@ -220,6 +515,7 @@ impl Parser<'_> {
         fields: &Fields,
         socket_type: SocketType,
         family: Family,
+        v4_too: bool,
     ) -> Result<Vec<Listen>, String> {
         if let Some(listen) = tcpmux_listen(fields, socket_type, family)? {
             return Ok(vec![listen]);
@@ -250,13 +546,19 @@ impl Parser<'_> {
         hosts
             .split(',')
             .map(|host| {
-                let ip =
-                    self.host_addr(host, family, fields.protocol).map_err(
-                        |e| match default_line {
+                // Debian's `tcp`: an IPv4 host keeps IPv4.
+                let v4 = (v4_too && host != "*")
+                    .then(|| self.host_addr(host, Family::V4, fields.protocol).ok())
+                    .flatten();
+                let ip = match v4 {
+                    Some(ip) => ip,
+                    None => self.host_addr(host, family, fields.protocol).map_err(|e| {
+                        match default_line {
                             Some(line) => format!("{e} (default host set at line {line})"),
                             None => e,
-                        },
-                    )?;
+                        }
+                    })?,
+                };
                 Ok(Listen::Inet {
                     addr: SocketAddr::new(ip, port),
                     v6only: family == Family::V6,
@@ -387,29 +689,90 @@ impl Parser<'_> {
         })
     }
 
-    /// Records the listeners of an entry, unless one is already taken.
+    /// Records the listeners of a line. One the line names twice rejects
+    /// it; one an earlier line took goes to this line, as in the BSDs.
     fn claim(
         &mut self,
         listens: &[Listen],
         socket_type: SocketType,
         line: usize,
+        warnings: &mut Vec<String>,
     ) -> Result<(), String> {
-        let mut this_line = HashSet::new();
+        let mut this_line = Vec::with_capacity(listens.len());
         for listen in listens {
             let key = ListenerKey::new(listen, socket_type);
-            if let Some(first) = self.listeners.get(&key) {
-                return Err(format!(
-                    "duplicate listener {listen} {socket_type}: first defined at line {first}"
-                ));
-            }
-            if !this_line.insert(key) {
+            if this_line.contains(&key) {
                 return Err(format!(
                     "duplicate listener {listen} {socket_type} on this line"
                 ));
             }
+            this_line.push(key);
         }
-        self.listeners
-            .extend(this_line.into_iter().map(|key| (key, line)));
+        let first = self.services.len();
+        for (i, (key, listen)) in this_line.into_iter().zip(listens).enumerate() {
+            let claim = Claim {
+                file: self.file.clone(),
+                line,
+                service: first + i,
+            };
+            if let Some(earlier) = self.listeners.insert(key, claim) {
+                self.services[earlier.service] = None;
+                let place = if earlier.file == self.file {
+                    format!("line {}", earlier.line)
+                } else {
+                    format!("{}:{}", earlier.file, earlier.line)
+                };
+                warnings.push(format!(
+                    "listener {listen} {socket_type} of {place} replaced: the later line wins"
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+/// Per-client limits where a service has no clients to count them by are
+/// dropped, with a warning, rather than kept as if they applied.
+fn drop_inapplicable_limits(
+    limits: &mut Limits,
+    socket_type: SocketType,
+    wait: bool,
+    family: Family,
+    program: &Program,
+    warnings: &mut Vec<String>,
+) {
+    let why = match (socket_type, wait, program) {
+        _ if family == Family::Unix => Some("a unix socket has no client address"),
+        (SocketType::Dgram, _, Program::Builtin(_)) => {
+            Some("builtin datagrams are limited by --udp-source-rate")
+        }
+        (SocketType::Stream, true, _) => {
+            Some("a stream wait service accepts its connections itself")
+        }
+        _ => None,
+    };
+    let mut drop = |limit: &mut Option<u32>, name: &str, why: &str| {
+        if limit.take().is_some() {
+            warnings.push(format!("{name} ignored: {why}"));
+        }
+    };
+    if let Some(why) = why {
+        drop(
+            &mut limits.max_conn_per_ip_per_minute,
+            "the per-client rate",
+            why,
+        );
+        drop(
+            &mut limits.max_child_per_ip,
+            "the per-client child limit",
+            why,
+        );
+    } else if socket_type == SocketType::Dgram && wait {
+        let why = "the one child of a dgram wait service serves every sender";
+        drop(
+            &mut limits.max_child_per_ip,
+            "the per-client child limit",
+            why,
+        );
     }
 }

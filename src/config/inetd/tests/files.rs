@@ -221,16 +221,18 @@ echo stream tcp46 nowait root internal
 /run/x stream unix nowait root /bin/cat
 /run/x dgram unix wait root /bin/cat
 ";
+    // The later line wins, as in the BSDs; a line naming one listener
+    // twice is bad.
     assert_eq!(
         errors(text),
         [
             (
                 3,
-                "duplicate listener 0.0.0.0:7 stream: first defined at line 1".into()
+                "warning: listener 0.0.0.0:7 stream of line 1 replaced: the later line wins".into()
             ),
             (
                 5,
-                "duplicate listener [::]:7 stream: first defined at line 4".into()
+                "warning: listener [::]:7 stream of line 4 replaced: the later line wins".into()
             ),
             (
                 7,
@@ -238,9 +240,19 @@ echo stream tcp46 nowait root internal
             ),
             (
                 9,
-                "duplicate listener /run/x dgram: first defined at line 8".into()
+                "warning: listener /run/x dgram of line 8 replaced: the later line wins".into()
             ),
         ]
+    );
+    let (services, _) = parse_with_table(text);
+    let lines: Vec<usize> = services.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [2, 3, 5, 6, 9]);
+    assert_eq!(
+        services[1].program,
+        Program::External {
+            path: "/bin/cat".into(),
+            argv: vec!["cat".into()]
+        }
     );
     // A rejected line claims nothing: the same listener is fine later.
     let text = "echo stream tcp nowait nosuch internal\necho stream tcp nowait root internal\n";
@@ -494,5 +506,42 @@ fn freebsd_inetd() {
             "inetd.conf:13: warning: \"daemon\" ignored, not supported: login classes",
             "inetd.conf:17: warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")",
         ]
+    );
+}
+
+#[test]
+fn netbsd_inetd() {
+    let (all, errors) = parse_with_table(include_str!("../../../../tests/data/netbsd-inetd.conf"));
+    assert_eq!(
+        summary(&all),
+        [
+            "0.0.0.0:21 tcp4 /usr/libexec/ftpd ftpd -ll",
+            "[::]:21 tcp6 /usr/libexec/ftpd ftpd -ll",
+            "0.0.0.0:23 tcp4 /usr/libexec/telnetd telnetd -a valid",
+            "0.0.0.0:79 tcp4 /usr/libexec/fingerd fingerd -lsm",
+            "0.0.0.0:512 udp4 /usr/libexec/comsat comsat",
+            "0.0.0.0:7 tcp4 echo",
+            "0.0.0.0:13 tcp4 daytime",
+            "0.0.0.0:518 udp4 /usr/libexec/ntalkd ntalkd",
+            "127.0.0.1:19 tcp4 chargen",
+            "[::1]:113 tcp6 /usr/libexec/identd identd -l -o -e",
+        ]
+    );
+    let telnet = &all[2];
+    assert_eq!(telnet.limits.max_child, Some(16));
+    assert_eq!(telnet.limits.max_per_minute, Some(60));
+    assert_eq!(telnet.socket_options.receive_buffer, Some(64 * 1024));
+    assert_eq!(
+        all[6].socket_options.defer_accept,
+        Some(DEFAULT_DEFER_ACCEPT_SECS)
+    );
+    assert_eq!(all[7].user.group.as_deref(), Some("tty"));
+    assert_eq!(all[8].limits.max_per_minute, Some(10));
+    assert_eq!(all[9].limits.max_conn_per_ip_per_minute, Some(3));
+    let messages: Vec<_> = errors.iter().map(ToString::to_string).collect();
+    // Read alone, the text cannot include.
+    assert_eq!(
+        messages,
+        ["inetd.conf:37: .include \"/etc/inetd.d/*.conf\": .include is read only when inetd reads a file"]
     );
 }

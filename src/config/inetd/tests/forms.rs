@@ -33,6 +33,7 @@ fn builtin_service() {
             banners: Banners::default(),
             log: LogFields::default(),
             builtin_args: vec![],
+            socket_options: SocketOptions::default(),
         }
     );
 }
@@ -72,9 +73,10 @@ fn unknown_builtins_are_rejected() {
         "echo stream tcp nowait root internal bogus",
         "no builtin service \"bogus\"",
     );
+    // FreeBSD names a unix socket's builtin by the path's last part.
     assert_rejected(
-        "/run/echo stream unix nowait root internal",
-        "a builtin on a unix socket needs its name after internal",
+        "/run/nosuch stream unix nowait root internal",
+        "no builtin service \"nosuch\"",
     );
 }
 
@@ -420,6 +422,7 @@ fn wait_modes_and_limits() {
         max_conn_per_ip_per_minute: conn,
         max_child_per_ip: child_ip,
         cps: None,
+        starts_nothing: false,
     };
     assert_eq!(limits("wait"), (true, Limits::default()));
     assert_eq!(limits("nowait"), (false, Limits::default()));
@@ -598,13 +601,15 @@ fn tcpmux_services_have_no_socket_of_their_own() {
         "1 dgram udp wait root internal tcpmux",
         "builtin tcpmux serves streams only",
     );
-    // Names are matched without regard to case: one service a name.
+    // Names are matched without regard to case: one service a name, and
+    // as for any listener the later line wins.
     let (services, errors) = parse_with_table(
         "tcpmux/date stream tcp nowait root /bin/date\ntcpmux/+DATE stream tcp nowait root /bin/date\n",
     );
     assert_eq!(services.len(), 1);
+    assert_eq!(services[0].line, 2);
     assert!(
-        errors[0].reason.contains("first defined at line 1"),
+        errors[0].is_warning() && errors[0].reason.contains("the later line wins"),
         "{errors:?}"
     );
 }

@@ -5,6 +5,7 @@ use super::*;
 
 mod files;
 mod forms;
+mod netbsd;
 use crate::resolve::table::TableResolver;
 
 pub(super) fn parse_with_table(text: &str) -> (Vec<Service>, Vec<ConfigError>) {
