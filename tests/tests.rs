@@ -10,4 +10,5 @@ mod install;
 mod limits;
 mod messages;
 mod tcpd;
+mod udp_nowait;
 mod util;

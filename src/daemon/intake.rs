@@ -38,11 +38,14 @@ enum Arrival {
     /// A `wait` service's listening socket, with the sender of the datagram
     /// waiting on it (none for a stream socket: no client until it accepts).
     Socket(Option<SocketAddr>),
+    /// A datagram waiting on a UDP `nowait` listener, from this peer (see
+    /// `per_peer.rs`).
+    Peer(SocketAddr),
 }
 
 /// Whether the listener's loop goes on after an arrival.
 #[derive(PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     Next,
     Stop,
 }
@@ -65,7 +68,8 @@ impl Daemon {
             Program::External { .. } => Kind::Program,
         };
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
-        let waits = !datagrams && served.hands_over_socket();
+        let per_peer = serves_peers(&served.service);
+        let waits = !datagrams && !per_peer && served.hands_over_socket();
         for _ in 0..ACCEPT_BATCH {
             // A builtin's datagrams are limited by the reply budgets.
             if !datagrams
@@ -74,7 +78,9 @@ impl Daemon {
             {
                 return;
             }
-            let arrival = if waits {
+            let arrival = if per_peer {
+                self.peer_waiting(slot).map(Arrival::Peer)
+            } else if waits {
                 self.waiting(slot)
             } else if datagrams {
                 self.receive(slot)
@@ -112,20 +118,33 @@ impl Daemon {
                 }
                 None
             }
+            Arrival::Peer(sender) => match self.admit_client(slot, &Peer::Inet(*sender)) {
+                Ok(client) => client,
+                Err(_) => {
+                    self.drain_failed_datagram(slot);
+                    return Flow::Next;
+                }
+            },
             Arrival::Socket(_) => None,
         };
         let access = match &arrival {
             Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
             Arrival::Datagram(peer, _) => self.datagram_access(slot, *peer),
-            Arrival::Socket(Some(sender)) => self.datagram_access(slot, *sender),
+            Arrival::Socket(Some(sender)) | Arrival::Peer(sender) => {
+                self.datagram_access(slot, *sender)
+            }
             Arrival::Socket(None) => Access::Granted,
         };
         if access == Access::Denied {
             self.release_client(slot, client);
-            if let Arrival::Socket(_) = arrival {
+            match arrival {
                 // Refused: the datagram is consumed, and the next one looked at.
-                self.drain_failed_datagram(slot);
-                self.ready.push_back(Key::Listener(slot).token());
+                Arrival::Socket(_) => {
+                    self.drain_failed_datagram(slot);
+                    self.ready.push_back(Key::Listener(slot).token());
+                }
+                Arrival::Peer(_) => self.drain_failed_datagram(slot),
+                _ => {}
             }
             return Flow::Next;
         }
@@ -145,6 +164,7 @@ impl Daemon {
                 self.after_spawn(slot, client, spawned)
             }
             (Arrival::Socket(sender), _) => self.hand_over(slot, sender, checked),
+            (Arrival::Peer(sender), _) => self.start_for_peer(slot, sender, client, checked),
             (Arrival::Connection(stream, peer), Some(service)) if checked => {
                 let fd = stream.raw_fd();
                 let waiting = Waiting::Connection(Parked {
@@ -182,7 +202,7 @@ impl Daemon {
     }
 
     /// What a failed spawn means for the listener's loop.
-    fn after_spawn<T>(
+    pub(super) fn after_spawn<T>(
         &mut self,
         slot: usize,
         client: Option<IpAddr>,
@@ -203,7 +223,12 @@ impl Daemon {
     }
 
     /// Hands the listening socket itself to a child and stops polling it.
-    fn hand_over(&mut self, slot: usize, sender: Option<SocketAddr>, checked: bool) -> Flow {
+    pub(super) fn hand_over(
+        &mut self,
+        slot: usize,
+        sender: Option<SocketAddr>,
+        checked: bool,
+    ) -> Flow {
         let Some(socket) = self.listeners[slot]
             .as_mut()
             .and_then(|l| l.socket.as_mut())

@@ -23,6 +23,9 @@ pub(super) struct Listener {
     pub(super) state: State,
     /// Failed binds in a row (see [`Daemon::bind`]).
     pub(super) bind_failures: u32,
+    /// A UDP `nowait` listener, bound to share its port with its
+    /// children's sockets (see `per_peer.rs`).
+    pub(super) per_peer: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +59,7 @@ impl Listener {
             socket: None,
             state: State::Unbound(now),
             bind_failures: 0,
+            per_peer: serves_peers(service),
         }
     }
 }
@@ -77,7 +81,12 @@ impl Daemon {
         let Some(listener) = self.listeners[slot].as_mut() else {
             return;
         };
-        match listener::open(&listener.listen, listener.socket_type, backlog) {
+        let opened = if listener.per_peer {
+            listener::open_shared_udp(&listener.listen)
+        } else {
+            listener::open(&listener.listen, listener.socket_type, backlog)
+        };
+        match opened {
             Ok(mut socket) => {
                 if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
                     self.log.err(format!("{}: register: {e}", listener.label));

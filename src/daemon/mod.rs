@@ -7,7 +7,7 @@
 //! that a budget cut short goes on a ready queue and continues on the next
 //! turn, after other events.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::CString;
 use std::fmt;
 use std::io::{self, Write};
@@ -44,6 +44,7 @@ mod admission;
 mod children;
 mod intake;
 mod listeners;
+mod per_peer;
 mod reload;
 mod services;
 mod sessions;
@@ -54,6 +55,7 @@ use admission::{Caps, Counts, Full, Kind, CLIENT_TABLE_CAPACITY};
 use children::*;
 use intake::*;
 use listeners::*;
+use per_peer::*;
 use services::*;
 use sessions::*;
 pub use startup::run;

@@ -97,6 +97,7 @@ impl Daemon {
                 active: 0,
                 deciding: 0,
                 clients: None,
+                peers: Peers::default(),
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
             while self.services.get(free_slot).is_some_and(Option::is_some) {

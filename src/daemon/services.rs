@@ -28,6 +28,8 @@ pub(super) struct Served {
     pub(super) deciding: u32,
     /// Per-client counts, when the service limits clients.
     pub(super) clients: Option<ClientTable>,
+    /// The peers of a UDP `nowait` service that have a child (see `per_peer.rs`).
+    pub(super) peers: Peers,
 }
 
 /// A service's limits after its own suffixes override the daemon's
