@@ -17,6 +17,7 @@ mod no_unwind;
 pub mod notify;
 pub mod pidfile;
 pub mod resolve;
+pub mod rpc;
 pub mod signals;
 pub mod spawn;
 pub mod tcpd;

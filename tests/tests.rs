@@ -9,6 +9,7 @@ mod hosts;
 mod install;
 mod limits;
 mod messages;
+mod rpc;
 mod tcpd;
 mod udp_nowait;
 mod util;

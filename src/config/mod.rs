@@ -8,7 +8,7 @@
 //! takes the rest of the file down: it is reported and skipped. Warnings
 //! are [`ConfigError`]s of [`Severity::Warning`]: something accepted but
 //! ignored (a FreeBSD login class, an IPsec policy), or a valid line of a
-//! feature not served here (RPC, tcpmux), which is skipped. A warning never
+//! feature not served here (tcpmux), which is skipped. A warning never
 //! rejects a line, so it never refuses a reload or fails `-t`: the same
 //! file is judged the same way at startup and at every reload.
 
@@ -40,6 +40,25 @@ pub struct Service {
     pub limits: Limits,
     pub user: Credentials,
     pub program: Program,
+    /// A Sun RPC service (`rpc/udp`...): its socket is bound to an
+    /// anonymous port (the listen address's port is 0), which the daemon
+    /// registers with rpcbind for each version.
+    pub rpc: Option<Rpc>,
+}
+
+/// The program number and version range of an RPC service line
+/// (`rstatd/1-5`, `100001/2`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rpc {
+    pub program: u32,
+    pub low: u32,
+    pub high: u32,
+}
+
+impl Rpc {
+    pub fn versions(&self) -> std::ops::RangeInclusive<u32> {
+        self.low..=self.high
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -199,12 +218,13 @@ impl Service {
     ///
     /// `ADDRESS FAMILY SOCKTYPE wait|nowait rate=N child=N ip-rate=N ip-child=N
     /// user=NAME uid=N gid=N group=NAME groups=N,N [socket-owner=UID:GID
-    /// socket-mode=MODE] PROGRAM`
+    /// socket-mode=MODE] [rpc-program=N rpc-versions=LOW-HIGH] PROGRAM`
     ///
     /// where FAMILY is tcp4, udp4, tcp6, udp6 (IPv6 only), tcp46, udp46 (dual
     /// stack) or unix, an absent limit or group is `-` (and the socket
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
-    /// four octal digits, and PROGRAM is
+    /// four octal digits, an RPC service's ADDRESS has port 0 (inetd binds
+    /// an anonymous port and registers it with rpcbind), and PROGRAM is
     /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
@@ -230,8 +250,14 @@ impl Service {
             ),
             Listen::Inet { .. } => String::new(),
         };
+        let rpc = self.rpc.map_or_else(String::new, |rpc| {
+            format!(
+                " rpc-program={} rpc-versions={}-{}",
+                rpc.program, rpc.low, rpc.high
+            )
+        });
         format!(
-            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket} {}",
+            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket}{rpc} {}",
             self.listen,
             self.family_name(),
             self.socket_type,
@@ -297,6 +323,7 @@ impl Service {
                 groups: Vec::new(),
             },
             program,
+            rpc: None,
         }
     }
 }

@@ -26,6 +26,9 @@ pub(super) struct Listener {
     /// A UDP `nowait` listener, bound to share its port with its
     /// children's sockets (see `per_peer.rs`).
     pub(super) per_peer: bool,
+    /// An RPC service's program and versions: its port is anonymous, and
+    /// registered with rpcbind (see `rpc.rs`).
+    pub(super) rpc: Option<config::Rpc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,12 +63,14 @@ impl Listener {
             state: State::Unbound(now),
             bind_failures: 0,
             per_peer: serves_peers(service),
+            rpc: service.rpc,
         }
     }
 }
 
 impl Daemon {
     pub(super) fn close_listener(&mut self, mut listener: Listener) {
+        self.rpc_closed(&listener);
         if let Some(socket) = &mut listener.socket {
             if listener.state == State::Listening {
                 let _ = socket.deregister(self.poll.registry());
@@ -107,6 +112,7 @@ impl Daemon {
                     self.log
                         .info(format!("{msg} after {failures} failed attempts"));
                 }
+                self.rpc_bound(slot);
             }
             Err(e) => {
                 // A port that stays taken is retried ever less often, and

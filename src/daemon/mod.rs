@@ -46,6 +46,7 @@ mod intake;
 mod listeners;
 mod per_peer;
 mod reload;
+mod rpc;
 mod services;
 mod sessions;
 mod startup;
@@ -56,6 +57,7 @@ use children::*;
 use intake::*;
 use listeners::*;
 use per_peer::*;
+use rpc::{Registrar, RPC_TOKEN};
 use services::*;
 use sessions::*;
 pub use startup::run;
@@ -131,6 +133,8 @@ struct Daemon {
     readiness: Option<ReadinessFd>,
     /// When the supervisor's watchdog is next told all is well.
     next_watchdog: Option<Instant>,
+    /// RPC services' registrations with rpcbind (see `rpc.rs`).
+    rpc: Registrar,
     terminate: bool,
 }
 
@@ -206,6 +210,8 @@ impl Daemon {
             }
         } else if token == RULE_WATCH_TOKEN {
             // Read at the start of the turn.
+        } else if token == RPC_TOKEN {
+            self.on_rpc_readable();
         } else {
             match Key::of(token) {
                 Key::Listener(slot) => self.on_listener(slot),
@@ -229,6 +235,7 @@ impl Daemon {
             .chain(sweep)
             .chain(self.log.next_tick())
             .chain(self.next_watchdog)
+            .chain(self.rpc.next_deadline())
             .min()
     }
 
@@ -250,6 +257,7 @@ impl Daemon {
                 self.next_watchdog = Some(now + every);
             }
         }
+        self.rpc_timers();
         self.log.tick();
     }
 
@@ -259,6 +267,7 @@ impl Daemon {
         for listener in std::mem::take(&mut self.listeners).into_iter().flatten() {
             self.close_listener(listener);
         }
+        self.rpc_flush();
         if let Some(pidfile) = self.pidfile.take() {
             pidfile.remove();
         }

@@ -72,7 +72,18 @@ impl Daemon {
         let Some(listener) = self.listeners[slot].as_mut() else {
             return Flow::Stop;
         };
-        let fresh = match listener::open_shared_udp(&listener.listen) {
+        // The address as bound: an RPC service's port was anonymous.
+        let listen = match (&listener.listen, &listener.socket) {
+            (Listen::Inet { v6only, .. }, Some(Socket::Udp(udp))) => match udp.local_addr() {
+                Ok(addr) => Listen::Inet {
+                    addr,
+                    v6only: *v6only,
+                },
+                Err(_) => return Flow::Stop,
+            },
+            _ => return Flow::Stop,
+        };
+        let fresh = match listener::open_shared_udp(&listen) {
             Ok(fresh) => fresh,
             Err(e) => {
                 // A socket kept from a `wait` line does not share its port

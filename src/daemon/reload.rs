@@ -14,18 +14,23 @@ pub(super) struct Plan {
     pub(super) open: Vec<Service>,
 }
 
+/// What a listener is matched by across a reload: its address or path,
+/// its socket type, and for an RPC service (whose port is anonymous) its
+/// program and versions.
+pub(super) type ListenKey = (Listen, SocketType, Option<config::Rpc>);
+
 /// Matches `services` against the `running` listeners (slot and key): a
-/// listener whose (address or path, socket type) is unchanged keeps its
-/// socket. Pure, and linear: one map lookup per service.
+/// listener whose key is unchanged keeps its socket. Pure, and linear: one
+/// map lookup per service.
 pub(super) fn plan(
-    running: impl IntoIterator<Item = (usize, (Listen, SocketType))>,
+    running: impl IntoIterator<Item = (usize, ListenKey)>,
     services: Vec<Service>,
 ) -> Plan {
-    let mut by_key: HashMap<(Listen, SocketType), usize> =
+    let mut by_key: HashMap<ListenKey, usize> =
         running.into_iter().map(|(slot, key)| (key, slot)).collect();
     let mut plan = Plan::default();
     for service in services {
-        match by_key.remove(&(service.listen.clone(), service.socket_type)) {
+        match by_key.remove(&(service.listen.clone(), service.socket_type, service.rpc)) {
             Some(slot) => plan.keep.push((slot, service)),
             None => plan.open.push(service),
         }
@@ -44,7 +49,7 @@ impl Daemon {
             .enumerate()
             .filter_map(|(slot, l)| {
                 let l = l.as_ref()?;
-                Some((slot, (l.listen.clone(), l.socket_type)))
+                Some((slot, (l.listen.clone(), l.socket_type, l.rpc)))
             })
             .collect();
         let plan = plan(running, services);
@@ -213,8 +218,8 @@ mod tests {
         }
     }
 
-    fn key(s: &Service) -> (Listen, SocketType) {
-        (s.listen.clone(), s.socket_type)
+    fn key(s: &Service) -> ListenKey {
+        (s.listen.clone(), s.socket_type, s.rpc)
     }
 
     #[test]
@@ -229,6 +234,27 @@ mod tests {
         assert_eq!(plan.keep, vec![(0, a)]);
         assert_eq!(plan.close, vec![3]);
         assert_eq!(plan.open, vec![c, a_dgram]);
+    }
+
+    #[test]
+    fn rpc_services_on_one_anonymous_address_keep_their_own_listeners() {
+        let rpc = |program, high| Service {
+            rpc: Some(config::Rpc {
+                program,
+                low: 1,
+                high,
+            }),
+            ..service("0.0.0.0:0", SocketType::Dgram)
+        };
+        let (a, b) = (rpc(100001, 5), rpc(100002, 2));
+        let running = [(0, key(&a)), (1, key(&b))];
+        let same = plan(running.clone(), vec![b.clone(), a.clone()]);
+        assert_eq!(same.keep, vec![(1, b.clone()), (0, a.clone())]);
+        // Other versions: another registration, another listener.
+        let changed = plan(running, vec![rpc(100001, 3), b.clone()]);
+        assert_eq!(changed.keep, vec![(1, b)]);
+        assert_eq!(changed.close, vec![0]);
+        assert_eq!(changed.open, vec![rpc(100001, 3)]);
     }
 
     #[test]

@@ -62,19 +62,44 @@ impl From<String> for Skip {
     }
 }
 
-/// What makes two listeners collide. A unix path is taken whatever the socket type.
+/// What makes two listeners collide. A unix path is taken whatever the
+/// socket type. An RPC program has one port per protocol in rpcbind,
+/// whatever address its socket is bound to.
 #[derive(Debug, PartialEq, Eq, Hash)]
 enum ListenerKey {
     Inet(SocketAddr, SocketType),
     Unix(PathBuf),
+    /// Program, socket type, IPv6.
+    Rpc(u32, SocketType, bool),
 }
 
 impl ListenerKey {
-    fn new(listen: &Listen, socket_type: SocketType) -> ListenerKey {
-        match listen {
-            Listen::Inet { addr, .. } => ListenerKey::Inet(*addr, socket_type),
-            Listen::Unix { path, .. } => ListenerKey::Unix(path.clone()),
+    fn new(listen: &Listen, socket_type: SocketType, rpc: Option<Rpc>) -> ListenerKey {
+        match (listen, rpc) {
+            (Listen::Inet { addr, .. }, Some(rpc)) => {
+                ListenerKey::Rpc(rpc.program, socket_type, addr.is_ipv6())
+            }
+            (Listen::Inet { addr, .. }, None) => ListenerKey::Inet(*addr, socket_type),
+            (Listen::Unix { path, .. }, _) => ListenerKey::Unix(path.clone()),
         }
+    }
+
+    /// The listener, for a message.
+    fn describe(&self, listen: &Listen, socket_type: SocketType) -> String {
+        match self {
+            ListenerKey::Rpc(program, ..) => format!(
+                "RPC program {program} {socket_type} on {}",
+                listen_family(listen)
+            ),
+            _ => format!("listener {listen} {socket_type}"),
+        }
+    }
+}
+
+fn listen_family(listen: &Listen) -> &'static str {
+    match listen {
+        Listen::Inet { addr, .. } if addr.is_ipv6() => "IPv6",
+        _ => "IPv4",
     }
 }
 
@@ -160,12 +185,25 @@ impl Parser<'_> {
                 shown(fields.service)
             )));
         }
-        let family = parse_protocol(fields.protocol, socket_type)?;
-        let listens = self.listens(&fields, socket_type, family)?;
+        let rpc_protocol = fields.protocol.strip_prefix("rpc/");
+        let family = parse_protocol(rpc_protocol.unwrap_or(fields.protocol), socket_type)?;
+        let rpc = match rpc_protocol {
+            Some(_) if family == Family::Unix => {
+                return Err(format!("bad RPC protocol {}", shown(fields.protocol)).into())
+            }
+            Some(_) => Some(parse_rpc(fields.service, self.resolver)?),
+            None => None,
+        };
+        let listens = self.listens(&fields, socket_type, family, rpc.is_some())?;
         let (wait, limits) = parse_wait(fields.wait)?;
         let user = self.credentials(fields.user, warnings)?;
+        if rpc.is_some() && fields.program == "internal" {
+            return Err("an RPC service needs a program, not internal"
+                .to_string()
+                .into());
+        }
         let program = parse_program(&fields, family, self.resolver.arg_max(), warnings)?;
-        self.claim(&listens, socket_type, entry.line)?;
+        self.claim(&listens, socket_type, rpc, entry.line)?;
         Ok(listens
             .into_iter()
             .map(|listen| Service {
@@ -179,17 +217,20 @@ impl Parser<'_> {
                 limits,
                 user: user.clone(),
                 program: program.clone(),
+                rpc,
             })
             .collect())
     }
 
     /// Where the entry listens: a unix path, or one address per host of the
-    /// entry's host list (or the default host).
+    /// entry's host list (or the default host); an RPC service on an
+    /// anonymous port.
     fn listens(
         &self,
         fields: &Fields,
         socket_type: SocketType,
         family: Family,
+        rpc: bool,
     ) -> Result<Vec<Listen>, String> {
         if family == Family::Unix {
             if let Some(hosts) = fields.hosts {
@@ -208,7 +249,11 @@ impl Parser<'_> {
                 shown(owner)
             ));
         }
-        let port = self.port(fields.service, socket_type)?;
+        let port = if rpc {
+            0
+        } else {
+            self.port(fields.service, socket_type)?
+        };
         let (hosts, default_line) = match (fields.hosts, &self.default_host) {
             (Some(hosts), _) => (hosts, None),
             (None, Some(default)) => (default.hosts.as_str(), Some(default.line)),
@@ -359,20 +404,21 @@ impl Parser<'_> {
         &mut self,
         listens: &[Listen],
         socket_type: SocketType,
+        rpc: Option<Rpc>,
         line: usize,
     ) -> Result<(), String> {
         let mut this_line = HashSet::new();
         for listen in listens {
-            let key = ListenerKey::new(listen, socket_type);
+            let key = ListenerKey::new(listen, socket_type, rpc);
             if let Some(first) = self.listeners.get(&key) {
                 return Err(format!(
-                    "duplicate listener {listen} {socket_type}: first defined at line {first}"
+                    "duplicate {}: first defined at line {first}",
+                    key.describe(listen, socket_type)
                 ));
             }
+            let what = key.describe(listen, socket_type);
             if !this_line.insert(key) {
-                return Err(format!(
-                    "duplicate listener {listen} {socket_type} on this line"
-                ));
+                return Err(format!("duplicate {what} on this line"));
             }
         }
         self.listeners
