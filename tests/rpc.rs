@@ -1,5 +1,5 @@
 //! Sun RPC services against Debian's rpcbind, in a network namespace of
-//! their own: registered (`rpcinfo -p`), answered (a client of the
+//! their own: registered (`rpcinfo`), answered (a client of the
 //! system's RPC library, which asks rpcbind where the service is),
 //! registered again after rpcbind restarts, unregistered on removal and
 //! on exit.
@@ -70,21 +70,22 @@ fn start_rpcbind(netns: &Netns) -> Daemon {
     rpcbind
 }
 
-/// What `rpcinfo -p` lists of `program`: (version, protocol, port), sorted.
+/// What `rpcinfo` lists of `program`: (version, netid, port), sorted.
 fn registered(netns: &Netns, program: &str) -> Vec<(u32, String, u16)> {
-    let out = netns.command("rpcinfo").arg("-p").output().unwrap();
+    let out = netns.command("rpcinfo").output().unwrap();
     let mut found: Vec<(u32, String, u16)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            match fields[..] {
-                [p, version, protocol, port, ..] if p == program => Some((
-                    version.parse().ok()?,
-                    protocol.to_string(),
-                    port.parse().ok()?,
-                )),
-                _ => None,
-            }
+            let [p, version, netid, address, ..] = fields[..] else {
+                return None;
+            };
+            // A universal address ends in the port's two bytes.
+            let mut bytes = address.rsplit('.');
+            let low: u16 = bytes.next()?.parse().ok()?;
+            let high: u16 = bytes.next()?.parse().ok()?;
+            (p == program)
+                .then(|| Some((version.parse().ok()?, netid.to_string(), high << 8 | low)))?
         })
         .collect();
     found.sort();
@@ -98,9 +99,24 @@ fn versions(found: &[(u32, String, u16)]) -> Vec<(u32, &str)> {
 
 /// Calls procedure 1 of the test program through rpcbind: "version V pid P".
 fn call(netns: &Netns, service: &std::path::Path, version: u32, protocol: &str) -> String {
+    call_at(netns, service, "127.0.0.1", version, protocol)
+}
+
+/// Version 2 over IPv6.
+fn call6(netns: &Netns, service: &std::path::Path) -> String {
+    call_at(netns, service, "::1", 2, "udp6")
+}
+
+fn call_at(
+    netns: &Netns,
+    service: &std::path::Path,
+    host: &str,
+    version: u32,
+    protocol: &str,
+) -> String {
     let out = netns
         .command(service)
-        .args(["call", "127.0.0.1", &version.to_string(), protocol])
+        .args(["call", host, &version.to_string(), protocol])
         .output()
         .unwrap();
     assert!(
@@ -124,15 +140,16 @@ fn registered_answered_and_unregistered_with_rpcbind() {
     let rpcbind = start_rpcbind(&netns);
     let svc = service.display();
     let udp_line = format!("{PROGRAM}/1-2 dgram rpc/udp wait root {svc} service\n");
-    // The same program on tcp, and Debian's stock rstatd line (its program
-    // never runs here).
+    // The same program on tcp and udp6, and Debian's stock rstatd line
+    // (its program never runs here).
     let config = format!(
         "{udp_line}\
          {PROGRAM}/1-2 stream rpc/tcp wait root {svc} service\n\
+         {PROGRAM}/2 dgram rpc/udp6 wait root {svc} service\n\
          rstatd/1-5 dgram rpc/udp wait root {svc} rpc.rstatd\n"
     );
     let mut d = Daemon::start_in(&netns, "rpc", &config);
-    let all = [(1, "tcp"), (1, "udp"), (2, "tcp"), (2, "udp")];
+    let all = [(1, "tcp"), (1, "udp"), (2, "tcp"), (2, "udp"), (2, "udp6")];
     wait_until("the registrations", || {
         versions(&registered(&netns, PROGRAM)) == all
     });
@@ -142,10 +159,12 @@ fn registered_answered_and_unregistered_with_rpcbind() {
     let ports = registered(&netns, PROGRAM);
     assert_eq!(ports[0].2, ports[2].2);
     assert_eq!(ports[1].2, ports[3].2);
+    assert_ne!(ports[3].2, ports[4].2);
 
     // Answered by the program inetd starts, found through rpcbind.
     assert!(call(&netns, &service, 1, "udp").starts_with("version 1 pid "));
     assert!(call(&netns, &service, 2, "tcp").starts_with("version 2 pid "));
+    assert!(call6(&netns, &service).starts_with("version 2 pid "));
     d.wait_for_log("rpc/udp: started pid");
     d.wait_for_log("rpc/tcp: started pid");
 
@@ -163,8 +182,9 @@ fn registered_answered_and_unregistered_with_rpcbind() {
     }
     d.wait_for_log("rpcbind had lost");
     assert!(call(&netns, &service, 2, "udp").starts_with("version 2 pid "));
+    assert!(call6(&netns, &service).starts_with("version 2 pid "));
 
-    // A reload without the tcp line unregisters it; udp stays (the
+    // A reload without the tcp, udp6 and rstatd lines unregisters it; udp stays (the
     // portmapper's UNSET takes both: inetd sets udp back).
     d.reload(&udp_line);
     wait_until("tcp to be unregistered", || {

@@ -46,6 +46,8 @@ pub(super) struct Registrar {
     in_flight: Vec<InFlight>,
     next_xid: u32,
     next_check: Option<Instant>,
+    /// The last datagram to rpcbind came back refused: nothing listens.
+    unreachable: bool,
 }
 
 /// A mapping the daemon serves.
@@ -223,9 +225,13 @@ impl Daemon {
                 ),
             }
         }
-        let versions = format!("{}-{}", rpc.low, rpc.high);
+        let versions = if rpc.low == rpc.high {
+            format!("version {}", rpc.low)
+        } else {
+            format!("versions {}-{}", rpc.low, rpc.high)
+        };
         self.log.info(format!(
-            "{label}: RPC program {} versions {versions} on port {}: registering with rpcbind",
+            "{label}: RPC program {} {versions} on port {}: registering with rpcbind",
             rpc.program,
             bound.port()
         ));
@@ -289,12 +295,14 @@ impl Daemon {
             };
             match socket.recv(&mut self.scratch) {
                 Ok(n) => {
+                    self.rpc.unreachable = false;
                     if let Some((call, answer)) = self.rpc.match_reply(&self.scratch[..n]) {
                         self.rpc_answer(call, answer);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    self.rpc.unreachable = true;
                     self.log.limited(
                         "rpcbind",
                         Level::Warning,
@@ -422,6 +430,9 @@ impl Daemon {
                     .to_string(),
             );
         }
+        if self.rpc.wanted.is_empty() {
+            self.rpc.next_check = None;
+        }
         if self.rpc.next_check.is_some_and(|at| at <= now) {
             self.rpc.next_check = Some(now + CHECK_EVERY);
             if self.rpc.socket.is_none() {
@@ -447,7 +458,8 @@ impl Daemon {
         let mut resent = false;
         while !self.rpc.in_flight.is_empty() {
             let now = Instant::now();
-            if now >= deadline {
+            // Nobody to tell, or no time left.
+            if now >= deadline || self.rpc.unreachable {
                 return;
             }
             if !resent && now + EXIT_WAIT / 2 >= deadline {

@@ -4,12 +4,14 @@
  *   service             serve program PROGRAM, versions 1 and 2, on fd 0
  *                       (procedure 1 answers the server's pid), until idle
  *                       for 5 s
- *   service call HOST VERSION udp|tcp
- *                       ask rpcbind on HOST where the program is, call
- *                       procedure 1 there, print "version V pid P"
+ *   service call HOST VERSION NETID
+ *                       ask rpcbind on HOST where the program is on NETID
+ *                       (udp, tcp, udp6, tcp6), call procedure 1 there,
+ *                       print "version V pid P"
  *
  * Built with the system's RPC library (libtirpc): it registers nothing
  * itself (protocol 0); inetd registered the socket with rpcbind. */
+#include <netconfig.h>
 #include <rpc/rpc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,9 +48,14 @@ static void dispatch(struct svc_req *request, SVCXPRT *transport)
 static int call(const char *host, const char *version, const char *netid)
 {
     unsigned long vers = strtoul(version, NULL, 10);
-    CLIENT *client = clnt_create(host, PROGRAM, vers, netid);
+    struct netconfig *transport = getnetconfigent(netid);
+    if (transport == NULL) {
+        fprintf(stderr, "no transport %s in /etc/netconfig\n", netid);
+        return 1;
+    }
+    CLIENT *client = clnt_tp_create(host, PROGRAM, vers, transport);
     if (client == NULL) {
-        clnt_pcreateerror("clnt_create");
+        clnt_pcreateerror("clnt_tp_create");
         return 1;
     }
     struct timeval timeout = {5, 0};
