@@ -148,3 +148,49 @@ fn peers_wait_for_room_under_the_cap() {
     let (pid_b, _) = ask(&b, "bye");
     assert_ne!(pid_a, pid_b);
 }
+
+/// Per-client limits count peers by address: with one child per client,
+/// a second port of the same host is refused while the first is served
+/// (its datagram consumed, so the listener goes on), then served.
+#[test]
+fn one_child_per_client_address() {
+    if !require("python3") {
+        return;
+    }
+    let dir = Dir::new("udpnowait-client-script");
+    let script = dir.create("serve.py", SERVER);
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start(
+        "udpnowait-client",
+        &format!(
+            "127.0.0.1:{port} dgram udp nowait/0/0/1 {user} {} python3 {}\n",
+            python(),
+            script.display()
+        ),
+    );
+    let client = || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        s
+    };
+    let (a, b) = (client(), client());
+    let (pid_a, _) = ask(&a, "hello");
+    b.send(b"hello").unwrap();
+    d.wait_for_log("refused connection from 127.0.0.1");
+    let mut buf = [0u8; 64];
+    assert!(b.recv(&mut buf).is_err(), "a second child for one client");
+    // Another host is served meanwhile.
+    let other = UdpSocket::bind("127.0.0.2:0").unwrap();
+    other.connect(("127.0.0.1", port)).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let (pid_other, _) = ask(&other, "bye");
+    assert_ne!(pid_other, pid_a);
+    assert_eq!(ask(&a, "bye").0, pid_a);
+    let (pid_b, _) = ask(&b, "bye");
+    assert_ne!(pid_a, pid_b);
+}
