@@ -187,15 +187,27 @@ fn open_with(
 /// listener takes in one turn.
 const PEER_WALK: usize = 128;
 
+/// What [`hand_to_peer`] left in the socket and took out of it.
+pub struct Handed {
+    /// Some of the peer's datagrams are left for its program.
+    pub for_peer: bool,
+    /// The senders of the datagrams consumed (the peer's own among them
+    /// when nothing is left for it), in order, repeats included.
+    pub consumed: Vec<SocketAddr>,
+}
+
 /// Busybox's `nowait` UDP: the listening socket, with the peer's first
 /// datagram in its queue, becomes the peer's own: connected to it, so
 /// that the kernel sends it the peer's next datagrams (a connected socket
 /// wins over the unconnected listener that replaces it). Datagrams of other
 /// peers queued before the connect would reach the peer's program too:
-/// they are consumed, with whatever of the peer's came before them (their
-/// senders send again, and reach the new listener). Returns whether any of
-/// the peer's datagrams is left for its program.
-pub fn hand_to_peer(socket: &UdpSocket, peer: SocketAddr, scratch: &mut [u8]) -> io::Result<bool> {
+/// they are consumed, with whatever of the peer's came before them; their
+/// senders are returned (they send again).
+pub fn hand_to_peer(
+    socket: &UdpSocket,
+    peer: SocketAddr,
+    scratch: &mut [u8],
+) -> io::Result<Handed> {
     socket.connect(peer)?;
     let fd = socket.as_raw_fd();
     // With a peek offset, each MSG_PEEK returns the next datagram.
@@ -215,10 +227,18 @@ pub fn hand_to_peer(socket: &UdpSocket, peer: SocketAddr, scratch: &mut [u8]) ->
         }
     }
     set_peek_offset(fd, -1)?;
+    let mut consumed = Vec::with_capacity(foreign_up_to);
     for _ in 0..foreign_up_to {
-        drain_one(fd);
+        match socket.recv_from(&mut scratch[..1]) {
+            Ok((_, from)) => consumed.push(from),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
     }
-    Ok(queued > foreign_up_to)
+    Ok(Handed {
+        for_peer: queued > foreign_up_to,
+        consumed,
+    })
 }
 
 fn set_peek_offset(fd: RawFd, offset: libc::c_int) -> io::Result<()> {

@@ -194,3 +194,55 @@ fn one_child_per_client_address() {
     let (pid_b, _) = ask(&b, "bye");
     assert_ne!(pid_a, pid_b);
 }
+
+/// A burst of new peers, all sending at once: the datagrams queued behind
+/// the first peer's are dropped, but their senders' next datagrams reach
+/// sockets of their own, so each is served by its own process at its
+/// second try, not one peer a round.
+#[test]
+fn a_burst_of_new_peers_is_served_in_one_retry() {
+    if !require("python3") {
+        return;
+    }
+    let dir = Dir::new("udpnowait-burst-script");
+    let script = dir.create("serve.py", SERVER);
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start_with(
+        "udpnowait-burst",
+        &format!(
+            "127.0.0.1:{port} dgram udp nowait {user} {} python3 {}\n",
+            python(),
+            script.display()
+        ),
+        &["-R", "1000"],
+    );
+    const PEERS: usize = 20;
+    let clients: Vec<UdpSocket> = (0..PEERS)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            s
+        })
+        .collect();
+    for c in &clients {
+        c.send(b"bye").unwrap();
+    }
+    let started = Instant::now();
+    let mut pids: Vec<String> = std::thread::scope(|scope| {
+        let asks: Vec<_> = clients
+            .iter()
+            .map(|c| scope.spawn(move || ask(c, "bye").0))
+            .collect();
+        asks.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    let took = started.elapsed();
+    pids.sort();
+    pids.dedup();
+    assert_eq!(pids.len(), PEERS, "one process per peer");
+    // One 300 ms retry, with room for 20 Python start-ups on a busy machine.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    drop(d);
+}

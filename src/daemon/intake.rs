@@ -38,9 +38,9 @@ enum Arrival {
     /// A `wait` service's listening socket, with the sender of the datagram
     /// waiting on it (none for a stream socket: no client until it accepts).
     Socket(Option<SocketAddr>),
-    /// A datagram waiting on a UDP `nowait` listener, from this peer (see
-    /// `per_peer.rs`).
-    Peer(SocketAddr),
+    /// A datagram waiting for a UDP `nowait` service, from this peer, and
+    /// the socket it waits on (see `per_peer.rs`).
+    Peer(SocketAddr, Waits),
 }
 
 /// Whether the listener's loop goes on after an arrival.
@@ -79,7 +79,8 @@ impl Daemon {
                 return;
             }
             let arrival = if per_peer {
-                self.peer_waiting(slot).map(Arrival::Peer)
+                self.peer_waiting(slot)
+                    .map(|(peer, waits)| Arrival::Peer(peer, waits))
             } else if waits {
                 self.waiting(slot)
             } else if datagrams {
@@ -118,10 +119,10 @@ impl Daemon {
                 }
                 None
             }
-            Arrival::Peer(sender) => match self.admit_client(slot, &Peer::Inet(*sender)) {
+            Arrival::Peer(sender, waits) => match self.admit_client(slot, &Peer::Inet(*sender)) {
                 Ok(client) => client,
                 Err(_) => {
-                    self.drain_failed_datagram(slot);
+                    self.refuse_peer(slot, *sender, *waits);
                     return Flow::Next;
                 }
             },
@@ -130,7 +131,7 @@ impl Daemon {
         let access = match &arrival {
             Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
             Arrival::Datagram(peer, _) => self.datagram_access(slot, *peer),
-            Arrival::Socket(Some(sender)) | Arrival::Peer(sender) => {
+            Arrival::Socket(Some(sender)) | Arrival::Peer(sender, _) => {
                 self.datagram_access(slot, *sender)
             }
             Arrival::Socket(None) => Access::Granted,
@@ -143,7 +144,7 @@ impl Daemon {
                     self.drain_failed_datagram(slot);
                     self.ready.push_back(Key::Listener(slot).token());
                 }
-                Arrival::Peer(_) => self.drain_failed_datagram(slot),
+                Arrival::Peer(sender, waits) => self.refuse_peer(slot, sender, waits),
                 _ => {}
             }
             return Flow::Next;
@@ -164,7 +165,9 @@ impl Daemon {
                 self.after_spawn(slot, client, spawned)
             }
             (Arrival::Socket(sender), _) => self.hand_over(slot, sender, checked),
-            (Arrival::Peer(sender), _) => self.start_for_peer(slot, sender, client, checked),
+            (Arrival::Peer(sender, waits), _) => {
+                self.start_for_peer(slot, (sender, waits), client, checked)
+            }
             (Arrival::Connection(stream, peer), Some(service)) if checked => {
                 let fd = stream.raw_fd();
                 let waiting = Waiting::Connection(Parked {
