@@ -4,8 +4,11 @@
 //! a fresh socket bound to the same address (SO_REUSEPORT) listens in its
 //! place. The kernel then sends the peer's later datagrams to its child's
 //! socket and everyone else's to the listener, so several peers are served
-//! at once. Each child goes through the one pipeline of `intake.rs`
-//! (per-client limits, access, rate, caps) like any other.
+//! at once. Other peers' datagrams queued behind the first one are dropped,
+//! and each of their senders gets a socket connected to it, reserved for
+//! its next datagram (see [`Peers`]). Each child goes through the one
+//! pipeline of `intake.rs` (per-client limits, access, rate, caps) like
+//! any other; reserved sockets are bounded in number and time.
 
 use super::*;
 
