@@ -434,7 +434,8 @@ impl Daemon {
             fds: self.listeners.len()
                 + self.open_sessions
                 + self.children.waiting_connections()
-                + checks as usize,
+                + checks as usize
+                + listener.peers.reserved_sockets(),
             checks,
             service_active: listener.active,
             service_checks: listener.deciding,

@@ -65,6 +65,11 @@ impl Peers {
         }
     }
 
+    /// Descriptors the reserved sockets hold (admission counts them).
+    pub(super) fn reserved_sockets(&self) -> usize {
+        self.reserved.len()
+    }
+
     fn known(&self, peer: &SocketAddr) -> bool {
         self.with_child.contains(peer) || self.reserved.iter().any(|r| r.peer == *peer)
     }
@@ -270,9 +275,14 @@ impl Daemon {
         let now = self.now;
         let token = Key::Listener(slot).token();
         for peer in peers {
-            let Some(served) = self.services[slot].as_mut() else {
+            let Some(served) = self.services[slot].as_ref() else {
                 return;
             };
+            // Only with room for a descriptor under the limit's reserve.
+            let (counts, caps) = self.usage(served);
+            if counts.fds + 1 + admission::FD_RESERVE > caps.fds {
+                return;
+            }
             if served.peers.reserved.len() >= MAX_RESERVED || served.peers.known(&peer) {
                 continue;
             }
@@ -286,6 +296,9 @@ impl Daemon {
             if !connected || socket.register(self.poll.registry(), token).is_err() {
                 continue;
             }
+            let Some(served) = self.services[slot].as_mut() else {
+                return;
+            };
             served.peers.reserved.push(Reserved {
                 peer,
                 socket,
