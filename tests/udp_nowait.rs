@@ -246,3 +246,59 @@ fn a_burst_of_new_peers_is_served_in_one_retry() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
     drop(d);
 }
+
+/// Access control applies per peer: a denied host gets nothing (and the
+/// listener goes on), and a rule whose option runs in a child (`spawn`)
+/// decides in the `--tcpd` child, which then runs the program on the
+/// peer's connected socket.
+#[test]
+fn access_is_decided_per_peer() {
+    if !require("python3") {
+        return;
+    }
+    let dir = Dir::new("udpnowait-access-script");
+    let script = dir.create("serve.py", SERVER);
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let d = Daemon::start(
+        "udpnowait-access",
+        &format!(
+            "127.0.0.1:{port} dgram udp nowait {user} {} python3 {}\n",
+            python(),
+            script.display()
+        ),
+    );
+    let out = Dir::new("udpnowait-spawn-out");
+    std::fs::set_permissions(
+        &out.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let file = out.join("spawned");
+    d.write_rules("hosts.deny", "python3: 127.0.0.2\n");
+    d.write_rules(
+        "hosts.allow",
+        &format!(
+            "python3: 127.0.0.1: spawn /bin/echo %a %d >> {}\n",
+            file.display()
+        ),
+    );
+    let denied = UdpSocket::bind("127.0.0.2:0").unwrap();
+    denied.connect(("127.0.0.1", port)).unwrap();
+    denied
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    denied.send(b"bye").unwrap();
+    let mut buf = [0u8; 64];
+    assert!(denied.recv(&mut buf).is_err(), "a denied peer was answered");
+    let allowed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    allowed.connect(("127.0.0.1", port)).unwrap();
+    allowed
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let (_, peer) = ask(&allowed, "bye");
+    assert_eq!(peer, allowed.local_addr().unwrap().to_string());
+    wait_until("the spawned command", || {
+        std::fs::read_to_string(&file).is_ok_and(|s| s == "127.0.0.1 python3\n")
+    });
+}
