@@ -173,7 +173,9 @@ impl Registrar {
         self.next_xid
     }
 
-    /// Sends `call` (again, when `tries` > 0), keeping it until answered.
+    /// Sends `call`, keeping it until answered or given up on (see
+    /// [`Daemon::rpc_timers`]); past [`MAX_IN_FLIGHT`], a SET waits for the
+    /// next check.
     fn send(&mut self, call: Call, now: Instant) {
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             return;
@@ -451,9 +453,10 @@ impl Daemon {
     /// take the unregistrations (sent again once), so no client is sent to
     /// a port nobody holds.
     pub(super) fn rpc_flush(&mut self) {
-        let Some(fd) = self.rpc.socket.as_ref().map(|s| s.as_raw_fd()) else {
+        if self.rpc.socket.is_none() {
             return;
-        };
+        }
+        let mut events = Events::with_capacity(16);
         let deadline = Instant::now() + EXIT_WAIT;
         let mut resent = false;
         while !self.rpc.in_flight.is_empty() {
@@ -469,13 +472,9 @@ impl Daemon {
                 }
             }
             let wait = deadline.saturating_duration_since(now).min(EXIT_WAIT / 4);
-            let mut pollfd = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: poll on one pollfd we own.
-            unsafe { libc::poll(&mut pollfd, 1, wait.as_millis() as libc::c_int) };
+            // The loop's own poll: the listeners are gone, and nothing
+            // else is served any more.
+            let _ = self.poll.poll(&mut events, Some(wait));
             self.now = Instant::now();
             self.on_rpc_readable();
             // Only unregistrations are waited for.
