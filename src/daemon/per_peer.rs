@@ -237,8 +237,7 @@ impl Daemon {
         let fresh = match listener::open_shared_udp(listen) {
             Ok(fresh) => fresh,
             Err(e) => {
-                // A socket kept from a `wait` line does not share its port
-                // (or descriptors ran out): serve this peer as `wait` does.
+                // Out of descriptors, say: serve this peer as `wait` does.
                 let label = self.services[slot]
                     .as_ref()
                     .map_or_else(|| "".into(), |s| s.label.clone());

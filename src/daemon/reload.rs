@@ -15,9 +15,19 @@ pub(super) struct Plan {
 }
 
 /// What a listener is matched by across a reload: its address or path,
-/// its socket type, and for an RPC service (whose port is anonymous) its
-/// program and versions.
-pub(super) type ListenKey = (Listen, SocketType, Option<config::Rpc>);
+/// its socket type, for an RPC service (whose port is anonymous) its
+/// program and versions, and whether it shares its port with a child per
+/// peer (a UDP `nowait` socket is bound to, see `per_peer.rs`).
+pub(super) type ListenKey = (Listen, SocketType, Option<config::Rpc>, bool);
+
+fn key_of(service: &Service) -> ListenKey {
+    (
+        service.listen.clone(),
+        service.socket_type,
+        service.rpc,
+        serves_peers(service),
+    )
+}
 
 /// Matches `services` against the `running` listeners (slot and key): a
 /// listener whose key is unchanged keeps its socket. Pure, and linear: one
@@ -30,7 +40,7 @@ pub(super) fn plan(
         running.into_iter().map(|(slot, key)| (key, slot)).collect();
     let mut plan = Plan::default();
     for service in services {
-        match by_key.remove(&(service.listen.clone(), service.socket_type, service.rpc)) {
+        match by_key.remove(&key_of(&service)) {
             Some(slot) => plan.keep.push((slot, service)),
             None => plan.open.push(service),
         }
@@ -49,7 +59,7 @@ impl Daemon {
             .enumerate()
             .filter_map(|(slot, l)| {
                 let l = l.as_ref()?;
-                Some((slot, (l.listen.clone(), l.socket_type, l.rpc)))
+                Some((slot, (l.listen.clone(), l.socket_type, l.rpc, l.per_peer)))
             })
             .collect();
         let plan = plan(running, services);
@@ -219,7 +229,7 @@ mod tests {
     }
 
     fn key(s: &Service) -> ListenKey {
-        (s.listen.clone(), s.socket_type, s.rpc)
+        key_of(s)
     }
 
     #[test]
@@ -255,6 +265,23 @@ mod tests {
         assert_eq!(changed.keep, vec![(1, b)]);
         assert_eq!(changed.close, vec![0]);
         assert_eq!(changed.open, vec![rpc(100001, 3)]);
+    }
+
+    #[test]
+    fn a_udp_line_turned_nowait_gets_a_socket_that_shares_its_port() {
+        let external = Program::External {
+            path: "/bin/cat".into(),
+            argv: vec!["cat".into()],
+        };
+        let udp = |wait| Service {
+            wait,
+            program: external.clone(),
+            ..service("127.0.0.1:69", SocketType::Dgram)
+        };
+        let running = [(0, key(&udp(true)))];
+        let changed = plan(running.clone(), vec![udp(false)]);
+        assert_eq!((changed.close, changed.open), (vec![0], vec![udp(false)]));
+        assert_eq!(plan(running, vec![udp(true)]).keep, vec![(0, udp(true))]);
     }
 
     #[test]
