@@ -195,15 +195,20 @@ impl Daemon {
             self.release_client(slot, client);
             return Flow::Next;
         };
+        // The peer keeps its socket when some of its datagrams are left:
+        // a reservation too would be a second socket connected to it.
         let mut dropped = handed.consumed;
+        dropped.retain(|peer| *peer != sender);
         if !handed.for_peer {
+            // Nothing of the peer's is left for a program: the socket goes
+            // before the peer's reservation is connected.
+            drop(taken);
             dropped.push(sender);
-        }
-        self.reserve(slot, &listen, dropped);
-        if !handed.for_peer {
+            self.reserve(slot, &listen, dropped);
             self.release_client(slot, client);
             return Flow::Next;
         }
+        self.reserve(slot, &listen, dropped);
         let run = if checked { Run::Checked } else { Run::Program };
         let spawned = self.spawn(
             slot,
