@@ -200,3 +200,33 @@ fn registered_answered_and_unregistered_with_rpcbind() {
     assert!(registered(&netns, PROGRAM).is_empty());
     drop(rpcbind);
 }
+
+/// inetd may start before rpcbind (boot order): it serves, says rpcbind is
+/// not there, and registers once rpcbind answers.
+#[test]
+fn registered_once_rpcbind_starts_after_inetd() {
+    if !tools() {
+        return;
+    }
+    let dir = Dir::new("rpc-late-service");
+    let Some(service) = build_service(&dir) else {
+        return;
+    };
+    let netns = Netns::new();
+    let d = Daemon::start_in(
+        &netns,
+        "rpc-late",
+        &format!(
+            "{PROGRAM}/1 dgram rpc/udp wait root {} service\n",
+            service.display()
+        ),
+    );
+    d.wait_for_log("rpcbind is not running on 127.0.0.1:111");
+    let _rpcbind = start_rpcbind(&netns);
+    let deadline = std::time::Instant::now() + TIMEOUT + Duration::from_secs(10);
+    while versions(&registered(&netns, PROGRAM)) != [(1, "udp")] {
+        assert!(std::time::Instant::now() < deadline, "never registered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(call(&netns, &service, 1, "udp").starts_with("version 1 pid "));
+}
