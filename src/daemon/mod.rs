@@ -350,7 +350,7 @@ mod tests {
         // Distinct keys, distinct tokens.
         let tokens: std::collections::HashSet<Token> = keys.iter().map(|k| k.token()).collect();
         assert_eq!(tokens.len(), keys.len());
-        for special in [SIGNAL_TOKEN, RULE_WATCH_TOKEN] {
+        for special in [SIGNAL_TOKEN, RULE_WATCH_TOKEN, RPC_TOKEN] {
             assert!(!tokens.contains(&special));
         }
     }
