@@ -1,9 +1,9 @@
 //! Reading the files inetd is configured by: its configuration, the rule
-//! files and host lists, /etc/services and /etc/hosts. One function, so
-//! every reader refuses the same things: anything but a regular file (a
-//! FIFO would block the daemon for good, and SIGTERM cannot interrupt it,
-//! as the handlers restart system calls; a device such as /dev/zero never
-//! ends) and a file over [`MAX_FILE_BYTES`].
+//! files and host lists, /etc/services, /etc/rpc and /etc/hosts. One
+//! function, so every reader refuses the same things: anything but a
+//! regular file (a FIFO would block the daemon for good, and SIGTERM cannot
+//! interrupt it, as the handlers restart system calls; a device such as
+//! /dev/zero never ends) and a file over [`MAX_FILE_BYTES`].
 
 use std::fs::File;
 use std::io::{self, Read};

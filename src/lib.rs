@@ -18,6 +18,7 @@ pub mod notify;
 pub mod pidfile;
 pub mod relay;
 pub mod resolve;
+pub mod rpc;
 pub mod signals;
 pub mod spawn;
 pub mod tcpd;

@@ -101,17 +101,7 @@ impl Socket {
     /// Consumes one pending datagram, if any, without blocking; whether
     /// there was one.
     pub fn drain_datagram(&self) -> bool {
-        let mut byte = 0u8;
-        // SAFETY: recv into a one-byte buffer we own.
-        let received = unsafe {
-            libc::recv(
-                self.raw_fd(),
-                (&mut byte as *mut u8).cast(),
-                1,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        received >= 0
+        drain_one(self.raw_fd())
     }
 
     /// Puts the socket back in non-blocking mode after a `wait` child,
@@ -141,6 +131,25 @@ pub fn open(
     socket_type: SocketType,
     backlog: i32,
     options: &SocketOptions,
+) -> io::Result<Socket> {
+    open_with(listen, socket_type, backlog, options, false)
+}
+
+/// A UDP socket for a `nowait` service (see [`hand_to_peer`]): bound with
+/// SO_REUSEPORT, so that the sockets handed to children, each connected
+/// to its peer, and the next listener share the address. Linux lets only
+/// sockets of the same effective user join, so no other user can take the
+/// port's datagrams.
+pub fn open_shared_udp(listen: &Listen, options: &SocketOptions) -> io::Result<Socket> {
+    open_with(listen, SocketType::Dgram, 0, options, true)
+}
+
+fn open_with(
+    listen: &Listen,
+    socket_type: SocketType,
+    backlog: i32,
+    options: &SocketOptions,
+    reuse_port: bool,
 ) -> io::Result<Socket> {
     let sock_type = match socket_type {
         SocketType::Stream => SockType::Stream,
@@ -172,6 +181,9 @@ pub fn open(
         setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     }
     set_options(&fd, options)?;
+    if reuse_port {
+        setsockopt(&fd, sockopt::ReusePort, &true)?;
+    }
     match addr {
         SocketAddr::V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(*a))?,
         SocketAddr::V6(a) => {
@@ -184,6 +196,89 @@ pub fn open(
         return Ok(Socket::Tcp(TcpListener::from_std(fd.into())));
     }
     Ok(Socket::Udp(UdpSocket::from_std(fd.into())))
+}
+
+/// How many queued datagrams [`hand_to_peer`] looks at: more than a
+/// listener takes in one turn.
+const PEER_WALK: usize = 128;
+
+/// What [`hand_to_peer`] left in the socket and took out of it.
+pub struct Handed {
+    /// Some of the peer's datagrams are left for its program.
+    pub for_peer: bool,
+    /// The senders of the datagrams consumed (the peer's own among them
+    /// when nothing is left for it), in order, repeats included.
+    pub consumed: Vec<SocketAddr>,
+}
+
+/// Busybox's `nowait` UDP: the listening socket, with the peer's first
+/// datagram in its queue, becomes the peer's own: connected to it, so
+/// that the kernel sends it the peer's next datagrams (a connected socket
+/// wins over the unconnected listener that replaces it). Datagrams of other
+/// peers queued before the connect would reach the peer's program too:
+/// they are consumed, with whatever of the peer's came before them; their
+/// senders are returned (they send again).
+pub fn hand_to_peer(
+    socket: &UdpSocket,
+    peer: SocketAddr,
+    scratch: &mut [u8],
+) -> io::Result<Handed> {
+    socket.connect(peer)?;
+    let fd = socket.as_raw_fd();
+    // With a peek offset, each MSG_PEEK returns the next datagram.
+    set_peek_offset(fd, 0)?;
+    let mut queued = 0;
+    let mut foreign_up_to = 0;
+    while queued < PEER_WALK {
+        match socket.peek_from(scratch) {
+            Ok((_, from)) => {
+                queued += 1;
+                if from != peer {
+                    foreign_up_to = queued;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    set_peek_offset(fd, -1)?;
+    let mut consumed = Vec::with_capacity(foreign_up_to);
+    for _ in 0..foreign_up_to {
+        match socket.recv_from(&mut scratch[..1]) {
+            Ok((_, from)) => consumed.push(from),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    Ok(Handed {
+        for_peer: queued > foreign_up_to,
+        consumed,
+    })
+}
+
+fn set_peek_offset(fd: RawFd, offset: libc::c_int) -> io::Result<()> {
+    // SAFETY: setsockopt with an int we own, on a descriptor the caller owns.
+    let set = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEEK_OFF,
+            (&offset as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Consumes one pending datagram, if any, without blocking.
+fn drain_one(fd: RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: recv into a one-byte buffer we own.
+    let received = unsafe { libc::recv(fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_DONTWAIT) };
+    received >= 0
 }
 
 const FLAGS: SockFlag = SockFlag::SOCK_NONBLOCK.union(SockFlag::SOCK_CLOEXEC);

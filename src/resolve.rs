@@ -25,6 +25,10 @@ pub trait Resolver {
     fn groups(&self, user: &str, gid: u32) -> Vec<u32>;
     /// Addresses of a host name (never DNS: see ARCHITECTURE.md).
     fn host(&self, name: &str) -> Vec<IpAddr>;
+    /// The number of an RPC program name or alias (/etc/rpc).
+    fn rpc(&self, _name: &str) -> Option<u32> {
+        None
+    }
     /// The most bytes of argument and environment strings (and their
     /// pointers) that execve takes: `sysconf(_SC_ARG_MAX)`.
     fn arg_max(&self) -> usize;
@@ -41,6 +45,7 @@ const MIN_ARG_MAX: usize = 128 * 1024;
 pub struct SystemResolver {
     services: OnceCell<String>,
     hosts: OnceCell<String>,
+    rpc: OnceCell<String>,
     users: RefCell<HashMap<String, Option<User>>>,
     groups: RefCell<HashMap<String, Option<u32>>>,
     group_lists: RefCell<HashMap<(String, u32), Vec<u32>>>,
@@ -91,6 +96,11 @@ impl Resolver for SystemResolver {
         hosts_addrs(text, name)
     }
 
+    fn rpc(&self, name: &str) -> Option<u32> {
+        let text = self.rpc.get_or_init(|| read_or_empty("/etc/rpc"));
+        rpc_program(text, name)
+    }
+
     #[cfg(target_env = "gnu")]
     fn arg_max(&self) -> usize {
         // SAFETY: sysconf has no preconditions.
@@ -132,6 +142,18 @@ fn services_port(text: &str, service: &str, proto: &str) -> Option<u16> {
     })
 }
 
+/// The program number of `name` (a name or alias) in the text of /etc/rpc.
+fn rpc_program(text: &str, name: &str) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let program = fields.next()?;
+        let number = fields.next()?;
+        let matches = program == name || fields.any(|alias| alias == name);
+        matches.then(|| number.parse().ok())?
+    })
+}
+
 /// Addresses of `name` (a name or alias) in the text of /etc/hosts.
 pub fn hosts_addrs(text: &str, name: &str) -> Vec<IpAddr> {
     text.lines()
@@ -155,6 +177,16 @@ mod tests {
         assert_eq!(services_port(text, "ftp", "udp"), None);
         assert_eq!(services_port(text, "rpcbind", "udp"), Some(111));
         assert_eq!(services_port(text, "x", "udp"), None);
+    }
+
+    #[test]
+    fn rpc_lookup() {
+        let text = "# comment\nportmapper\t100000\tportmap sunrpc\nrstatd\t100001\trstat rup # x\n";
+        assert_eq!(rpc_program(text, "rstatd"), Some(100001));
+        assert_eq!(rpc_program(text, "rup"), Some(100001));
+        assert_eq!(rpc_program(text, "sunrpc"), Some(100000));
+        assert_eq!(rpc_program(text, "x"), None);
+        assert_eq!(rpc_program(text, "100001"), None);
     }
 
     #[test]

@@ -194,9 +194,10 @@ fn unix_sockets_in_the_dump() {
     assert!(dump.ends_with(" exec=/bin/cat argv=cat\n"));
 }
 
-/// Lines of features inetd does not serve (RPC, tcpmux, IPsec policies,
-/// login classes, FreeBSD's ident builtin) are valid lines of other inetds:
-/// each is a warning naming the feature, and the check passes.
+/// Lines of features inetd does not serve (IPsec policies, login classes)
+/// are valid lines of other inetds: each is a warning naming the feature,
+/// and the check passes. (The RPC, tcpmux and auth lines beside them are
+/// served; the RPC program comes from /etc/rpc.)
 #[test]
 fn unsupported_features_are_warnings() {
     let dir = Dir::new("check-unsupported");
@@ -216,15 +217,23 @@ echo stream tcp nowait root/staff internal
     let output = check(&["-tt", path]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let expected = [
-        "1: warning: \"rstatd/1-5\" skipped, not supported: RPC services (\"rpc/udp\")",
         "3: warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies",
         "7: warning: \"staff\" ignored, not supported: login classes",
     ]
     .map(|e| format!("{path}:{e}\n"))
     .concat();
     assert_eq!(stderr(&output), expected);
-    // tcpmux, its service, auth and echo.
-    assert_eq!(stdout(&output).lines().count(), 4);
+    // Debian's stock RPC line, tcpmux, its service, auth and echo are
+    // served: the RPC line's program and versions shown.
+    let dump = stdout(&output);
+    let lines: Vec<&str> = dump.lines().collect();
+    assert_eq!(lines.len(), 5);
+    assert!(
+        lines[0].starts_with("0.0.0.0:0 udp4 dgram wait ")
+            && lines[0].contains(" rpc-program=100001 rpc-versions=1-5 exec=/usr/sbin/tcpd "),
+        "{}",
+        lines[0]
+    );
 }
 
 /// What execve would refuse (E2BIG) is rejected at load: one string of

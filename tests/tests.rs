@@ -14,6 +14,8 @@ mod messages;
 mod netbsd;
 mod reconfigure;
 mod redirect;
+mod rpc;
 mod tcpd;
 mod tcpmux;
+mod udp_nowait;
 mod util;

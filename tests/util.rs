@@ -120,6 +120,68 @@ pub fn private_names(
     Some(command)
 }
 
+/// A network namespace with only loopback (up), and a mount namespace
+/// with a tmpfs of its own on /run (where rpcbind keeps its socket and
+/// files) and the resolv.conf of [`private_resolver`]: held by a sleeping
+/// process, entered by every command of [`Netns::command`]. A daemon there
+/// (rpcbind binds 0.0.0.0:111) is out of everyone else's reach. Root only.
+pub struct Netns {
+    holder: std::process::Child,
+    _dir: Dir,
+}
+
+impl Netns {
+    pub fn new() -> Netns {
+        let dir = Dir::new("netns");
+        let resolv = dir.create(
+            "resolv.conf",
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        );
+        let mut holder = Command::new("unshare")
+            .args([
+                "-n",
+                "-m",
+                "sh",
+                "-c",
+                "ip link set lo up && mount -t tmpfs tmpfs /run && \
+                 mount --bind \"$0\" /etc/resolv.conf && echo ready && exec sleep 3600",
+            ])
+            .arg(resolv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start unshare");
+        let mut ready = String::new();
+        let stdout = holder.stdout.take().expect("holder's stdout");
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready);
+        if ready.trim() != "ready" {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            panic!("cannot set up a network namespace");
+        }
+        Netns { holder, _dir: dir }
+    }
+
+    /// `program` in the namespaces (nsenter execs it: the child's pid is
+    /// the program's).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .arg("-t")
+            .arg(self.holder.id().to_string())
+            .args(["-n", "-m", "--"])
+            .arg(program);
+        command
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
 /// Whether an external program is on PATH. A missing tool skips the test
 /// when run by hand, but fails it in CI (which sets `CI=true`).
 pub fn require(tool: &str) -> bool {
@@ -167,17 +229,33 @@ impl Daemon {
     }
 
     pub fn start_with(name: &str, config: &str, args: &[&str]) -> Daemon {
-        Daemon::start_in(Dir::new(name), config, args)
+        Daemon::start_via(Dir::new(name), config, args, private_resolver)
     }
 
     /// As [`Daemon::start_with`], in a directory the test prepared, which
     /// is also the daemon's working directory.
     pub fn start_in(dir: Dir, config: &str, args: &[&str]) -> Daemon {
+        Daemon::start_via(dir, config, args, private_resolver)
+    }
+
+    /// Starts inetd on `config` inside `netns` (see [`Netns`]).
+    pub fn start_in_netns(netns: &Netns, name: &str, config: &str) -> Daemon {
+        Daemon::start_via(Dir::new(name), config, &[], |_| netns.command(inetd_bin()))
+    }
+
+    /// Starts `command` (which runs the inetd binary) in `dir` with the
+    /// test's options, config, pid file and log.
+    fn start_via(
+        dir: Dir,
+        config: &str,
+        args: &[&str],
+        command: impl FnOnce(&Dir) -> Command,
+    ) -> Daemon {
         let config_path = dir.create("inetd.conf", config);
         let pidfile = dir.join("inetd.pid");
         let log = dir.join("stderr.log");
         // Rule files of the test's own (none unless it writes them).
-        let child = private_resolver(&dir)
+        let child = command(&dir)
             .arg("-d")
             .arg("-p")
             .arg(&pidfile)

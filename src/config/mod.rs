@@ -8,7 +8,7 @@
 //! takes the rest of the file down: it is reported and skipped. Warnings
 //! are [`ConfigError`]s of [`Severity::Warning`]: something accepted but
 //! ignored (a FreeBSD login class, an IPsec policy), or a valid line of a
-//! feature not served here (RPC), which is skipped. A warning never
+//! feature not served here, which is skipped. A warning never
 //! rejects a line, so it never refuses a reload or fails `-t`: the same
 //! file is judged the same way at startup and at every reload.
 
@@ -63,6 +63,25 @@ pub struct Service {
     /// Options of the listening socket (NetBSD's buffer sizes and accept
     /// filter), set when it is opened.
     pub socket_options: SocketOptions,
+    /// A Sun RPC service (`rpc/udp`...): its socket is bound to an
+    /// anonymous port (the listen address's port is 0), which the daemon
+    /// registers with rpcbind for each version.
+    pub rpc: Option<Rpc>,
+}
+
+/// The program number and version range of an RPC service line
+/// (`rstatd/1-5`, `100001/2`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rpc {
+    pub program: u32,
+    pub low: u32,
+    pub high: u32,
+}
+
+impl Rpc {
+    pub fn versions(&self) -> std::ops::RangeInclusive<u32> {
+        self.low..=self.high
+    }
 }
 
 /// xinetd's log fields: which lines are written and what they carry.
@@ -371,7 +390,7 @@ impl Service {
     ///
     /// `ADDRESS FAMILY SOCKTYPE WAIT rate=N child=N ip-rate=N ip-child=N
     /// user=NAME uid=N gid=N group=NAME groups=N,N [socket-owner=UID:GID
-    /// socket-mode=MODE] PROGRAM`
+    /// socket-mode=MODE] [rpc-program=N rpc-versions=LOW-HIGH] PROGRAM`
     ///
     /// where ADDRESS is `tcpmux/NAME` or `tcpmux/+NAME` for a service
     /// reached through tcpmux, FAMILY is tcp4, udp4, tcp6, udp6 (IPv6
@@ -379,11 +398,13 @@ impl Service {
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
     /// four octal digits, WAIT is `wait` or `nowait` with the line's
     /// `,env` and `,listen-fds` flags, the bracketed fields after it
-    /// appear only when set, and PROGRAM is `internal=NAME [OPTIONS...]`,
-    /// `redirect=ADDRESS:PORT` or `exec=PATH argv=ARGV0 ARGS...` (the
-    /// options and argv run to the end of the line; an argument holding a
-    /// blank, a quote or a backslash, or empty, is shown in double quotes
-    /// with `\` before a quote or backslash).
+    /// appear only when set, an RPC service's ADDRESS has port 0 (inetd
+    /// binds an anonymous port and registers it with rpcbind), and PROGRAM
+    /// is `internal=NAME [OPTIONS...]`, `redirect=ADDRESS:PORT` or
+    /// `exec=PATH argv=ARGV0 ARGS...` (the options and argv run to the end
+    /// of the line; an argument holding a blank, a quote or a backslash, or
+    /// empty, is shown in double quotes with `\` before a quote or
+    /// backslash).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -430,6 +451,12 @@ impl Service {
         }
         if self.limits.starts_nothing {
             options.push_str(" starts=none");
+        }
+        if let Some(rpc) = self.rpc {
+            options.push_str(&format!(
+                " rpc-program={} rpc-versions={}-{}",
+                rpc.program, rpc.low, rpc.high
+            ));
         }
         format!(
             "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket}{options} {}",
@@ -556,6 +583,7 @@ impl Service {
             log: LogFields::default(),
             builtin_args: Vec::new(),
             socket_options: SocketOptions::default(),
+            rpc: None,
         }
     }
 }

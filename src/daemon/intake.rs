@@ -38,11 +38,14 @@ enum Arrival {
     /// A `wait` service's listening socket, with the sender of the datagram
     /// waiting on it (none for a stream socket: no client until it accepts).
     Socket(Option<SocketAddr>),
+    /// A datagram waiting for a UDP `nowait` service, from this peer, and
+    /// the socket it waits on (see `per_peer.rs`).
+    Peer(SocketAddr, Waits),
 }
 
 /// Whether the listener's loop goes on after an arrival.
 #[derive(PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     Next,
     Stop,
 }
@@ -61,7 +64,8 @@ impl Daemon {
         let (program, socket_type) = (&served.service.program, served.service.socket_type);
         let kind = kind_of(program);
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
-        let waits = !datagrams && served.hands_over_socket();
+        let per_peer = serves_peers(&served.service);
+        let waits = !datagrams && !per_peer && served.hands_over_socket();
         for _ in 0..ACCEPT_BATCH {
             // A builtin's datagrams are limited by the reply budgets.
             if !datagrams
@@ -70,7 +74,10 @@ impl Daemon {
             {
                 return;
             }
-            let arrival = if waits {
+            let arrival = if per_peer {
+                self.peer_waiting(slot)
+                    .map(|(peer, waits)| Arrival::Peer(peer, waits))
+            } else if waits {
                 self.waiting(slot)
             } else if datagrams {
                 self.receive(slot)
@@ -168,11 +175,17 @@ impl Daemon {
                 None
             }
             Arrival::Socket(None) => None,
+            Arrival::Peer(sender, _) => match self.admit_client(slot, &Peer::Inet(*sender)) {
+                Ok(client) => client,
+                Err(_) => return self.refuse(slot, arrival, None, "per_source_limit"),
+            },
         };
         let access = match &arrival {
             Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
             Arrival::Datagram(peer, _) => self.datagram_access(slot, *peer),
-            Arrival::Socket(Some(sender)) => self.datagram_access(slot, *sender),
+            Arrival::Socket(Some(sender)) | Arrival::Peer(sender, _) => {
+                self.datagram_access(slot, *sender)
+            }
             Arrival::Socket(None) => Access::Granted,
         };
         if access == Access::Denied {
@@ -204,6 +217,9 @@ impl Daemon {
                 self.after_spawn(slot, client, spawned)
             }
             Arrival::Socket(sender) => self.hand_over(slot, sender, checked),
+            Arrival::Peer(sender, waits) => {
+                self.start_for_peer(slot, (sender, waits), client, checked)
+            }
             Arrival::Connection(stream, peer) if checked => {
                 let fd = stream.raw_fd();
                 let waiting = Waiting::Connection(Parked { stream, client });
@@ -248,9 +264,9 @@ impl Daemon {
                 Peer::Inet(addr) => Peer::Inet(*addr),
                 Peer::Local => Peer::Local,
             }),
-            Arrival::Socket(Some(sender)) | Arrival::Datagram(sender, _) => {
-                Some(Peer::Inet(*sender))
-            }
+            Arrival::Socket(Some(sender))
+            | Arrival::Datagram(sender, _)
+            | Arrival::Peer(sender, _) => Some(Peer::Inet(*sender)),
             Arrival::Socket(None) => None,
         };
         self.record_failure(slot, reason, peer.as_ref());
@@ -262,6 +278,7 @@ impl Daemon {
             }
             // A `wait` stream socket keeps its connection: look again later.
             Arrival::Socket(None) => self.pause(slot, self.now + RESOURCE_PAUSE, Pause::Resources),
+            Arrival::Peer(sender, waits) => self.refuse_peer(slot, sender, waits),
             Arrival::Datagram(..) => {}
         }
         Flow::Next
@@ -274,7 +291,7 @@ impl Daemon {
         let label = served.label.clone();
         let from = match arrival {
             Arrival::Connection(_, peer) => format!(" from {peer}"),
-            Arrival::Socket(Some(sender)) => format!(" from {sender}"),
+            Arrival::Socket(Some(sender)) | Arrival::Peer(sender, _) => format!(" from {sender}"),
             _ => String::new(),
         };
         let why = match closed {
@@ -312,6 +329,10 @@ impl Daemon {
     fn drop_unstarted(&mut self, slot: usize, arrival: Arrival) -> Flow {
         let again = match arrival {
             Arrival::Connection(..) | Arrival::Datagram(..) => false,
+            Arrival::Peer(sender, waits) => {
+                self.refuse_peer(slot, sender, waits);
+                false
+            }
             Arrival::Socket(_) => {
                 let stream = self
                     .socket(slot)
@@ -363,7 +384,7 @@ impl Daemon {
     }
 
     /// What a failed spawn means for the listener's loop.
-    fn after_spawn<T>(
+    pub(super) fn after_spawn<T>(
         &mut self,
         slot: usize,
         client: Option<IpAddr>,
@@ -385,7 +406,12 @@ impl Daemon {
     }
 
     /// Hands the listening socket itself to a child and stops polling it.
-    fn hand_over(&mut self, slot: usize, sender: Option<SocketAddr>, checked: bool) -> Flow {
+    pub(super) fn hand_over(
+        &mut self,
+        slot: usize,
+        sender: Option<SocketAddr>,
+        checked: bool,
+    ) -> Flow {
         let Some(socket) = self.listeners[slot]
             .as_mut()
             .and_then(|l| l.socket.as_mut())
@@ -587,7 +613,8 @@ impl Daemon {
                 + self.open_sessions
                 + 2 * self.open_relays
                 + self.children.waiting_connections()
-                + checks as usize,
+                + checks as usize
+                + listener.peers.reserved_sockets(),
             checks,
             service_active: listener.active,
             service_checks: listener.deciding,

@@ -26,6 +26,9 @@ pub(super) struct Listener {
     pub(super) state: State,
     /// Failed binds in a row (see [`Daemon::bind`]).
     pub(super) bind_failures: u32,
+    /// A UDP `nowait` listener, bound to share its port with its
+    /// children's sockets (see `per_peer.rs`).
+    pub(super) per_peer: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,12 +63,22 @@ impl Listener {
             socket: None,
             state: State::Unbound(now),
             bind_failures: 0,
+            per_peer: serves_peers(service),
         }
     }
 }
 
 impl Daemon {
+    /// The socket options of the listener at `slot` (none when it has no listener).
+    pub(super) fn listener_options(&self, slot: usize) -> config::SocketOptions {
+        self.listeners[slot]
+            .as_ref()
+            .map(|l| l.options)
+            .unwrap_or_default()
+    }
+
     pub(super) fn close_listener(&mut self, mut listener: Listener) {
+        self.rpc_closed(&listener);
         if let Some(socket) = &mut listener.socket {
             if listener.state == State::Listening {
                 let _ = socket.deregister(self.poll.registry());
@@ -81,12 +94,16 @@ impl Daemon {
         let Some(listener) = self.listeners[slot].as_mut() else {
             return;
         };
-        let opened = listener::open(
-            &listener.listen,
-            listener.socket_type,
-            backlog,
-            &listener.options,
-        );
+        let opened = if listener.per_peer {
+            listener::open_shared_udp(&listener.listen, &listener.options)
+        } else {
+            listener::open(
+                &listener.listen,
+                listener.socket_type,
+                backlog,
+                &listener.options,
+            )
+        };
         match opened {
             Ok(mut socket) => {
                 if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
@@ -108,6 +125,7 @@ impl Daemon {
                     self.log
                         .info(format!("{msg} after {failures} failed attempts"));
                 }
+                self.rpc_bound(slot);
             }
             Err(e) => {
                 // A port that stays taken is retried ever less often, and

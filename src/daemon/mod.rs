@@ -7,7 +7,7 @@
 //! that a budget cut short goes on a ready queue and continues on the next
 //! turn, after other events.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::CString;
 use std::fmt;
 use std::io::{self, Write};
@@ -47,9 +47,11 @@ mod dump;
 mod handoff;
 mod intake;
 mod listeners;
+mod per_peer;
 mod records;
 mod relays;
 mod reload;
+mod rpc;
 mod services;
 mod sessions;
 mod startup;
@@ -61,8 +63,10 @@ use conditions::{Banner, Closed, LoadedBanners};
 use handoff::Passing;
 use intake::*;
 use listeners::*;
+use per_peer::*;
 use records::Ended;
 use relays::*;
+use rpc::{Registrar, RPC_TOKEN};
 use services::*;
 use sessions::*;
 pub use startup::run;
@@ -145,6 +149,8 @@ struct Daemon {
     readiness: Option<ReadinessFd>,
     /// When the supervisor's watchdog is next told all is well.
     next_watchdog: Option<Instant>,
+    /// RPC services' registrations with rpcbind (see `rpc.rs`).
+    rpc: Registrar,
     terminate: bool,
 }
 
@@ -223,6 +229,8 @@ impl Daemon {
             }
         } else if token == RULE_WATCH_TOKEN {
             // Read at the start of the turn.
+        } else if token == RPC_TOKEN {
+            self.on_rpc_readable();
         } else {
             match Key::of(token) {
                 Key::Listener(slot) => self.on_listener(slot),
@@ -247,6 +255,7 @@ impl Daemon {
             .chain(sweep)
             .chain(self.log.next_tick())
             .chain(self.next_watchdog)
+            .chain(self.rpc.next_deadline())
             .min()
     }
 
@@ -269,6 +278,7 @@ impl Daemon {
                 self.next_watchdog = Some(now + every);
             }
         }
+        self.rpc_timers();
         self.log.tick();
     }
 
@@ -278,6 +288,7 @@ impl Daemon {
         for listener in std::mem::take(&mut self.listeners).into_iter().flatten() {
             self.close_listener(listener);
         }
+        self.rpc_flush();
         if let Some(pidfile) = self.pidfile.take() {
             pidfile.remove();
         }
@@ -367,7 +378,7 @@ mod tests {
         // Distinct keys, distinct tokens.
         let tokens: std::collections::HashSet<Token> = keys.iter().map(|k| k.token()).collect();
         assert_eq!(tokens.len(), keys.len());
-        for special in [SIGNAL_TOKEN, RULE_WATCH_TOKEN] {
+        for special in [SIGNAL_TOKEN, RULE_WATCH_TOKEN, RPC_TOKEN] {
             assert!(!tokens.contains(&special));
         }
     }

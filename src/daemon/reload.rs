@@ -14,18 +14,33 @@ pub(super) struct Plan {
     pub(super) open: Vec<Service>,
 }
 
+/// What a listener is matched by across a reload: its address or path,
+/// its socket type, for an RPC service (whose port is anonymous) its
+/// program and versions, and whether it shares its port with a child per
+/// peer (a UDP `nowait` socket is bound to, see `per_peer.rs`).
+pub(super) type ListenKey = (Listen, SocketType, Option<config::Rpc>, bool);
+
+fn key_of(service: &Service) -> ListenKey {
+    (
+        service.listen.clone(),
+        service.socket_type,
+        service.rpc,
+        serves_peers(service),
+    )
+}
+
 /// Matches `services` against the `running` listeners (slot and key): a
-/// listener whose (address or path, socket type) is unchanged keeps its
-/// socket. Pure, and linear: one map lookup per service.
+/// listener whose key is unchanged keeps its socket. Pure, and linear: one
+/// map lookup per service.
 pub(super) fn plan(
-    running: impl IntoIterator<Item = (usize, (Listen, SocketType))>,
+    running: impl IntoIterator<Item = (usize, ListenKey)>,
     services: Vec<Service>,
 ) -> Plan {
-    let mut by_key: HashMap<(Listen, SocketType), usize> =
+    let mut by_key: HashMap<ListenKey, usize> =
         running.into_iter().map(|(slot, key)| (key, slot)).collect();
     let mut plan = Plan::default();
     for service in services {
-        match by_key.remove(&(service.listen.clone(), service.socket_type)) {
+        match by_key.remove(&key_of(&service)) {
             Some(slot) => plan.keep.push((slot, service)),
             None => plan.open.push(service),
         }
@@ -43,10 +58,7 @@ impl Daemon {
             .services
             .iter()
             .enumerate()
-            .filter_map(|(slot, s)| {
-                let s = &s.as_ref()?.service;
-                Some((slot, (s.listen.clone(), s.socket_type)))
-            })
+            .filter_map(|(slot, s)| Some((slot, key_of(&s.as_ref()?.service))))
             .collect();
         let plan = plan(running, services);
         let mut close = plan.close;
@@ -119,6 +131,7 @@ impl Daemon {
                 refused: 0,
                 clients: None,
                 paused_until: None,
+                peers: Peers::default(),
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
             while self.services.get(free_slot).is_some_and(Option::is_some) {
@@ -347,8 +360,8 @@ mod tests {
         }
     }
 
-    fn key(s: &Service) -> (Listen, SocketType) {
-        (s.listen.clone(), s.socket_type)
+    fn key(s: &Service) -> ListenKey {
+        key_of(s)
     }
 
     #[test]
@@ -363,6 +376,44 @@ mod tests {
         assert_eq!(plan.keep, vec![(0, a)]);
         assert_eq!(plan.close, vec![3]);
         assert_eq!(plan.open, vec![c, a_dgram]);
+    }
+
+    #[test]
+    fn rpc_services_on_one_anonymous_address_keep_their_own_listeners() {
+        let rpc = |program, high| Service {
+            rpc: Some(config::Rpc {
+                program,
+                low: 1,
+                high,
+            }),
+            ..service("0.0.0.0:0", SocketType::Dgram)
+        };
+        let (a, b) = (rpc(100001, 5), rpc(100002, 2));
+        let running = [(0, key(&a)), (1, key(&b))];
+        let same = plan(running.clone(), vec![b.clone(), a.clone()]);
+        assert_eq!(same.keep, vec![(1, b.clone()), (0, a.clone())]);
+        // Other versions: another registration, another listener.
+        let changed = plan(running, vec![rpc(100001, 3), b.clone()]);
+        assert_eq!(changed.keep, vec![(1, b)]);
+        assert_eq!(changed.close, vec![0]);
+        assert_eq!(changed.open, vec![rpc(100001, 3)]);
+    }
+
+    #[test]
+    fn a_udp_line_turned_nowait_gets_a_socket_that_shares_its_port() {
+        let external = Program::External {
+            path: "/bin/cat".into(),
+            argv: vec!["cat".into()],
+        };
+        let udp = |wait| Service {
+            wait,
+            program: external.clone(),
+            ..service("127.0.0.1:69", SocketType::Dgram)
+        };
+        let running = [(0, key(&udp(true)))];
+        let changed = plan(running.clone(), vec![udp(false)]);
+        assert_eq!((changed.close, changed.open), (vec![0], vec![udp(false)]));
+        assert_eq!(plan(running, vec![udp(true)]).keep, vec![(0, udp(true))]);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub(super) struct Served {
     /// Until when a service without a listener (tcpmux) refuses what comes,
     /// as a listener's pause would (see `listeners.rs`).
     pub(super) paused_until: Option<Instant>,
+    /// The peers of a UDP `nowait` service that have a child (see `per_peer.rs`).
+    pub(super) peers: Peers,
 }
 
 /// A service's limits after its own suffixes override the daemon's

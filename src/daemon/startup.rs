@@ -232,6 +232,7 @@ impl Daemon {
             notifier,
             readiness,
             next_watchdog,
+            rpc: Registrar::default(),
             terminate: false,
         })
     }

@@ -12,6 +12,8 @@ pub struct TableResolver {
     pub users: Vec<(&'static str, u32, u32, Vec<u32>)>,
     pub groups: Vec<(&'static str, u32)>,
     pub hosts: Vec<(&'static str, IpAddr)>,
+    /// (name, program number)
+    pub rpc: Vec<(&'static str, u32)>,
 }
 
 impl TableResolver {
@@ -75,6 +77,14 @@ impl TableResolver {
                 ("box", IpAddr::from([192, 168, 1, 10])),
                 ("v6box", IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10])),
             ],
+            rpc: vec![
+                ("portmapper", 100000),
+                ("rstatd", 100001),
+                ("rstat", 100001),
+                ("rusersd", 100002),
+                ("mountd", 100005),
+                ("walld", 100008),
+            ],
         }
     }
 }
@@ -109,6 +119,10 @@ impl Resolver for TableResolver {
     fn host(&self, name: &str) -> Vec<IpAddr> {
         let found = self.hosts.iter().filter(|h| h.0.eq_ignore_ascii_case(name));
         found.map(|h| h.1).collect()
+    }
+
+    fn rpc(&self, name: &str) -> Option<u32> {
+        self.rpc.iter().find(|r| r.0 == name).map(|r| r.1)
     }
 
     /// Linux's with the usual 8 MiB stack limit: a quarter of it.

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::{owner, Extras, Skip};
 use crate::config::*;
+use crate::resolve::Resolver;
 
 /// Room kept in an exec's ARG_MAX for what the parser does not see: the
 /// environment (`PATH` alone, unless `-E`), and the words the `--tcpd`
@@ -292,22 +293,6 @@ pub(super) fn parse_protocol(field: &str, socket_type: SocketType) -> Result<Fam
     }
 }
 
-/// The feature a valid line of another inetd asks for that is not served
-/// here: Sun RPC (`rpc/udp`). A line that would be bad for those inetds
-/// too (a protocol that does not fit) is rejected.
-pub(super) fn unsupported(
-    fields: &Fields,
-    socket_type: SocketType,
-) -> Result<Option<String>, String> {
-    if let Some(protocol) = fields.protocol.strip_prefix("rpc/") {
-        if parse_protocol(protocol, socket_type)? == Family::Unix {
-            return Err(format!("bad RPC protocol {}", shown(fields.protocol)));
-        }
-        return Ok(Some(format!("RPC services ({})", shown(fields.protocol))));
-    }
-    Ok(None)
-}
-
 /// A `tcpmux/NAME` or `tcpmux/+NAME` service field: a service reached
 /// through the tcpmux builtin, stream and TCP, with no host of its own.
 /// `None` for any other service field.
@@ -399,6 +384,52 @@ pub(super) fn check_builtin_kind(program: &Program, socket_type: SocketType) -> 
         }
         _ => Ok(()),
     }
+}
+
+/// The most versions one RPC line registers: each is a registration kept
+/// and checked with rpcbind (Debian's `rstatd/1-5` has five).
+pub(super) const MAX_RPC_VERSIONS: u32 = 64;
+
+/// An RPC service field: `program/version` or `program/low-high`, the
+/// program a name in /etc/rpc or a number.
+pub(super) fn parse_rpc(service: &str, resolver: &dyn Resolver) -> Result<Rpc, String> {
+    let Some((name, versions)) = service.split_once('/') else {
+        return Err(format!(
+            "RPC service {} needs its versions: name/version or name/low-high",
+            shown(service)
+        ));
+    };
+    let number = |field: &str| -> Option<u32> {
+        Some(field)
+            .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))?
+            .parse()
+            .ok()
+    };
+    let program = if name.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        number(name).ok_or_else(|| format!("bad RPC program number {}", shown(name)))?
+    } else {
+        resolver
+            .rpc(name)
+            .ok_or_else(|| format!("unknown RPC program {} (not in /etc/rpc)", shown(name)))?
+    };
+    let bad_versions = || format!("bad RPC versions {}", shown(versions));
+    let (low, high) = match versions.split_once('-') {
+        Some((low, high)) => (number(low), number(high)),
+        None => (number(versions), number(versions)),
+    };
+    let (Some(low), Some(high)) = (low, high) else {
+        return Err(bad_versions());
+    };
+    if low > high {
+        return Err(bad_versions());
+    }
+    if high - low >= MAX_RPC_VERSIONS {
+        return Err(format!(
+            "RPC versions {} are too many: at most {MAX_RPC_VERSIONS}",
+            shown(versions)
+        ));
+    }
+    Ok(Rpc { program, low, high })
 }
 
 /// A unix socket's path: absolute, and short enough for a socket address.

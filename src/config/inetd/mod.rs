@@ -119,22 +119,47 @@ impl From<String> for Skip {
     }
 }
 
-/// What makes two listeners collide. A unix path is taken whatever the socket type.
+/// What makes two listeners collide. A unix path is taken whatever the
+/// socket type. An RPC program has one port per protocol in rpcbind,
+/// whatever address its socket is bound to.
 #[derive(Debug, PartialEq, Eq, Hash)]
 enum ListenerKey {
     Inet(SocketAddr, SocketType),
     Unix(PathBuf),
     /// tcpmux names are matched without regard to case.
     Tcpmux(String),
+    /// Program, socket type, IPv6.
+    Rpc(u32, SocketType, bool),
 }
 
 impl ListenerKey {
-    fn new(listen: &Listen, socket_type: SocketType) -> ListenerKey {
-        match listen {
-            Listen::Inet { addr, .. } => ListenerKey::Inet(*addr, socket_type),
-            Listen::Unix { path, .. } => ListenerKey::Unix(path.clone()),
-            Listen::Tcpmux { name, .. } => ListenerKey::Tcpmux(name.to_ascii_lowercase()),
+    fn new(listen: &Listen, socket_type: SocketType, rpc: Option<Rpc>) -> ListenerKey {
+        match (listen, rpc) {
+            (Listen::Inet { addr, .. }, Some(rpc)) => {
+                ListenerKey::Rpc(rpc.program, socket_type, addr.is_ipv6())
+            }
+            (Listen::Inet { addr, .. }, None) => ListenerKey::Inet(*addr, socket_type),
+            (Listen::Unix { path, .. }, _) => ListenerKey::Unix(path.clone()),
+            (Listen::Tcpmux { name, .. }, _) => ListenerKey::Tcpmux(name.to_ascii_lowercase()),
         }
+    }
+
+    /// The listener, for a message.
+    fn describe(&self, listen: &Listen, socket_type: SocketType) -> String {
+        match self {
+            ListenerKey::Rpc(program, ..) => format!(
+                "RPC program {program} {socket_type} on {}",
+                listen_family(listen)
+            ),
+            _ => format!("listener {listen} {socket_type}"),
+        }
+    }
+}
+
+fn listen_family(listen: &Listen) -> &'static str {
+    match listen {
+        Listen::Inet { addr, .. } if addr.is_ipv6() => "IPv6",
+        _ => "IPv4",
     }
 }
 
@@ -377,22 +402,24 @@ impl Parser<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Service>, Skip> {
         let socket_type = parse_socket_type(fields.socket_type)?;
-        if let Some(feature) = unsupported(fields, socket_type)? {
-            return Err(Skip::Unsupported(format!(
-                "{} skipped, not supported: {feature}",
-                shown(fields.service)
-            )));
-        }
         // Debian's `tcp` and `udp`: both families where the host allows.
-        let both = extras.family.is_none()
-            && self.options.dual_stack
-            && matches!(fields.protocol, "tcp" | "udp");
+        let rpc_protocol = fields.protocol.strip_prefix("rpc/");
+        let protocol = rpc_protocol.unwrap_or(fields.protocol);
+        let both =
+            extras.family.is_none() && self.options.dual_stack && matches!(protocol, "tcp" | "udp");
         let family = match extras.family {
             Some(family) => family,
             None if both => Family::Dual,
-            None => parse_protocol(fields.protocol, socket_type)?,
+            None => parse_protocol(protocol, socket_type)?,
         };
-        let listens = self.listens(fields, socket_type, family, both)?;
+        let rpc = match rpc_protocol {
+            Some(_) if family == Family::Unix => {
+                return Err(format!("bad RPC protocol {}", shown(fields.protocol)).into())
+            }
+            Some(_) => Some(parse_rpc(fields.service, self.resolver)?),
+            None => None,
+        };
+        let listens = self.listens(fields, socket_type, family, both, rpc.is_some())?;
         let (wait_field, flags) = split_wait_flags(fields.wait)?;
         let (wait, mut limits) = match extras.wait {
             Some(given) => given,
@@ -404,6 +431,11 @@ impl Parser<'_> {
             None => {}
         }
         let user = self.credentials(fields.user, warnings)?;
+        if rpc.is_some() && fields.program == "internal" {
+            return Err("an RPC service needs a program, not internal"
+                .to_string()
+                .into());
+        }
         let working_dir = self.options.working_dir.as_deref();
         let program = match (fields.program, fields.args.first().copied()) {
             ("internal", Some("redirect")) => {
@@ -438,7 +470,7 @@ impl Parser<'_> {
             ));
         }
         drop_inapplicable_limits(&mut limits, socket_type, wait, family, &program, warnings);
-        self.claim(&listens, socket_type, line, warnings)?;
+        self.claim(&listens, socket_type, rpc, line, warnings)?;
         Ok(listens
             .into_iter()
             .map(|listen| Service {
@@ -460,6 +492,7 @@ impl Parser<'_> {
                 log: LogFields::default(),
                 builtin_args: builtin_args.clone(),
                 socket_options: extras.socket_options,
+                rpc,
             })
             .collect())
     }
@@ -509,13 +542,15 @@ impl Parser<'_> {
     }
 
     /// Where the entry listens: a unix path, or one address per host of the
-    /// entry's host list (or the default host).
+    /// entry's host list (or the default host); an RPC service on an
+    /// anonymous port.
     fn listens(
         &self,
         fields: &Fields,
         socket_type: SocketType,
         family: Family,
         v4_too: bool,
+        rpc: bool,
     ) -> Result<Vec<Listen>, String> {
         if let Some(listen) = tcpmux_listen(fields, socket_type, family)? {
             return Ok(vec![listen]);
@@ -537,7 +572,11 @@ impl Parser<'_> {
                 shown(owner)
             ));
         }
-        let port = self.port(fields.service, socket_type)?;
+        let port = if rpc {
+            0
+        } else {
+            self.port(fields.service, socket_type)?
+        };
         let (hosts, default_line) = match (fields.hosts, &self.default_host) {
             (Some(hosts), _) => (hosts, None),
             (None, Some(default)) => (default.hosts.as_str(), Some(default.line)),
@@ -695,15 +734,17 @@ impl Parser<'_> {
         &mut self,
         listens: &[Listen],
         socket_type: SocketType,
+        rpc: Option<Rpc>,
         line: usize,
         warnings: &mut Vec<String>,
     ) -> Result<(), String> {
         let mut this_line = Vec::with_capacity(listens.len());
         for listen in listens {
-            let key = ListenerKey::new(listen, socket_type);
+            let key = ListenerKey::new(listen, socket_type, rpc);
             if this_line.contains(&key) {
                 return Err(format!(
-                    "duplicate listener {listen} {socket_type} on this line"
+                    "duplicate {} on this line",
+                    key.describe(listen, socket_type)
                 ));
             }
             this_line.push(key);

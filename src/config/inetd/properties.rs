@@ -62,7 +62,11 @@ fn parse_checked(text: &str, resolver: &TableResolver) -> (Vec<Service>, Vec<Con
             "line {} is both accepted and rejected",
             service.line
         );
-        assert!(keys.insert(ListenerKey::new(&service.listen, service.socket_type)));
+        assert!(keys.insert(ListenerKey::new(
+            &service.listen,
+            service.socket_type,
+            service.rpc
+        )));
         let dump = service.dump_line();
         assert!(!dump.contains('\n'));
         assert!(dump.split(' ').count() >= 14, "{dump}");

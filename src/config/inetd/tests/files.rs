@@ -53,8 +53,6 @@ fn login_class_is_ignored_with_a_warning() {
 #[test]
 fn unsupported_features_are_skipped_with_a_warning() {
     let text = "\
-rstatd/1-3 dgram rpc/udp wait root /usr/sbin/rpc.rstatd rpc.rstatd
-mountd/1 stream rpc/tcp wait nosuchuser /x
 tcpmux/+date stream tcp nowait root /bin/date date
 tcpmux stream tcp nowait root internal
 ident stream tcp nowait root internal auth -r
@@ -71,20 +69,10 @@ ident stream tcp nowait root internal auth -r
     assert_eq!(
         errors(text),
         [
-            (1, "warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")".into()),
-            (2, "warning: \"mountd/1\" skipped, not supported: RPC services (\"rpc/tcp\")".into()),
-            (6, "warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies".into()),
+            (4, "warning: \"ipsec in ipsec esp/transport//require\" ignored (the lines after it are served without it), not supported: IPsec policies".into()),
         ]
     );
     // What is wrong before the feature is known stays an error.
-    assert_rejected("rstatd/1-3 raw rpc/udp wait root /x", "socket type raw");
-    assert_rejected("rstatd/1-3 dgram rpc/udp", "too few fields");
-    assert_rejected(
-        "rstatd/1-3 dgram rpc/tcp wait root /x",
-        "protocol tcp does not fit socket type dgram",
-    );
-    assert_rejected("rstatd/1-3 dgram rpc/unix wait root /x", "bad RPC protocol");
-    assert_rejected("rstatd/1-3 dgram rpc/sctp wait root /x", "unknown protocol");
     assert_rejected(
         "tcpmux/+ stream tcp nowait root /x",
         "missing tcpmux service name",
@@ -487,6 +475,7 @@ fn freebsd_inetd() {
             "0.0.0.0:7 tcp4 echo",
             "0.0.0.0:37 udp4 time",
             "/var/run/echo.sock unix /bin/cat cat",
+            "0.0.0.0:0 udp4 /usr/libexec/rpc.rstatd rpc.rstatd",
         ]
     );
     let limits = |i: usize| {
@@ -502,10 +491,7 @@ fn freebsd_inetd() {
     let messages: Vec<_> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         messages,
-        [
-            "inetd.conf:13: warning: \"daemon\" ignored, not supported: login classes",
-            "inetd.conf:17: warning: \"rstatd/1-3\" skipped, not supported: RPC services (\"rpc/udp\")",
-        ]
+        ["inetd.conf:13: warning: \"daemon\" ignored, not supported: login classes",]
     );
 }
 
@@ -543,5 +529,93 @@ fn netbsd_inetd() {
     assert_eq!(
         messages,
         ["inetd.conf:37: .include \"/etc/inetd.d/*.conf\": .include is read only when inetd reads a file"]
+    );
+}
+
+/// Sun RPC lines as the BSDs, busybox and Debian write them: the program
+/// from /etc/rpc or a number, one version or a range, on an anonymous port.
+#[test]
+fn rpc_services() {
+    let s = service("rstatd/1-5 dgram rpc/udp wait root /usr/sbin/tcpd /usr/sbin/rpc.rstatd");
+    assert_eq!(
+        s.rpc,
+        Some(Rpc {
+            program: 100001,
+            low: 1,
+            high: 5
+        })
+    );
+    assert_eq!(s.listen, inet("0.0.0.0:0", false));
+    assert_eq!(s.protocol, "rpc/udp");
+    assert_eq!(
+        s.dump_line(),
+        "0.0.0.0:0 udp4 dgram wait rate=- child=- ip-rate=- ip-child=- user=root uid=0 gid=0 \
+         group=- groups=- rpc-program=100001 rpc-versions=1-5 \
+         exec=/usr/sbin/tcpd argv=/usr/sbin/rpc.rstatd"
+    );
+    let s = service("536871065/2 stream rpc/tcp6 wait root /x");
+    assert_eq!(
+        (s.rpc, s.listen),
+        (
+            Some(Rpc {
+                program: 536871065,
+                low: 2,
+                high: 2
+            }),
+            inet("[::]:0", true)
+        )
+    );
+    let s = service("127.0.0.1:rstat/3 stream rpc/tcp nowait root /x");
+    assert_eq!(s.listen, inet("127.0.0.1:0", false));
+    // The same program on tcp and udp, and on both families: four listeners.
+    let all = services(
+        "rstatd/1 dgram rpc/udp wait root /x\n\
+         rstatd/1 stream rpc/tcp wait root /x\n\
+         rstatd/1 dgram rpc/udp6 wait root /x\n\
+         rstatd/1 stream rpc/tcp6 wait root /x\n",
+    );
+    assert_eq!(all.len(), 4);
+    // As for any listener, the later line wins.
+    let (all, errors) = parse_with_table(
+        "rstatd/1 dgram rpc/udp wait root /x\nrstat/2-3 dgram rpc/udp wait root /y\n",
+    );
+    assert_eq!((all.len(), all[0].line), (1, 2));
+    assert!(errors[0].is_warning() && errors[0].reason.contains("the later line wins"));
+    assert_rejected("rstatd/1-3 raw rpc/udp wait root /x", "socket type raw");
+    assert_rejected("rstatd/1-3 dgram rpc/udp", "too few fields");
+    assert_rejected(
+        "rstatd/1-3 dgram rpc/tcp wait root /x",
+        "protocol tcp does not fit socket type dgram",
+    );
+    assert_rejected("rstatd/1-3 dgram rpc/unix wait root /x", "bad RPC protocol");
+    assert_rejected("rstatd/1-3 dgram rpc/sctp wait root /x", "unknown protocol");
+    assert_rejected("rstatd dgram rpc/udp wait root /x", "needs its versions");
+    assert_rejected(
+        "nosuch/1 dgram rpc/udp wait root /x",
+        "unknown RPC program \"nosuch\"",
+    );
+    assert_rejected("1x/1 dgram rpc/udp wait root /x", "bad RPC program number");
+    assert_rejected(
+        "99999999999/1 dgram rpc/udp wait root /x",
+        "bad RPC program number",
+    );
+    for versions in ["", "-", "3-1", "1-", "-2", "a", "1-2-3", "+1"] {
+        assert_rejected(
+            &format!("rstatd/{versions} dgram rpc/udp wait root /x"),
+            "bad RPC versions",
+        );
+    }
+    assert_eq!(
+        service("rstatd/1-64 dgram rpc/udp wait root /x")
+            .rpc
+            .unwrap()
+            .versions()
+            .count(),
+        64
+    );
+    assert_rejected("rstatd/0-64 dgram rpc/udp wait root /x", "too many");
+    assert_rejected(
+        "rstatd/1 dgram rpc/udp wait root internal",
+        "needs a program",
     );
 }

@@ -34,6 +34,7 @@ fn builtin_service() {
             log: LogFields::default(),
             builtin_args: vec![],
             socket_options: SocketOptions::default(),
+            rpc: None,
         }
     );
 }
