@@ -31,7 +31,8 @@ fn main() {
     match opts.mode {
         Mode::Help => print!("{}", cli::USAGE),
         Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
-        Mode::Check { dump } => exit(check::run(&opts.config, dump)),
+        Mode::Check { dump } => exit(check::run(&opts.sources, dump)),
+        Mode::ToInetdConf => exit(check::to_inetd_conf(&opts.sources)),
         Mode::Match { daemon, client } => exit(hosts::explain::run(
             &daemon,
             &client,
@@ -41,7 +42,7 @@ fn main() {
         Mode::CheckHosts => exit(hosts::check::run(
             &opts.hosts_allow,
             &opts.hosts_deny,
-            check::daemon_names(&opts.config).as_ref(),
+            check::daemon_names(&opts.sources).as_ref(),
         )),
         Mode::Daemon => exit(daemon::run(absolute_paths(opts))),
     }
@@ -56,7 +57,9 @@ fn absolute_paths(mut opts: cli::Options) -> cli::Options {
             *path = abs;
         }
     };
-    absolute(&mut opts.config);
+    for source in &mut opts.sources {
+        absolute(source.path_mut());
+    }
     absolute(&mut opts.hosts_allow);
     absolute(&mut opts.hosts_deny);
     if let Some(pidfile) = opts.pidfile.as_mut() {

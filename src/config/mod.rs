@@ -4,7 +4,8 @@
 //! daemon never consults a database per connection.
 //!
 //! A dialect is a pure function from text to services plus `file:line:
-//! reason` diagnostics: [`inetd`] reads `inetd.conf`. A rejected line never
+//! reason` diagnostics: [`inetd`] reads `inetd.conf`, [`xinetd`] xinetd's
+//! files; [`sources`] reads the files and directories of the command line. A rejected line never
 //! takes the rest of the file down: it is reported and skipped. Warnings
 //! are [`ConfigError`]s of [`Severity::Warning`]: something accepted but
 //! ignored (a FreeBSD login class, an IPsec policy), or a valid line of a
@@ -12,7 +13,10 @@
 //! rejects a line, so it never refuses a reload or fails `-t`: the same
 //! file is judged the same way at startup and at every reload.
 
+pub mod gates;
 pub mod inetd;
+pub mod sources;
+pub mod xinetd;
 
 use std::fmt;
 use std::io;
@@ -21,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 pub use crate::builtins::Builtin;
 use crate::resolve::Resolver;
+pub use gates::Gates;
+pub use sources::Source;
 
 /// One listener and what to run on it. A config line with a comma list of
 /// bind addresses yields one `Service` per address.
@@ -40,6 +46,9 @@ pub struct Service {
     pub limits: Limits,
     pub user: Credentials,
     pub program: Program,
+    /// xinetd's per-service gates (address lists, NOLIBWRAP, max_load);
+    /// the default, from inetd.conf, gates nothing.
+    pub gates: Gates,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -150,7 +159,11 @@ impl fmt::Display for ConfigError {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
-        write!(f, "{}:{}: {severity}{}", self.file, self.line, self.reason)
+        // Line 0: about the file or directory as a whole.
+        match self.line {
+            0 => write!(f, "{}: {severity}{}", self.file, self.reason),
+            line => write!(f, "{}:{line}: {severity}{}", self.file, self.reason),
+        }
     }
 }
 
@@ -206,6 +219,9 @@ impl Service {
     /// owner of a unix line without an owner prefix: inetd's own), MODE is
     /// four octal digits, and PROGRAM is
     /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
+    /// A service with [`Gates`] (from the xinetd dialect) has them before
+    /// PROGRAM: `only-from=NET,NET` (`only-from=none`: nobody),
+    /// `no-access=NET,NET`, `no-wrap`, `max-load=LOAD`, each only when set.
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -230,8 +246,9 @@ impl Service {
             ),
             Listen::Inet { .. } => String::new(),
         };
+        let gates = self.gates.dump_fields();
         format!(
-            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket} {}",
+            "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket}{gates} {}",
             self.listen,
             self.family_name(),
             self.socket_type,
@@ -267,12 +284,13 @@ impl Service {
     }
 }
 
-/// Reads and parses a configuration file. Bytes that are not UTF-8 reject
-/// the entry holding them (comments may hold anything).
-pub fn load(path: &Path, resolver: &dyn Resolver) -> io::Result<(Vec<Service>, Vec<ConfigError>)> {
-    let bytes = crate::files::read_regular(path)?;
-    let text = String::from_utf8_lossy(&bytes);
-    Ok(inetd::parse(&text, &path.to_string_lossy(), resolver))
+/// Reads and parses every source (see [`sources`]). Bytes that are not
+/// UTF-8 reject the entry holding them (comments may hold anything).
+pub fn load(
+    sources: &[Source],
+    resolver: &dyn Resolver,
+) -> io::Result<(Vec<Service>, Vec<ConfigError>)> {
+    sources::load(sources, resolver)
 }
 
 impl Service {
@@ -297,6 +315,7 @@ impl Service {
                 groups: Vec::new(),
             },
             program,
+            gates: Gates::default(),
         }
     }
 }

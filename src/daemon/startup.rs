@@ -23,10 +23,10 @@ pub fn run(opts: Options) -> i32 {
     } else {
         Log::syslog("inetd")
     };
-    let services = match load(&opts.config, &mut log) {
+    let services = match load(&opts.sources, &mut log) {
         Ok(services) => services,
         Err(e) => {
-            let msg = format!("{}: cannot read configuration: {e}", opts.config.display());
+            let msg = e.to_string();
             eprintln!("inetd: {msg}");
             log.err(msg);
             return 1;
@@ -81,8 +81,8 @@ pub(super) fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
 
 /// Reads and parses the configuration, logging every rejected line and
 /// warning. Returns the services and the number of rejected lines.
-pub(super) fn load(path: &Path, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
-    let (services, errors) = config::load(path, &SystemResolver::default())?;
+pub(super) fn load(sources: &[config::Source], log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
+    let (services, errors) = config::load(sources, &SystemResolver::default())?;
     let mut rejected = 0;
     for e in &errors {
         if e.is_warning() {

@@ -20,6 +20,9 @@ use crate::resolve::Resolver;
 use entries::{entries, ipsec_policies, Entry};
 use fields::*;
 
+/// What exec would refuse, for the other dialect's programs too.
+pub(crate) use fields::check_exec_size;
+
 /// Parses the text of one configuration file.
 pub fn parse(text: &str, file: &str, resolver: &dyn Resolver) -> (Vec<Service>, Vec<ConfigError>) {
     let mut parser = Parser {
@@ -179,6 +182,7 @@ impl Parser<'_> {
                 limits,
                 user: user.clone(),
                 program: program.clone(),
+                gates: Gates::default(),
             })
             .collect())
     }

@@ -26,6 +26,7 @@ fn builtin_service() {
                 groups: vec![],
             },
             program: Program::Builtin(Builtin::Echo),
+            gates: Gates::default(),
         }
     );
 }
