@@ -60,7 +60,7 @@ pub fn to_inetd_conf(sources: &[Source]) -> i32 {
         }
         print!(
             "{}",
-            config::xinetd::convert::convert(&parsed, &path.to_string_lossy())
+            config::xinetd::convert::convert(&parsed, &path.to_string_lossy(), &resolver)
         );
     }
     status

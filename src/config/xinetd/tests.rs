@@ -758,3 +758,74 @@ fn a_good_block_survives_a_bad_neighbour() {
         }
     }
 }
+
+#[test]
+fn the_converter_writes_inetd_conf_that_serves_the_same() {
+    let text = "defaults\n{\n instances = 30\n}\n\
+        service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n only_from = 127.0.0.1 10.0.0.0\n no_access = 10.1.0.0/16\n}\n\
+        service echo\n{\n type = INTERNAL\n id = echo-dgram\n socket_type = dgram\n wait = yes\n flags = IPv4\n}\n\
+        service ftp\n{\n socket_type = stream\n wait = no\n user = first.last\n group = staff\n groups = yes\n\
+         server = /usr/sbin/in.ftpd\n server_args = -l\n bind = 127.0.0.1\n per_source = 2\n nice = 5\n no_access = 10.1.0.0/16\n only_from = 10.1.2.0/24\n}\n\
+        service x\n{\n type = UNLISTED\n socket_type = stream\n protocol = tcp\n port = 7777\n wait = no\n user = root\n\
+         server = /usr/sbin/in.x\n server_args = in.x -v\n flags = NAMEINARGS NOLIBWRAP IPv6\n v6only = yes\n max_load = 3\n}\n\
+        service telnet\n{\n socket_type = stream\n wait = no\n user = root\n redirect = 10.0.0.1 23\n}\n\
+        service daytime\n{\n disable = yes\n}\n";
+    let resolver = TableResolver::debian();
+    let parsed = parse(text, "x.conf", &mut Table::default(), &resolver);
+    let out = convert::convert(&parsed, "x.conf", &resolver);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "echo\tstream\ttcp46\tnowait/30\troot\tinternal",
+            "echo\tdgram\tudp\twait/30\troot\tinternal",
+            "127.0.0.1:ftp\tstream\ttcp\tnowait/30/0/2\tfirst.last:staff\t/usr/sbin/in.ftpd in.ftpd -l",
+            "7777\tstream\ttcp6\tnowait/30\troot\t/usr/sbin/in.x in.x -v",
+        ],
+        "{out}"
+    );
+    let rules: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix(convert::HOSTS_ALLOW_MARK))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "echo: 10.1.0.0/255.255.0.0 : deny",
+            "echo: ALL EXCEPT 127.0.0.1 10.0.0.0/255.0.0.0 : deny",
+            "in.ftpd: 10.1.0.0/255.255.0.0 EXCEPT 10.1.2.0/255.255.255.0 : deny",
+            "in.ftpd: ALL EXCEPT 10.1.2.0/255.255.255.0 : deny",
+            "in.x: ALL : allow",
+        ]
+    );
+    for comment in [
+        "# nice (line 32): no equivalent in inetd.conf",
+        "# max_load = 3.00: inetd.conf has none per service",
+        "# NOLIBWRAP: inetd checks hosts.allow",
+        "# not converted, not supported here: redirect",
+        "# disabled: not converted",
+    ] {
+        assert!(out.contains(comment), "{comment}: {out}");
+    }
+    // What the converted file serves is what the xinetd file served.
+    let (again, errors) = crate::config::inetd::parse(&out, "inetd.conf", &resolver);
+    assert!(errors.is_empty(), "{errors:?}");
+    // (`/30/0/2`: the 0, connections per client per minute, is no limit.)
+    let key = |s: &Service| {
+        let limits = (s.limits.max_child, s.limits.max_child_per_ip);
+        (
+            s.listen.clone(),
+            s.socket_type,
+            s.wait,
+            limits,
+            s.program.clone(),
+            s.user.uid,
+            s.user.gid,
+        )
+    };
+    let want: Vec<_> = parsed.services().iter().map(key).collect();
+    assert_eq!(again.iter().map(key).collect::<Vec<_>>(), want);
+}
