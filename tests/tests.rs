@@ -11,3 +11,4 @@ mod limits;
 mod messages;
 mod tcpd;
 mod util;
+mod xinetd;

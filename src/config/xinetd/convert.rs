@@ -146,7 +146,8 @@ fn line(service: &Service, resolver: &dyn Resolver) -> String {
         None => service.user.user.clone(),
     };
     let program = match &service.program {
-        Program::Builtin(_) => "internal".to_string(),
+        Program::Builtin(builtin) if builtin.name() == name => "internal".to_string(),
+        Program::Builtin(builtin) => format!("internal {}", builtin.name()),
         Program::External { path, argv } => format!("{} {}", path.display(), argv.join(" ")),
     };
     format!(

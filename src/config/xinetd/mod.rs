@@ -122,17 +122,20 @@ impl Reader<'_> {
 
     fn include(&mut self, file: &str, line: usize, path: &str) {
         if self.open.iter().any(|open| open == path) {
-            let reason = format!("include {}: already being read (a loop)", shown(path));
+            let reason = format!("include {}: already being read (a loop)", shown_path(path));
             return self.report(file, line, Severity::Error, reason);
         }
         if self.open.len() >= MAX_DEPTH {
-            let reason = format!("include {}: nested more than {MAX_DEPTH} deep", shown(path));
+            let reason = format!(
+                "include {}: nested more than {MAX_DEPTH} deep",
+                shown_path(path)
+            );
             return self.report(file, line, Severity::Error, reason);
         }
         match self.tree.read(path) {
             Ok(text) => self.file(&text, path),
             Err(e) => {
-                let reason = format!("include {}: {e}", shown(path));
+                let reason = format!("include {}: {e}", shown_path(path));
                 self.report(file, line, Severity::Error, reason);
             }
         }
@@ -142,7 +145,7 @@ impl Reader<'_> {
         let mut names = match self.tree.list(dir) {
             Ok(names) => names,
             Err(e) => {
-                let reason = format!("includedir {}: {e}", shown(dir));
+                let reason = format!("includedir {}: {e}", shown_path(dir));
                 return self.report(file, line, Severity::Error, reason);
             }
         };
@@ -154,14 +157,17 @@ impl Reader<'_> {
                 if name != "." && name != ".." {
                     let reason = format!(
                         "includedir: {} skipped: xinetd reads no file whose name holds a dot or ends in ~",
-                        shown(&path)
+                        shown_path(&path)
                     );
                     self.report(file, line, Severity::Warning, reason);
                 }
                 continue;
             }
             if !regular {
-                let reason = format!("includedir: {} skipped: not a regular file", shown(&path));
+                let reason = format!(
+                    "includedir: {} skipped: not a regular file",
+                    shown_path(&path)
+                );
                 self.report(file, line, Severity::Warning, reason);
                 continue;
             }
@@ -172,9 +178,18 @@ impl Reader<'_> {
 
 /// A value quoted for a message: escaped and cut short.
 fn shown(value: &str) -> String {
-    const MAX_CHARS: usize = 40;
-    let cut: String = value.chars().take(MAX_CHARS).collect();
-    let more = if value.chars().nth(MAX_CHARS).is_some() {
+    shown_at_most(value, 40)
+}
+
+/// A file's path quoted for a message: cut only when absurdly long, as
+/// the message is there to name the file.
+fn shown_path(path: &str) -> String {
+    shown_at_most(path, 300)
+}
+
+fn shown_at_most(value: &str, max: usize) -> String {
+    let cut: String = value.chars().take(max).collect();
+    let more = if value.chars().nth(max).is_some() {
         "..."
     } else {
         ""

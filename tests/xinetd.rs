@@ -1,0 +1,269 @@
+//! The xinetd dialect and the sources of the command line: `-t` and
+//! `-t -t` over xinetd files and inetd.conf directories, serving an
+//! xinetd configuration (internal services over TCP and UDP,
+//! `server_args`, NAMEINARGS, UNLISTED with `port`, `bind`, `only_from`),
+//! its reload, and `--to-inetd-conf`. The comparison with the real xinetd
+//! is in `xinetd/differential.rs`.
+
+mod differential;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::process::Output;
+
+use crate::util::{
+    connect, connect_from, current_user, free_port, inetd, read_all, udp_request, Daemon, Dir,
+};
+
+fn run(args: &[&str]) -> Output {
+    inetd().args(args).output().expect("run inetd")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn echo_block(port: u16) -> String {
+    format!(
+        "service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {port}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n}}\n"
+    )
+}
+
+#[test]
+fn check_and_dump_an_xinetd_configuration_with_its_includedir() {
+    let dir = Dir::new("xinetd-check");
+    let d = dir.join("xinetd.d");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("echo"), echo_block(7100)).unwrap();
+    // Skipped by xinetd's rule, each with its warning.
+    fs::write(d.join("echo.conf"), echo_block(7101)).unwrap();
+    fs::write(d.join("echo~"), echo_block(7102)).unwrap();
+    fs::write(
+        d.join("bad"),
+        "service daytime\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = perhaps\n}\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("logged"),
+        "service time\n{\n\ttype = INTERNAL UNLISTED\n\tport = 7103\n\tsocket_type = stream\n\twait = no\n\tlog_on_success = PID HOST\n}\n",
+    )
+    .unwrap();
+    let conf = dir.create(
+        "xinetd.conf",
+        &format!(
+            "defaults\n{{\n\tinstances = 9\n}}\n\nincludedir {}\n",
+            d.display()
+        ),
+    );
+    let conf = conf.to_str().unwrap();
+    let out = run(&["-t", "--xinetd", conf]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    let d = d.display();
+    for expected in [
+        format!("{d}/bad:5: service \"daytime\": wait: expected yes or no, not \"perhaps\"\n"),
+        format!("{d}/logged:7: warning: log_on_success accepted, no effect yet\n"),
+        format!("{conf}:6: warning: includedir: \"{d}/echo.conf\" skipped: xinetd reads no file whose name holds a dot or ends in ~\n"),
+        format!("{conf}:6: warning: includedir: \"{d}/echo~\" skipped: xinetd reads no file whose name holds a dot or ends in ~\n"),
+    ] {
+        assert!(err.contains(&expected), "{expected}\n{err}");
+    }
+    let out = run(&["-tt", "--xinetd", conf]);
+    assert_eq!(
+        text(&out.stdout),
+        "127.0.0.1:7100 tcp4 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- internal=echo\n\
+         [::]:7103 tcp46 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- internal=time\n"
+    );
+}
+
+#[test]
+fn inetd_conf_directories_and_several_sources() {
+    let dir = Dir::new("xinetd-sources");
+    let d = dir.join("inetd.d");
+    fs::create_dir(&d).unwrap();
+    let line = |port: u16| format!("127.0.0.1:{port} stream tcp nowait root internal echo\n");
+    fs::write(d.join("b.conf"), line(7201)).unwrap();
+    fs::write(d.join("a"), line(7200)).unwrap();
+    for skipped in [
+        ".hidden",
+        "c.conf~",
+        "c.conf.dpkg-old",
+        "c.conf.dpkg-dist",
+        "c.conf.rpmnew",
+        "c.conf.rpmsave",
+        "c.conf.orig",
+    ] {
+        fs::write(d.join(skipped), line(7202)).unwrap();
+    }
+    let main = dir.create("inetd.conf", &line(7199));
+    // The later definition of a listener is the error.
+    let xinetd = dir.create("xinetd.conf", &echo_block(7200));
+    let (main, d_str, xinetd) = (
+        main.to_str().unwrap(),
+        d.to_str().unwrap(),
+        xinetd.to_str().unwrap(),
+    );
+    let out = run(&["-tt", main, d_str, "--xinetd", xinetd]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let stdout = text(&out.stdout);
+    let ports: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        ports,
+        ["127.0.0.1:7199", "127.0.0.1:7200", "127.0.0.1:7201"]
+    );
+    assert!(
+        err.contains(&format!(
+            "{xinetd}:1: duplicate listener 127.0.0.1:7200 stream: first defined at {d_str}/a:1"
+        )),
+        "{err}"
+    );
+    for skipped in [
+        ".hidden",
+        "c.conf~",
+        "c.conf.dpkg-old",
+        "c.conf.dpkg-dist",
+        "c.conf.rpmnew",
+        "c.conf.rpmsave",
+        "c.conf.orig",
+    ] {
+        assert!(
+            err.contains(&format!("{d_str}: warning: {d_str}/{skipped} skipped: a hidden, backup or package-manager file")),
+            "{skipped}: {err}"
+        );
+    }
+    // Without the duplicate, all is well.
+    let out = run(&["-t", main, d_str]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["-t", &dir.join("nope").to_string_lossy()]);
+    assert!(text(&out.stderr).starts_with(&format!(
+        "inetd: {}: cannot read configuration: ",
+        dir.join("nope").display()
+    )));
+}
+
+/// An xinetd configuration the suite serves: ports of its own on loopback.
+struct Served {
+    echo: u16,
+    args: u16,
+    named: u16,
+    only: u16,
+}
+
+fn xinetd_conf(ports: &Served) -> String {
+    let user = current_user();
+    format!(
+        "defaults\n{{\n\tinstances = 20\n}}\n\
+         service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {echo}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n}}\n\
+         service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tid = echo-dgram\n\tport = {echo}\n\tsocket_type = dgram\n\twait = yes\n\tbind = 127.0.0.1\n}}\n\
+         service args\n{{\n\ttype = UNLISTED\n\tport = {args}\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = {user}\n\tserver = /bin/echo\n\tserver_args = one two\n\tflags = IPv4\n}}\n\
+         service named\n{{\n\ttype = UNLISTED\n\tport = {named}\n\tsocket_type = stream\n\twait = no\n\tuser = {user}\n\tserver_args = echo-as-argv0 three\n\tflags = NAMEINARGS IPv4\n\tserver = /bin/echo\n}}\n\
+         service only\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {only}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n\tonly_from = 127.0.0.2 10.0.0.0\n\tno_access = 127.0.0.3\n}}\n",
+        echo = ports.echo,
+        args = ports.args,
+        named = ports.named,
+        only = ports.only,
+        user = user,
+    )
+    .replace("service only", "service daytime")
+}
+
+fn ports() -> Served {
+    Served {
+        echo: free_port("127.0.0.1"),
+        args: free_port("127.0.0.1"),
+        named: free_port("127.0.0.1"),
+        only: free_port("127.0.0.1"),
+    }
+}
+
+#[test]
+fn serves_an_xinetd_configuration_and_reloads_it() {
+    let ports = ports();
+    let dir = Dir::new("xinetd-serve");
+    let conf = dir.create("xinetd.conf", &xinetd_conf(&ports));
+    let d = Daemon::start_with("xinetd-serve", "", &["--xinetd", conf.to_str().unwrap()]);
+    let mut stream = connect(&format!("127.0.0.1:{}", ports.echo));
+    stream.write_all(b"hello").unwrap();
+    let mut got = [0u8; 5];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+    drop(stream);
+    assert_eq!(
+        udp_request(&format!("127.0.0.1:{}", ports.echo), b"ping"),
+        b"ping"
+    );
+    assert_eq!(
+        read_all(connect(&format!("127.0.0.1:{}", ports.args))),
+        b"one two\n"
+    );
+    assert_eq!(
+        read_all(connect(&format!("127.0.0.1:{}", ports.named))),
+        b"three\n"
+    );
+    // only_from: 127.0.0.2 is served, 127.0.0.1 refused (closed at once).
+    let only = format!("127.0.0.1:{}", ports.only);
+    let answer = read_all(connect_from("127.0.0.2", &only).unwrap());
+    assert!(!answer.is_empty());
+    assert!(read_all(connect_from("127.0.0.1", &only).unwrap()).is_empty());
+    assert!(read_all(connect_from("127.0.0.3", &only).unwrap()).is_empty());
+    d.wait_for_log("refused 127.0.0.1:");
+    // Reloaded: the TCP echo is disabled, the rest stays.
+    let disabled = xinetd_conf(&ports).replacen(
+        "\tbind = 127.0.0.1\n}",
+        "\tbind = 127.0.0.1\n\tdisable = yes\n}",
+        1,
+    );
+    fs::write(&conf, disabled).unwrap();
+    let before = d.log_text().matches("reloaded:").count();
+    d.signal(libc::SIGHUP);
+    crate::util::wait_until("reload", || {
+        d.log_text().matches("reloaded:").count() > before
+    });
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{}", ports.echo)).is_err());
+    assert_eq!(
+        udp_request(&format!("127.0.0.1:{}", ports.echo), b"ping"),
+        b"ping"
+    );
+    // A bad line refuses the reload as for inetd.conf.
+    fs::write(
+        &conf,
+        xinetd_conf(&ports).replace("wait = yes", "wait = sometimes"),
+    )
+    .unwrap();
+    d.signal(libc::SIGHUP);
+    d.wait_for_log("bad lines, configuration not reloaded");
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{}", ports.echo)).is_err());
+}
+
+#[test]
+fn the_converter_prints_inetd_conf_that_checks_clean() {
+    let ports = ports();
+    let dir = Dir::new("xinetd-convert");
+    let conf = dir.create("xinetd.conf", &xinetd_conf(&ports));
+    let out = run(&["--to-inetd-conf", "--xinetd", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let converted = text(&out.stdout);
+    assert!(
+        converted.contains(&format!(
+            "127.0.0.1:{}\tstream\ttcp\tnowait/20\troot\tinternal echo\n",
+            ports.echo
+        )),
+        "{converted}"
+    );
+    assert!(converted.contains(&format!("#hosts.allow: daytime: 127.0.0.3 : deny\n#hosts.allow: daytime: ALL EXCEPT 127.0.0.2 10.0.0.0/255.0.0.0 : deny\n")), "{converted}");
+    let file = dir.create("inetd.conf", &converted);
+    let check = run(&["-tt", file.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert_eq!(text(&check.stdout).lines().count(), 5);
+    assert!(
+        run(&["--to-inetd-conf", file.to_str().unwrap()])
+            .status
+            .code()
+            == Some(2)
+    );
+}
