@@ -255,7 +255,7 @@ fn the_converter_prints_inetd_conf_that_checks_clean() {
         )),
         "{converted}"
     );
-    assert!(converted.contains(&format!("#hosts.allow: daytime: 127.0.0.3 : deny\n#hosts.allow: daytime: ALL EXCEPT 127.0.0.2 10.0.0.0/255.0.0.0 : deny\n")), "{converted}");
+    assert!(converted.contains("#hosts.allow: daytime: 127.0.0.3 : deny\n#hosts.allow: daytime: ALL EXCEPT 127.0.0.2 10.0.0.0/255.0.0.0 : deny\n"), "{converted}");
     let file = dir.create("inetd.conf", &converted);
     let check = run(&["-tt", file.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
