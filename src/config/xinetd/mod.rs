@@ -37,6 +37,10 @@ pub trait Tree {
 /// includes itself would never end.
 const MAX_DEPTH: usize = 16;
 
+/// How many files one configuration may read in all: files that include
+/// each other would otherwise be read in every order.
+const MAX_FILES: usize = 1024;
+
 /// A whole configuration: the services of every block, in file order
 /// (includes where they stand), and every diagnostic.
 #[derive(Debug, Default)]
@@ -113,8 +117,12 @@ impl Reader<'_> {
         for item in items {
             match item {
                 blocks::Item::Block(block) => self.blocks.push((file.to_string(), block)),
-                blocks::Item::Include { path, line } => self.include(file, line, &path),
-                blocks::Item::IncludeDir { path, line } => self.include_dir(file, line, &path),
+                blocks::Item::Include { path, line } => {
+                    self.include(file, line, &beside(file, &path))
+                }
+                blocks::Item::IncludeDir { path, line } => {
+                    self.include_dir(file, line, &beside(file, &path))
+                }
             }
         }
         self.open.pop();
@@ -123,6 +131,13 @@ impl Reader<'_> {
     fn include(&mut self, file: &str, line: usize, path: &str) {
         if self.open.iter().any(|open| open == path) {
             let reason = format!("include {}: already being read (a loop)", shown_path(path));
+            return self.report(file, line, Severity::Error, reason);
+        }
+        if self.read.len() >= MAX_FILES {
+            let reason = format!(
+                "include {}: more than {MAX_FILES} files read",
+                shown_path(path)
+            );
             return self.report(file, line, Severity::Error, reason);
         }
         if self.open.len() >= MAX_DEPTH {
@@ -173,6 +188,16 @@ impl Reader<'_> {
             }
             self.include(file, line, &path);
         }
+    }
+}
+
+/// A relative `include` or `includedir` path, taken from the including
+/// file's directory (xinetd takes it from its working directory, which a
+/// daemon's is not: `/`).
+fn beside(file: &str, path: &str) -> String {
+    match file.rsplit_once('/') {
+        Some((dir, _)) if !path.starts_with('/') => format!("{dir}/{path}"),
+        _ => path.to_string(),
     }
 }
 

@@ -829,3 +829,17 @@ fn the_converter_writes_inetd_conf_that_serves_the_same() {
     let want: Vec<_> = parsed.services().iter().map(key).collect();
     assert_eq!(again.iter().map(key).collect::<Vec<_>>(), want);
 }
+
+#[test]
+fn files_that_include_each_other_are_read_a_bounded_number_of_times() {
+    let mut tree = Table::default();
+    let all: String = (0..12).map(|i| format!("include /f{i}\n")).collect();
+    for i in 0..12 {
+        tree.files.insert(format!("/f{i}"), all.clone());
+    }
+    let parsed = parse(&all, "/main", &mut tree, &TableResolver::debian());
+    assert!(parsed
+        .errors
+        .iter()
+        .any(|e| e.reason.contains("more than 1024 files read")));
+}
