@@ -54,6 +54,17 @@ pub fn convert(parsed: &Parsed, file: &str, resolver: &dyn Resolver) -> String {
         for note in notes(entry) {
             let _ = writeln!(out, "# {note}");
         }
+        // inetd.conf reads a word starting with `#` as a comment.
+        if let Some(arg) = services.iter().find_map(|s| match &s.program {
+            Program::External { argv, .. } => argv.iter().find(|a| a.starts_with('#')),
+            Program::Builtin(_) => None,
+        }) {
+            let _ = writeln!(
+                out,
+                "# not converted: the argument {arg:?} would start a comment in inetd.conf"
+            );
+            continue;
+        }
         for service in services {
             out.push_str(&line(service, resolver));
             out.push('\n');

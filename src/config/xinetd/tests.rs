@@ -843,3 +843,18 @@ fn files_that_include_each_other_are_read_a_bounded_number_of_times() {
         .iter()
         .any(|e| e.reason.contains("more than 1024 files read")));
 }
+
+#[test]
+fn the_converter_leaves_out_what_inetd_conf_would_read_otherwise() {
+    let text = "service ftp\n{\n socket_type = stream\n wait = no\n user = root\n server = /bin/echo\n server_args = a #b\n}\n";
+    let resolver = TableResolver::debian();
+    let parsed = parse(text, "x.conf", &mut Table::default(), &resolver);
+    let out = convert::convert(&parsed, "x.conf", &resolver);
+    assert!(
+        out.contains("# not converted: the argument \"#b\" would start a comment in inetd.conf"),
+        "{out}"
+    );
+    assert!(crate::config::inetd::parse(&out, "c", &resolver)
+        .0
+        .is_empty());
+}
