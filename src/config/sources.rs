@@ -49,6 +49,9 @@ pub fn describe(sources: &[Source]) -> String {
 /// The most names read from one directory: everything held is bounded.
 pub const MAX_DIRECTORY_ENTRIES: usize = 4096;
 
+/// The most bytes read from one directory's files together.
+pub const MAX_DIRECTORY_BYTES: usize = 64 << 20;
+
 /// Why a directory of inetd.conf files leaves a name out: hidden names,
 /// editor backups (`~`, `.swp`) and what package managers leave beside a
 /// file they upgrade (`.dpkg-old`, `.dpkg-new`, `.dpkg-dist`, `.ucf-*`,
@@ -133,6 +136,7 @@ fn load_inetd(
     let mut names = FileTree.list(&dir).map_err(named)?;
     names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut texts = Vec::new();
+    let mut bytes = 0;
     for (name, regular) in names {
         let file = path.join(&name);
         if skipped_in_directory(&name) {
@@ -147,7 +151,20 @@ fn load_inetd(
             )));
         } else {
             match read_text(&file) {
-                Ok(text) => texts.push((file, text)),
+                Ok(text) if bytes + text.len() > MAX_DIRECTORY_BYTES => errors.push(ConfigError {
+                    file: dir.to_string(),
+                    line: 0,
+                    severity: Severity::Error,
+                    reason: format!(
+                        "{} not read: the directory's files hold more than {} MiB",
+                        file.display(),
+                        MAX_DIRECTORY_BYTES >> 20
+                    ),
+                }),
+                Ok(text) => {
+                    bytes += text.len();
+                    texts.push((file, text));
+                }
                 Err(e) => errors.push(ConfigError {
                     file: dir.to_string(),
                     line: 0,

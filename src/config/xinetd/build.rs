@@ -282,6 +282,13 @@ fn service(
     } else {
         external(spec, name_in_args, resolver).map_err(bad)?
     };
+    // A builtin is served inline whatever `wait` says (xinetd's internal
+    // stream services run in xinetd too): stream nowait, datagram wait.
+    let wait = if internal {
+        socket_type == SocketType::Dgram
+    } else {
+        wait
+    };
     let port = port(name, spec, protocol, resolver).map_err(bad)?;
     let listen = listen(spec, defaults, port, resolver).map_err(bad)?;
     let user = if internal {

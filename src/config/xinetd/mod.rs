@@ -39,7 +39,11 @@ const MAX_DEPTH: usize = 16;
 
 /// How many files one configuration may read in all: files that include
 /// each other would otherwise be read in every order.
-const MAX_FILES: usize = 1024;
+const MAX_FILES: usize = 256;
+
+/// How many bytes one configuration may read in all (each file is at most
+/// 16 MiB, `files.rs` says).
+const MAX_BYTES: usize = 64 << 20;
 
 /// A whole configuration: the services of every block, in file order
 /// (includes where they stand), and every diagnostic.
@@ -68,6 +72,7 @@ pub fn parse(text: &str, file: &str, tree: &mut dyn Tree, resolver: &dyn Resolve
         errors: Vec::new(),
         open: Vec::new(),
         read: Vec::new(),
+        bytes: 0,
     };
     reader.file(text, file);
     let (entries, mut errors) = build::build(&reader.blocks, resolver);
@@ -95,6 +100,8 @@ struct Reader<'a> {
     open: Vec<String>,
     /// Every file read, in order.
     read: Vec<String>,
+    /// Their bytes, together.
+    bytes: usize,
 }
 
 impl Reader<'_> {
@@ -110,6 +117,9 @@ impl Reader<'_> {
     fn file(&mut self, text: &str, file: &str) {
         self.open.push(file.to_string());
         self.read.push(file.to_string());
+        if self.read.len() == 1 {
+            self.bytes = text.len();
+        }
         let (items, errors) = blocks::items(text);
         for e in errors {
             self.report(file, e.line, Severity::Error, e.reason);
@@ -148,7 +158,18 @@ impl Reader<'_> {
             return self.report(file, line, Severity::Error, reason);
         }
         match self.tree.read(path) {
-            Ok(text) => self.file(&text, path),
+            Ok(text) if self.bytes + text.len() > MAX_BYTES => {
+                let reason = format!(
+                    "include {}: the configuration would read more than {} MiB",
+                    shown_path(path),
+                    MAX_BYTES >> 20
+                );
+                self.report(file, line, Severity::Error, reason);
+            }
+            Ok(text) => {
+                self.bytes += text.len();
+                self.file(&text, path)
+            }
             Err(e) => {
                 let reason = format!("include {}: {e}", shown_path(path));
                 self.report(file, line, Severity::Error, reason);

@@ -75,6 +75,12 @@ fn an_internal_service_binds_dual_stack_on_its_listed_port() {
 }
 
 #[test]
+fn a_builtin_is_served_inline_whatever_wait_says() {
+    let s = one(&ECHO.replace("wait = no", "wait = yes"));
+    assert!(!s.wait);
+}
+
+#[test]
 fn debian_package_files_parse_with_nothing_enabled() {
     let conf = include_str!("../../../tests/data/xinetd/xinetd.conf");
     let mut tree = Table::default();
@@ -841,7 +847,7 @@ fn files_that_include_each_other_are_read_a_bounded_number_of_times() {
     assert!(parsed
         .errors
         .iter()
-        .any(|e| e.reason.contains("more than 1024 files read")));
+        .any(|e| e.reason.contains("more than 256 files read")));
 }
 
 #[test]
@@ -857,4 +863,20 @@ fn the_converter_leaves_out_what_inetd_conf_would_read_otherwise() {
     assert!(crate::config::inetd::parse(&out, "c", &resolver)
         .0
         .is_empty());
+}
+
+#[test]
+fn a_configuration_reads_a_bounded_number_of_bytes() {
+    let mut tree = Table::default();
+    let big = format!("{}\n", "#".repeat(20 << 20));
+    let main: String = (0..4).map(|i| format!("include /big{i}\n")).collect();
+    for i in 0..4 {
+        tree.files.insert(format!("/big{i}"), big.clone());
+    }
+    let parsed = parse(&main, "/main", &mut tree, &TableResolver::debian());
+    let m: Vec<String> = parsed.errors.iter().map(ConfigError::to_string).collect();
+    assert_eq!(
+        m,
+        ["/main:4: include \"/big3\": the configuration would read more than 64 MiB"]
+    );
 }
