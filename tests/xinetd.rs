@@ -160,8 +160,8 @@ fn xinetd_conf(ports: &Served) -> String {
         "defaults\n{{\n\tinstances = 20\n}}\n\
          service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {echo}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n}}\n\
          service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tid = echo-dgram\n\tport = {echo}\n\tsocket_type = dgram\n\twait = yes\n\tbind = 127.0.0.1\n}}\n\
-         service args\n{{\n\ttype = UNLISTED\n\tport = {args}\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = {user}\n\tserver = /bin/echo\n\tserver_args = one two\n\tflags = IPv4\n}}\n\
-         service named\n{{\n\ttype = UNLISTED\n\tport = {named}\n\tsocket_type = stream\n\twait = no\n\tuser = {user}\n\tserver_args = echo-as-argv0 three\n\tflags = NAMEINARGS IPv4\n\tserver = /bin/echo\n}}\n\
+         service args\n{{\n\ttype = UNLISTED\n\tport = {args}\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = {user}\n\tserver = /bin/echo\n\tserver_args = one two\n\tflags = IPv4\n\tbind = 127.0.0.1\n}}\n\
+         service named\n{{\n\ttype = UNLISTED\n\tport = {named}\n\tsocket_type = stream\n\twait = no\n\tuser = {user}\n\tserver_args = echo-as-argv0 three\n\tflags = NAMEINARGS IPv4\n\tserver = /bin/echo\n\tbind = 127.0.0.1\n}}\n\
          service only\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {only}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n\tonly_from = 127.0.0.2 10.0.0.0\n\tno_access = 127.0.0.3\n}}\n",
         echo = ports.echo,
         args = ports.args,

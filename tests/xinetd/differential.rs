@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::util::{connect_from, current_user, free_port, is_root, wait_until, Daemon, Dir};
+use crate::util::{connect_from, current_user, free_port, is_root, Daemon, Dir};
 
 /// What a client saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +92,7 @@ fn xinetd() -> Option<PathBuf> {
 struct Ports {
     probe: u16,
     echo: u16,
+    dual: u16,
     off: u16,
     dotted: u16,
     tilde: u16,
@@ -116,6 +117,7 @@ impl Ports {
         Ports {
             probe: p(),
             echo: p(),
+            dual: p(),
             off: p(),
             dotted: p(),
             tilde: p(),
@@ -138,8 +140,17 @@ impl Ports {
 
 /// One UNLISTED service block on `port`: `type` and `flags` (each one
 /// line: a second would be ignored) with NOLIBWRAP; the flags line stands
-/// where `body` says FLAGS, else last.
+/// where `body` says FLAGS, else last. It binds 127.0.0.1 unless `body`
+/// binds elsewhere or says NOBIND (every address: a port other tests may
+/// hold on one address is then taken, so only one service does that).
 fn block(name: &str, port: u16, types: &str, flags: &str, body: &str) -> String {
+    let body = if body.contains("NOBIND") {
+        body.replace("\nNOBIND", "")
+    } else if body.contains("bind =") {
+        body.to_string()
+    } else {
+        format!("{body}\nbind = 127.0.0.1")
+    };
     let flags = format!("flags = NOLIBWRAP {flags}");
     let body = if body.contains("FLAGS") {
         body.replace("FLAGS", &flags)
@@ -186,7 +197,8 @@ fn write_config(dir: &Dir, p: &Ports) -> PathBuf {
         (
             "echo",
             internal("echo", p.echo, "stream", "")
-                + &internal("echo", p.echo, "dgram", "\nid = echo-dgram"),
+                + &internal("echo", p.echo, "dgram", "\nid = echo-dgram")
+                + &internal("echo", p.dual, "stream", "\nid = echo-dual\nNOBIND"),
         ),
         ("off", internal("echo", p.off, "stream", "\ndisable = yes")),
         ("dotted.conf", internal("echo", p.dotted, "stream", "")),
@@ -396,7 +408,7 @@ fn operations(p: &Ports) -> Vec<(String, Outcome)> {
         (
             "echo over TCP to [::1] (dual stack by default)".to_string(),
             {
-                match TcpStream::connect(format!("[::1]:{}", p.echo)) {
+                match TcpStream::connect(format!("[::1]:{}", p.dual)) {
                     Ok(mut s) => exchange(&mut s, b"six", 64),
                     Err(_) => Outcome::Refused,
                 }
@@ -545,15 +557,23 @@ fn run_xinetd(binary: &Path, dir: &Dir, conf: &Path, p: &Ports) -> Vec<(String, 
         .spawn()
         .expect("start xinetd");
     let _xinetd = Daemon::adopt(child);
-    wait_ready(p.probe);
+    let log = dir.join("xinetd.log");
+    wait_ready(p.probe, &|| fs::read_to_string(&log).unwrap_or_default());
     operations(p)
 }
 
-/// A daemon is ready once its probe echoes: its loop runs, every socket is bound.
-fn wait_ready(probe: u16) {
-    wait_until("the probe service to echo", || {
-        tcp("127.0.0.1", &format!("127.0.0.1:{probe}"), b"up", 2) == Outcome::Answer(b"up".to_vec())
-    });
+/// A daemon is ready once its probe echoes: its loop runs, every socket
+/// is bound. `log` says what went wrong when it never does.
+fn wait_ready(probe: u16, log: &dyn Fn() -> String) {
+    let deadline = std::time::Instant::now() + crate::util::TIMEOUT;
+    while tcp("127.0.0.1", &format!("127.0.0.1:{probe}"), b"up", 2)
+        != Outcome::Answer(b"up".to_vec())
+    {
+        if std::time::Instant::now() > deadline {
+            panic!("the probe service never echoed:\n{}", log());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -566,12 +586,12 @@ fn the_same_files_serve_the_same_as_xinetd() {
     let conf = write_config(&dir, &p);
     let theirs = run_xinetd(&binary, &dir, &conf, &p);
     let ours = {
-        let _d = Daemon::start_with(
+        let d = Daemon::start_with(
             "xinetd-differential-ours",
             "",
             &["--xinetd", conf.to_str().unwrap()],
         );
-        wait_ready(p.probe);
+        wait_ready(p.probe, &|| d.log_text());
         operations(&p)
     };
     let mut report = Vec::new();
