@@ -17,6 +17,9 @@ pub struct Gates {
     pub no_access: Vec<Net>,
     /// `NOLIBWRAP`: hosts.allow and hosts.deny are not consulted.
     pub no_wrap: bool,
+    /// xinetd's `libwrap`: the daemon name hosts.allow sees, instead of
+    /// the program's (see [`crate::config::Service::access_name`]).
+    pub wrap_name: Option<String>,
     /// `max_load`, in hundredths: nothing starts while the 1-minute load
     /// average is at least this (the daemon's `-L` otherwise).
     pub max_load: Option<u32>,
@@ -130,6 +133,9 @@ impl Gates {
         }
         if self.no_wrap {
             fields += " no-wrap";
+        }
+        if let Some(name) = &self.wrap_name {
+            fields += &format!(" wrap-name={name}");
         }
         if let Some(load) = self.max_load {
             fields += &format!(" max-load={}.{:02}", load / 100, load % 100);

@@ -195,9 +195,13 @@ impl ConfigError {
 impl Service {
     /// The name hosts.allow/hosts.deny daemon patterns are matched against,
     /// what tcpd would see when run from inetd: the builtin's name, or the
-    /// basename of argv[0] (for a tcpd line, the program tcpd execs). The
-    /// daemon, `--check-hosts` and `--match` all take it from here.
+    /// basename of argv[0] (for a tcpd line, the program tcpd execs), or
+    /// the name xinetd's `libwrap` gives. The daemon, `--check-hosts` and
+    /// `--match` all take it from here.
     pub fn access_name(&self) -> String {
+        if let Some(name) = &self.gates.wrap_name {
+            return name.clone();
+        }
         match &self.program {
             Program::Builtin(builtin) => builtin.name().to_string(),
             Program::External { argv, .. } => {
@@ -221,7 +225,8 @@ impl Service {
     /// `internal=NAME` or `exec=PATH argv=ARGV0 ARGS...` (argv runs to the end of the line).
     /// A service with [`Gates`] (from the xinetd dialect) has them before
     /// PROGRAM: `only-from=NET,NET` (`only-from=none`: nobody),
-    /// `no-access=NET,NET`, `no-wrap`, `max-load=LOAD`, each only when set.
+    /// `no-access=NET,NET`, `no-wrap`, `wrap-name=NAME`, `max-load=LOAD`,
+    /// each only when set.
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self

@@ -46,12 +46,14 @@ pub struct Spec {
     pub only_from: Option<Vec<String>>,
     pub no_access: Option<Vec<String>>,
     pub redirect: Option<(String, String)>,
+    /// `libwrap`: the daemon name hosts.allow sees for the service.
+    pub libwrap: Option<String>,
     /// `disabled` and `enabled` of `defaults`: service ids.
     pub disabled: Option<Vec<String>>,
     pub enabled: Option<Vec<String>>,
     /// Attributes accepted whose runtime is not here yet, with their line:
     /// access_times, log_type, log_on_*, banners, cps, env, passenv, nice,
-    /// umask, rlimit_*, deny_time, libwrap.
+    /// umask, rlimit_*, deny_time.
     pub inert: Vec<(usize, String)>,
 }
 
@@ -470,8 +472,10 @@ fn value(
             }
             inert(spec);
         }
-        "rpc_version" | "rpc_number" | "passenv" | "banner" | "banner_success" | "banner_fail"
-        | "libwrap" => inert(spec),
+        "libwrap" => spec.libwrap = Some(first.to_string()),
+        "rpc_version" | "rpc_number" | "passenv" | "banner" | "banner_success" | "banner_fail" => {
+            inert(spec)
+        }
         _ => {}
     }
     Ok(())

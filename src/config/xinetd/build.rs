@@ -559,6 +559,7 @@ fn gates(
         only_from,
         no_access,
         no_wrap: spec.flags.contains("NOLIBWRAP"),
+        wrap_name: spec.libwrap.clone(),
         max_load: spec.max_load.or(defaults.max_load),
     })
 }

@@ -112,6 +112,11 @@ fn notes(entry: &Entry) -> Vec<String> {
                 .to_string(),
         );
     }
+    if let Some(name) = &spec.libwrap {
+        notes.push(format!(
+            "libwrap = {name}: inetd.conf checks a service by its program's name; rules for {name} need that name"
+        ));
+    }
     if spec.flags.contains("NOLIBWRAP") {
         notes.push(
             "NOLIBWRAP: inetd checks hosts.allow for every service; the last hosts.allow line for it lets the rest through"
@@ -197,7 +202,16 @@ fn forms(values: &[String], resolver: &dyn Resolver) -> Vec<(Vec<String>, Vec<Ne
 
 /// The hosts.allow lines of one service (see the module's comment).
 fn access_rules(entry: &Entry, service: &Service, resolver: &dyn Resolver) -> Vec<String> {
-    let daemon = service.access_name();
+    // The name the converted line is checked by: its program's, whatever
+    // `libwrap` said (see the note).
+    let unnamed = Service {
+        gates: crate::config::Gates {
+            wrap_name: None,
+            ..service.gates.clone()
+        },
+        ..service.clone()
+    };
+    let daemon = unnamed.access_name();
     let only_from = entry.spec.only_from.as_ref().map(|v| forms(v, resolver));
     let no_access = forms(entry.spec.no_access.as_deref().unwrap_or(&[]), resolver);
     let mut rules = Vec::new();

@@ -354,7 +354,7 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
     assert_eq!(
         s.dump_line(),
         "127.0.0.1:2121 tcp4 stream nowait rate=- child=10 ip-rate=- ip-child=3 user=root uid=0 gid=1 group=daemon groups=- \
-         only-from=127.0.0.0/8,::1/128 no-access=10.1.0.0/16,10.2.0.0/16 no-wrap max-load=2.50 exec=/usr/sbin/in.ftpd argv=in.ftpd -l"
+         only-from=127.0.0.0/8,::1/128 no-access=10.1.0.0/16,10.2.0.0/16 no-wrap wrap-name=ftpd max-load=2.50 exec=/usr/sbin/in.ftpd argv=in.ftpd -l"
     );
     let m = messages(text);
     for inert in [
@@ -377,7 +377,6 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
         "rlimit_stack",
         "rlimit_files",
         "deny_time",
-        "libwrap",
         "flag NODELAY",
         "flag KEEPALIVE",
         "flag NORETRY",
@@ -385,7 +384,8 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
         let wanted = format!("warning: {inert} accepted, no effect yet");
         assert!(m.iter().any(|w| w.ends_with(&wanted)), "{wanted}: {m:#?}");
     }
-    assert_eq!(m.len(), 23, "{m:#?}");
+    assert_eq!(m.len(), 22, "{m:#?}");
+    assert_eq!(s.access_name(), "ftpd");
 }
 
 #[test]
