@@ -267,3 +267,70 @@ fn the_converter_prints_inetd_conf_that_checks_clean() {
             == Some(2)
     );
 }
+
+/// Debian's xinetd.conf and xinetd.d, pointed at a copy of the directory.
+fn debian_files(dir: &Dir, enable: bool) -> std::path::PathBuf {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/xinetd");
+    let d = dir.join("xinetd.d");
+    fs::create_dir(&d).unwrap();
+    for entry in fs::read_dir(data.join("xinetd.d")).unwrap() {
+        let entry = entry.unwrap();
+        let mut text = fs::read_to_string(entry.path()).unwrap();
+        if enable {
+            text = text.replace("disable\t\t= yes", "disable\t\t= no");
+        }
+        fs::write(d.join(entry.file_name()), text).unwrap();
+    }
+    let conf = fs::read_to_string(data.join("xinetd.conf")).unwrap();
+    dir.create(
+        "xinetd.conf",
+        &conf.replace("/etc/xinetd.d", &d.to_string_lossy()),
+    )
+}
+
+#[test]
+fn debian_package_files_check_dump_and_convert() {
+    let dir = Dir::new("xinetd-debian");
+    let conf = debian_files(&dir, false);
+    let out = run(&["-tt", "--xinetd", conf.to_str().unwrap()]);
+    // Everything is disabled: nothing to serve, nothing to say.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let dir = Dir::new("xinetd-debian-on");
+    let conf = debian_files(&dir, true);
+    let out = run(&["-tt", "--xinetd", conf.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // The -udp files define the UDP services of the others again.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("duplicate listener").count(), 5, "{stderr}");
+    assert_eq!(
+        stderr.matches("xinetd's internal service").count(),
+        2,
+        "{stderr}"
+    );
+    let mut services: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(" rate=").next().unwrap())
+        .collect();
+    services.sort();
+    assert_eq!(
+        services,
+        [
+            "[::]:13 tcp46 stream nowait",
+            "[::]:13 udp46 dgram wait",
+            "[::]:19 tcp46 stream nowait",
+            "[::]:19 udp46 dgram wait",
+            "[::]:37 tcp46 stream nowait",
+            "[::]:37 udp46 dgram wait",
+            "[::]:7 tcp46 stream nowait",
+            "[::]:7 udp46 dgram wait",
+            "[::]:9 tcp46 stream nowait",
+            "[::]:9 udp46 dgram wait",
+        ]
+    );
+    let out = run(&["--to-inetd-conf", "--xinetd", conf.to_str().unwrap()]);
+    let converted = dir.create("inetd.conf", &text(&out.stdout));
+    let again = run(&["-tt", converted.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout).lines().count(), 10);
+}

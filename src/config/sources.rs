@@ -249,3 +249,36 @@ impl Tree for FileTree {
         Ok(names)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_names_left_out() {
+        for skipped in [
+            ".hidden",
+            "a~",
+            "a.swp",
+            "a.dpkg-old",
+            "a.dpkg-new",
+            "a.dpkg-dist",
+            "a.dpkg-tmp",
+            "a.ucf-old",
+            "a.ucf-new",
+            "a.ucf-dist",
+            "a.rpmnew",
+            "a.rpmsave",
+            "a.rpmorig",
+            "a.orig",
+        ] {
+            assert!(skipped_in_directory(skipped), "{skipped}");
+        }
+        for read in ["ftp", "ftp.conf", "10-echo", "tftp.disabled-not"] {
+            assert!(!skipped_in_directory(read), "{read}");
+        }
+        // xinetd's includedir rule is another one.
+        assert!(xinetd::skipped_by_includedir("ftp.conf"));
+        assert!(!xinetd::skipped_by_includedir("ftp"));
+    }
+}
