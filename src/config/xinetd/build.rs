@@ -70,7 +70,11 @@ pub fn build(
             }
             defaults_seen_in.push(file);
             for attr in &block.attrs {
+                let inert_before = defaults.inert.len();
                 match attributes::apply(&mut defaults, attr, true) {
+                    Outcome::Applied if defaults.inert.len() > inert_before => {
+                        report(file, attr.line, Severity::Warning, inert(&attr.name))
+                    }
                     Outcome::Applied => {}
                     Outcome::Ignored(reason) => report(file, attr.line, Severity::Warning, reason),
                     Outcome::Bad(reason) => report(file, attr.line, Severity::Error, reason),
@@ -109,10 +113,6 @@ pub fn build(
             }
         }
         read.push((file, block, outcome.map(|()| spec)));
-    }
-    for (line, name) in &defaults.inert {
-        let file = defaults_seen_in.first().copied().unwrap_or("");
-        report(file, *line, Severity::Warning, inert(name));
     }
     let mut listeners: HashMap<(Listen, SocketType), (String, usize)> = HashMap::new();
     let mut entries = Vec::new();

@@ -568,11 +568,11 @@ fn include_and_includedir() {
     let mut tree = Table::default();
     tree.files.insert(
         "/x/main".into(),
-        "include /x/inc\nincludedir /x/d\ninclude /x/missing\n".into(),
+        "include inc\nincludedir /x/d\ninclude /x/missing\n".into(),
     );
     tree.files.insert(
         "/x/inc".into(),
-        "defaults\n{\n instances = 5\n}\ninclude /x/inc\n".into(),
+        "defaults\n{\n instances = 5\n umask = 022\n}\ninclude /x/inc\n".into(),
     );
     tree.files.insert("/x/d/echo".into(), ECHO.into());
     tree.files
@@ -602,7 +602,8 @@ fn include_and_includedir() {
         .into_iter()
         .map(|s| (s.name, s.file, s.limits.max_child))
         .collect();
-    // strcmp order: daytime before echo; the defaults of an included file apply.
+    // strcmp order: daytime before echo; the defaults of an included file
+    // apply, and its warnings name it.
     assert_eq!(
         names,
         [
@@ -619,7 +620,8 @@ fn include_and_includedir() {
             "/x/main:2: warning: includedir: \"/x/d/sub\" skipped: not a regular file",
             "/x/main:2: warning: includedir: \"/x/d/time.conf\" skipped: xinetd reads no file whose name holds a dot or ends in ~",
             "/x/main:3: include \"/x/missing\": entity not found",
-            "/x/inc:5: include \"/x/inc\": already being read (a loop)",
+            "/x/inc:4: warning: umask accepted, no effect yet",
+            "/x/inc:6: include \"/x/inc\": already being read (a loop)",
         ],
         "{m:#?}"
     );
