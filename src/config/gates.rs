@@ -34,7 +34,14 @@ pub struct Net {
 
 impl Net {
     /// The block of `addr/prefix` (`prefix` clamped to the family's width).
+    /// An IPv4-mapped block of at least 96 bits is the IPv4 block it maps,
+    /// so that it matches a client of either form.
     pub fn new(addr: IpAddr, prefix: u8) -> Net {
+        if let IpAddr::V6(v6) = addr {
+            if let Some(v4) = v6.to_ipv4_mapped().filter(|_| prefix >= 96) {
+                return Net::new(IpAddr::V4(v4), prefix.min(128) - 96);
+            }
+        }
         let (addr, prefix) = match addr {
             IpAddr::V4(v4) => {
                 let prefix = prefix.min(32);
@@ -173,6 +180,11 @@ mod tests {
         assert!(net("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
         assert!(net("::/0").contains(ip("::1")));
         assert!(net("10.0.0.0/8").covers(&net("10.1.0.0/16")));
+        // A mapped block is the IPv4 one: it matches either form.
+        assert_eq!(net("::ffff:10.0.0.1/128"), net("10.0.0.1/32"));
+        assert_eq!(net("::ffff:10.0.0.0/104"), net("10.0.0.0/8"));
+        assert!(net("::ffff:10.0.0.1/128").contains(ip("10.0.0.1")));
+        assert!(net("::ffff:0:0/96").contains(ip("::ffff:1.2.3.4")));
         assert!(!net("10.1.0.0/16").covers(&net("10.0.0.0/8")));
     }
 
@@ -213,5 +225,11 @@ mod tests {
             ..Gates::default()
         };
         assert!(!deny.admits(ip("127.0.0.2")) && deny.admits(ip("::1")));
+        // no_access written in the mapped form refuses the plain client too.
+        let mapped = Gates {
+            no_access: vec![net("::ffff:127.0.0.2/128")],
+            ..Gates::default()
+        };
+        assert!(!mapped.admits(ip("127.0.0.2")) && !mapped.admits(ip("::ffff:127.0.0.2")));
     }
 }
