@@ -334,3 +334,50 @@ fn debian_package_files_check_dump_and_convert() {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert_eq!(text(&again.stdout).lines().count(), 10);
 }
+
+#[test]
+fn a_reload_reads_a_directory_source_again_and_judges_it_alike() {
+    let (first, second) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+    let dir = Dir::new("xinetd-dir-reload");
+    let d = dir.join("inetd.d");
+    fs::create_dir(&d).unwrap();
+    let line = |port: u16| format!("127.0.0.1:{port} stream tcp nowait root internal echo\n");
+    fs::write(d.join("first"), line(first)).unwrap();
+    let daemon = Daemon::start_with("xinetd-dir-reload-d", "", &[d.to_str().unwrap()]);
+    let echoes = |port: u16| {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            s.write_all(b"e").is_ok() && s.read(&mut [0u8; 1]).is_ok_and(|n| n == 1)
+        })
+    };
+    assert!(echoes(first) && !echoes(second));
+    let reload = |daemon: &Daemon| {
+        let before = daemon.log_text().matches("SIGHUP").count();
+        daemon.signal(libc::SIGHUP);
+        crate::util::wait_until("reload", || {
+            let log = daemon.log_text();
+            log.matches("SIGHUP").count() > before
+                && log
+                    .rsplit("SIGHUP")
+                    .next()
+                    .is_some_and(|t| t.contains("reloaded"))
+        });
+    };
+    // A new file serves; a package manager's copy beside it does not.
+    fs::write(d.join("second"), line(second)).unwrap();
+    fs::write(d.join("first.dpkg-old"), line(first)).unwrap();
+    reload(&daemon);
+    assert!(echoes(first) && echoes(second));
+    assert!(daemon.log_text().contains("first.dpkg-old skipped"));
+    // A bad file refuses the reload, as a bad line of one file does.
+    fs::write(
+        d.join("third"),
+        "127.0.0.1:1 stream tcp nowait root internal nosuch\n",
+    )
+    .unwrap();
+    fs::remove_file(d.join("second")).unwrap();
+    reload(&daemon);
+    assert!(daemon
+        .log_text()
+        .contains("bad lines, configuration not reloaded"));
+    assert!(echoes(second));
+}
