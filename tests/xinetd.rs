@@ -381,3 +381,34 @@ fn a_reload_reads_a_directory_source_again_and_judges_it_alike() {
         .contains("bad lines, configuration not reloaded"));
     assert!(echoes(second));
 }
+
+#[test]
+fn max_load_holds_back_a_builtin_too() {
+    let load: f64 = fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    if load < 0.05 {
+        eprintln!("skipping: the load average ({load}) is below what the test can exceed");
+        return;
+    }
+    let (held, free) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+    let block = |port: u16, max_load: &str| {
+        format!(
+            "service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tid = echo-{port}\n\tport = {port}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n\tmax_load = {max_load}\n}}\n"
+        )
+    };
+    let dir = Dir::new("xinetd-load");
+    let conf = dir.create("xinetd.conf", &(block(held, "0.01") + &block(free, "1000")));
+    let d = Daemon::start_with("xinetd-load-d", "", &["--xinetd", conf.to_str().unwrap()]);
+    let mut stream = connect(&format!("127.0.0.1:{free}"));
+    stream.write_all(b"x").unwrap();
+    assert_eq!(stream.read(&mut [0u8; 1]).unwrap(), 1);
+    let mut stream = connect(&format!("127.0.0.1:{held}"));
+    stream.write_all(b"x").unwrap();
+    assert!(!crate::util::answers_within(
+        &mut stream,
+        std::time::Duration::from_millis(500)
+    ));
+    d.wait_for_log("above 0.01, not starting servers");
+}

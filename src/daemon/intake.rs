@@ -66,11 +66,12 @@ impl Daemon {
         };
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
         let waits = !datagrams && served.hands_over_socket();
+        // -L holds programs back; a service's own max_load (xinetd's) holds
+        // back whatever it serves.
+        let load_gated = kind == Kind::Program || served.service.gates.max_load.is_some();
         for _ in 0..ACCEPT_BATCH {
             // A builtin's datagrams are limited by the reply budgets.
-            if !datagrams
-                && (!self.has_room(slot, kind)
-                    || (kind == Kind::Program && !self.load_allows(slot)))
+            if (!datagrams && !self.has_room(slot, kind)) || (load_gated && !self.load_allows(slot))
             {
                 return;
             }
