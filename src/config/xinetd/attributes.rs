@@ -46,6 +46,8 @@ pub struct Spec {
     pub only_from: Option<Vec<String>>,
     pub no_access: Option<Vec<String>>,
     pub redirect: Option<(String, String)>,
+    /// `log_on_success`: read for TRAFFIC, which only a redirect may log.
+    pub log_on_success: Option<Vec<String>>,
     /// `libwrap`: the daemon name hosts.allow sees for the service.
     pub libwrap: Option<String>,
     /// `disabled` and `enabled` of `defaults`: service ids.
@@ -420,6 +422,9 @@ fn value(
             };
             for v in values {
                 one_of(v, allowed, "log flag")?;
+            }
+            if name == "log_on_success" {
+                edit_list(&mut spec.log_on_success, op, values);
             }
             inert(spec);
         }

@@ -85,6 +85,7 @@ pub fn build(
         let mut spec = Spec {
             only_from: defaults.only_from.clone(),
             no_access: defaults.no_access.clone(),
+            log_on_success: defaults.log_on_success.clone(),
             ..Spec::default()
         };
         let mut outcome = Ok(());
@@ -234,6 +235,11 @@ fn service(
     }
     if spec.redirect.is_some() {
         return Err(Skip::Unsupported("redirect (not served yet)".to_string()));
+    }
+    if spec.log_on_success.iter().flatten().any(|f| f == "TRAFFIC") {
+        return Err(bad(
+            "log_on_success TRAFFIC is for redirected services only".to_string(),
+        ));
     }
     for flag in INERT_FLAGS.iter().filter(|f| spec.flags.contains(**f)) {
         warnings.push((line, format!("flag {flag} accepted, no effect yet")));

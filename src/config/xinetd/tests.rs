@@ -451,6 +451,10 @@ fn entries_that_serve_nothing_here_say_why() {
         ("instances = 0", "instances = 0"),
         ("no_access = .example.com", "a domain"),
         ("no_access = nosuchhost", "unknown host"),
+        (
+            "redirect = 10.0.0.1 23\n log_on_success = TRAFFIC",
+            "redirect",
+        ),
     ] {
         let m = messages(&format!("service ftp\n{{\n {base}\n {attrs}\n}}\n"));
         assert_eq!(m.len(), 1, "{m:?}");
