@@ -515,6 +515,10 @@ fn entries_that_serve_nothing_here_say_why() {
             "socket_type = stream\n wait = no\n type = INTERNAL\n flags = NAMEINARGS",
             "NAMEINARGS",
         ),
+        (
+            "socket_type = stream\n wait = no\n type = INTERNAL\n log_on_success = PID TRAFFIC",
+            "TRAFFIC is for redirected",
+        ),
     ] {
         let m = messages(&format!("service echo\n{{\n {attrs}\n}}\n"));
         assert_eq!(m.len(), 1, "{attrs}: {m:?}");
