@@ -1,9 +1,10 @@
 //! `inetd -t`: check a configuration file like `sshd -t`; and the daemon
 //! names of a configuration, for `--check-hosts`.
 
+use std::collections::BTreeSet;
+
 use crate::config::{self, Service, Source};
 use crate::resolve::SystemResolver;
-use std::collections::BTreeSet;
 
 /// Prints every rejected line and warning on stderr (and with `dump` every
 /// service on stdout, see [`config::Service::dump_line`]); returns the exit

@@ -15,7 +15,7 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
        inetd -t [-t] [--dump] [source ...]
        inetd --to-inetd-conf --xinetd FILE
        inetd --match DAEMON[@SERVER] [USER@]CLIENT [--allow FILE] [--deny FILE]
-       inetd --check-hosts [--allow FILE] [--deny FILE] [config]
+       inetd --check-hosts [--allow FILE] [--deny FILE] [source ...]
        inetd -h | -V
 
   -d         debug: stay in the foreground, log verbosely to stderr

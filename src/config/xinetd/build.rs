@@ -202,7 +202,6 @@ const UNSERVED_FLAGS: [&str; 4] = ["INTERCEPT", "IDONLY", "SENSOR", "LABELED"];
 const INERT_FLAGS: [&str; 3] = ["NODELAY", "KEEPALIVE", "NORETRY"];
 
 /// The services of one block (one, as xinetd binds one socket a service).
-#[allow(clippy::too_many_arguments)]
 fn service(
     name: &str,
     spec: &Spec,
@@ -308,6 +307,13 @@ fn service(
         ..Limits::default()
     };
     let gates = gates(spec, defaults, resolver, line, warnings)?;
+    if gates.lists_addresses() && wait && socket_type == SocketType::Stream {
+        warnings.push((
+            line,
+            "only_from and no_access check no client of a stream wait service: its program accepts them (as in xinetd)"
+                .to_string(),
+        ));
+    }
     Ok(vec![Service {
         file: file.to_string(),
         line,

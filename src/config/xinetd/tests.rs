@@ -473,6 +473,14 @@ fn entries_that_serve_nothing_here_say_why() {
         "service ftp\n{{\n {base}\n only_from = 10.0.0.5\n no_access = 10.0.0.0\n}}\n"
     ));
     assert!(m[0].contains("xinetd 2.3.15 refuses them all"), "{m:?}");
+    let m = messages(&format!(
+        "service ftp\n{{\n {}\n only_from = 10.0.0.1\n}}\n",
+        base.replace("wait = no", "wait = yes")
+    ));
+    assert!(
+        m[0].contains("check no client of a stream wait service"),
+        "{m:?}"
+    );
     // Whole-entry checks.
     for (attrs, why) in [
         (
