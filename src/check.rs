@@ -2,19 +2,18 @@
 //! names of a configuration, for `--check-hosts`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use crate::config::{self, Service};
+use crate::config::{self, Service, Source};
 use crate::resolve::SystemResolver;
 
 /// Prints every rejected line and warning on stderr (and with `dump` every
 /// service on stdout, see [`config::Service::dump_line`]); returns the exit
 /// status: 1 when a line was rejected or the file is unreadable, warnings aside.
-pub fn run(path: &Path, dump: bool, options: &config::inetd::Options) -> i32 {
-    let (services, errors) = match config::load(path, &SystemResolver::default(), options) {
+pub fn run(sources: &[Source], dump: bool, options: &config::inetd::Options) -> i32 {
+    let (services, errors) = match config::load(sources, &SystemResolver::default(), options) {
         Ok(parsed) => parsed,
         Err(e) => {
-            eprintln!("inetd: {}: cannot read configuration: {e}", path.display());
+            eprintln!("inetd: {e}");
             return 1;
         }
     };
@@ -30,12 +29,45 @@ pub fn run(path: &Path, dump: bool, options: &config::inetd::Options) -> i32 {
 }
 
 /// The daemon names `--check-hosts` holds daemon patterns against: what
-/// tcpd sees as the daemon of each service of the configuration at
-/// `path`. `None` when it cannot be read or serves nothing, so that no
+/// tcpd sees as the daemon of each service of the configuration's
+/// `sources`. `None` when it cannot be read or serves nothing, so that no
 /// name is reported as unknown.
-pub fn daemon_names(path: &Path, options: &config::inetd::Options) -> Option<BTreeSet<String>> {
-    let (services, _) = config::load(path, &SystemResolver::default(), options).ok()?;
+pub fn daemon_names(
+    sources: &[Source],
+    options: &config::inetd::Options,
+) -> Option<BTreeSet<String>> {
+    let (services, _) = config::load(sources, &SystemResolver::default(), options).ok()?;
     Some(access_names(&services)).filter(|d| !d.is_empty())
+}
+
+/// `inetd --to-inetd-conf`: the xinetd sources as inetd.conf and
+/// hosts.allow lines on stdout, diagnostics on stderr; the exit status of `-t`.
+pub fn to_inetd_conf(sources: &[Source]) -> i32 {
+    let resolver = SystemResolver::default();
+    let mut status = 0;
+    for source in sources {
+        let Source::Xinetd(path) = source else {
+            continue;
+        };
+        let parsed = match config::sources::load_xinetd(path, &resolver) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                eprintln!("inetd: {e}");
+                return 1;
+            }
+        };
+        for e in &parsed.errors {
+            eprintln!("{e}");
+        }
+        if parsed.errors.iter().any(|e| !e.is_warning()) {
+            status = 1;
+        }
+        print!(
+            "{}",
+            config::xinetd::convert::convert(&parsed, &path.to_string_lossy(), &resolver)
+        );
+    }
+    status
 }
 
 fn access_names(services: &[Service]) -> BTreeSet<String> {

@@ -5,14 +5,17 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::config::Source;
+
 pub const DEFAULT_CONFIG: &str = "/etc/inetd.conf";
 
 pub const USAGE: &str = "\
 usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
-             [-C rate] [-s max] [-L load] [--option value ...] [config]
-       inetd -t [-t] [--dump] [config]
+             [-C rate] [-s max] [-L load] [--option value ...] [source ...]
+       inetd -t [-t] [--dump] [source ...]
+       inetd --to-inetd-conf --xinetd FILE
        inetd --match DAEMON[@SERVER] [USER@]CLIENT [--allow FILE] [--deny FILE]
-       inetd --check-hosts [--allow FILE] [--deny FILE] [config]
+       inetd --check-hosts [--allow FILE] [--deny FILE] [source ...]
        inetd -h | -V
 
   -d         debug: stay in the foreground, log verbosely to stderr
@@ -25,6 +28,10 @@ usage: inetd [-dEefl] [-p pidfile] [-q backlog] [-N fd] [-R rate] [-c max]
   -N FD      write a newline to FD once the sockets are bound, then close it
              (s6 readiness; needs -d or -f)
   -t         check the configuration and exit; twice (or --dump) also prints the services
+  source     an inetd.conf file or a directory of them (default /etc/inetd.conf);
+             several are read in order
+  --xinetd FILE  also read FILE in xinetd's dialect (with its include and includedir)
+  --to-inetd-conf  print the --xinetd configuration as inetd.conf and hosts.allow lines
   -h, --help     this help
   -V, --version  version
   --match    explain the hosts.allow/hosts.deny decision for a client, like tcpdmatch
@@ -81,6 +88,8 @@ pub enum Mode {
     },
     /// `--check-hosts`: lint the TCP wrappers rule files.
     CheckHosts,
+    /// `--to-inetd-conf`: print the xinetd sources as inetd.conf and hosts.allow lines.
+    ToInetdConf,
     Help,
     Version,
 }
@@ -88,7 +97,8 @@ pub enum Mode {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     pub mode: Mode,
-    pub config: PathBuf,
+    /// The configuration's files and directories, in order.
+    pub sources: Vec<Source>,
     pub debug: bool,
     pub foreground: bool,
     pub log_stderr: bool,
@@ -170,7 +180,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             mode: Mode::Daemon,
-            config: PathBuf::from(DEFAULT_CONFIG),
+            sources: vec![Source::Inetd(PathBuf::from(DEFAULT_CONFIG))],
             debug: false,
             foreground: false,
             log_stderr: false,
@@ -207,7 +217,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
     let mut opts = Options::default();
     let mut checks = 0;
     let mut dump = false;
-    let mut config = None;
+    let mut sources = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let arg = arg
@@ -227,9 +237,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
             let limits = &mut opts.limits;
             match name {
                 "" => {
-                    config = args.next().map(PathBuf::from);
+                    sources.extend(args.by_ref().map(|a| Source::Inetd(PathBuf::from(a))));
                     break;
                 }
+                "xinetd" => sources.push(Source::Xinetd(PathBuf::from(value()?))),
+                "to-inetd-conf" => opts.mode = Mode::ToInetdConf,
                 "dump" => dump = true,
                 "allow" => opts.hosts_allow = PathBuf::from(value()?),
                 "deny" => opts.hosts_deny = PathBuf::from(value()?),
@@ -328,14 +340,17 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Strin
                     _ => return Err(format!("unknown option -{flag}")),
                 }
             }
-        } else if config.is_none() {
-            config = Some(PathBuf::from(arg));
         } else {
-            return Err(format!("unexpected argument {arg}"));
+            sources.push(Source::Inetd(PathBuf::from(arg)));
         }
     }
-    if let Some(config) = config {
-        opts.config = config;
+    if !sources.is_empty() {
+        opts.sources = sources;
+    }
+    if opts.mode == Mode::ToInetdConf
+        && !opts.sources.iter().any(|s| matches!(s, Source::Xinetd(_)))
+    {
+        return Err("--to-inetd-conf needs --xinetd FILE".to_string());
     }
     if opts.readiness_fd.is_some() && !(opts.debug || opts.foreground) {
         // Detaching closes every inherited descriptor; and a supervisor
@@ -380,7 +395,7 @@ mod tests {
         assert!(opts.debug && opts.log_connections);
         assert_eq!(opts.pidfile, Some(PathBuf::from("/tmp/x.pid")));
         assert_eq!(opts.backlog, 5);
-        assert_eq!(opts.config, PathBuf::from("my.conf"));
+        assert_eq!(opts.sources, [Source::Inetd(PathBuf::from("my.conf"))]);
     }
 
     #[test]
@@ -470,10 +485,33 @@ mod tests {
         assert!(parse_str(&["-p"]).is_err());
         assert!(parse_str(&["-q", "0"]).is_err());
         assert!(parse_str(&["-q", "many"]).is_err());
-        assert!(parse_str(&["a", "b"]).is_err());
+        assert!(parse_str(&["--to-inetd-conf", "a"]).is_err());
         assert!(parse_str(&["--bogus"]).is_err());
         assert!(parse_str(&["--match", "sshd"]).is_err());
         assert!(parse_str(&["--allow"]).is_err());
+    }
+
+    #[test]
+    fn sources_in_order() {
+        let opts =
+            parse_str(&["a.conf", "--xinetd", "x.conf", "/etc/inetd.d", "--", "-odd"]).unwrap();
+        assert_eq!(
+            opts.sources,
+            [
+                Source::Inetd(PathBuf::from("a.conf")),
+                Source::Xinetd(PathBuf::from("x.conf")),
+                Source::Inetd(PathBuf::from("/etc/inetd.d")),
+                Source::Inetd(PathBuf::from("-odd")),
+            ]
+        );
+        // --xinetd alone replaces the default /etc/inetd.conf.
+        let opts = parse_str(&["--to-inetd-conf", "--xinetd=/etc/xinetd.conf"]).unwrap();
+        assert_eq!(opts.mode, Mode::ToInetdConf);
+        assert_eq!(
+            opts.sources,
+            [Source::Xinetd(PathBuf::from("/etc/xinetd.conf"))]
+        );
+        assert!(parse_str(&["--xinetd"]).is_err());
     }
 
     #[test]
@@ -497,6 +535,6 @@ mod tests {
         assert_eq!(opts.hosts_deny, PathBuf::from("d"));
         let opts = parse_str(&["--check-hosts", "x.conf"]).unwrap();
         assert_eq!(opts.mode, Mode::CheckHosts);
-        assert_eq!(opts.config, PathBuf::from("x.conf"));
+        assert_eq!(opts.sources, [Source::Inetd(PathBuf::from("x.conf"))]);
     }
 }

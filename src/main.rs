@@ -31,13 +31,17 @@ fn main() {
     match opts.mode.clone() {
         Mode::Help => print!("{}", cli::USAGE),
         Mode::Version => println!("inetd {}", env!("CARGO_PKG_VERSION")),
-        Mode::Check { dump } => exit(check::run(&opts.config, dump, &opts.config_options())),
+        Mode::Check { dump } => exit(check::run(&opts.sources, dump, &opts.config_options())),
+        Mode::ToInetdConf => exit(check::to_inetd_conf(&opts.sources)),
         Mode::Match { daemon, client } => {
-            let names = check::daemon_names(&opts.config, &opts.config_options());
-            let served = names.as_ref().map(|names| hosts::explain::Served {
-                config: &opts.config,
-                names,
-            });
+            let names = check::daemon_names(&opts.sources, &opts.config_options());
+            let served = names
+                .as_ref()
+                .zip(opts.sources.first())
+                .map(|(names, source)| hosts::explain::Served {
+                    config: source.path(),
+                    names,
+                });
             exit(hosts::explain::run(
                 &daemon,
                 &client,
@@ -50,7 +54,7 @@ fn main() {
         Mode::CheckHosts => exit(hosts::check::run(
             &opts.hosts_allow,
             &opts.hosts_deny,
-            check::daemon_names(&opts.config, &opts.config_options()).as_ref(),
+            check::daemon_names(&opts.sources, &opts.config_options()).as_ref(),
         )),
         Mode::Daemon => exit(daemon::run(absolute_paths(opts))),
     }
@@ -65,7 +69,9 @@ fn absolute_paths(mut opts: cli::Options) -> cli::Options {
             *path = abs;
         }
     };
-    absolute(&mut opts.config);
+    for source in &mut opts.sources {
+        absolute(source.path_mut());
+    }
     absolute(&mut opts.hosts_allow);
     absolute(&mut opts.hosts_deny);
     if let Some(pidfile) = opts.pidfile.as_mut() {

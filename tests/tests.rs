@@ -19,3 +19,4 @@ mod tcpd;
 mod tcpmux;
 mod udp_nowait;
 mod util;
+mod xinetd;

@@ -4,7 +4,8 @@
 //! daemon never consults a database per connection.
 //!
 //! A dialect is a pure function from text to services plus `file:line:
-//! reason` diagnostics: [`inetd`] reads `inetd.conf`. A rejected line never
+//! reason` diagnostics: [`inetd`] reads `inetd.conf`, [`xinetd`] xinetd's
+//! files; [`sources`] reads the files and directories of the command line. A rejected line never
 //! takes the rest of the file down: it is reported and skipped. Warnings
 //! are [`ConfigError`]s of [`Severity::Warning`]: something accepted but
 //! ignored (a FreeBSD login class, an IPsec policy), or a valid line of a
@@ -12,7 +13,10 @@
 //! rejects a line, so it never refuses a reload or fails `-t`: the same
 //! file is judged the same way at startup and at every reload.
 
+pub mod gates;
 pub mod inetd;
+pub mod sources;
+pub mod xinetd;
 
 use std::fmt;
 use std::io;
@@ -21,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 pub use crate::builtins::Builtin;
 use crate::resolve::Resolver;
+pub use gates::Gates;
+pub use sources::Source;
 
 /// One listener and what to run on it. A config line with a comma list of
 /// bind addresses yields one `Service` per address.
@@ -67,6 +73,9 @@ pub struct Service {
     /// anonymous port (the listen address's port is 0), which the daemon
     /// registers with rpcbind for each version.
     pub rpc: Option<Rpc>,
+    /// xinetd's per-service gates (address lists, NOLIBWRAP, max_load);
+    /// the default, from inetd.conf, gates nothing.
+    pub gates: Gates,
 }
 
 /// The program number and version range of an RPC service line
@@ -336,7 +345,11 @@ impl fmt::Display for ConfigError {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
-        write!(f, "{}:{}: {severity}{}", self.file, self.line, self.reason)
+        // Line 0: about the file or directory as a whole.
+        match self.line {
+            0 => write!(f, "{}: {severity}{}", self.file, self.reason),
+            line => write!(f, "{}:{line}: {severity}{}", self.file, self.reason),
+        }
     }
 }
 
@@ -371,9 +384,13 @@ impl ConfigError {
 impl Service {
     /// The name hosts.allow/hosts.deny daemon patterns are matched against,
     /// what tcpd would see when run from inetd: the builtin's name, or the
-    /// basename of argv[0] (for a tcpd line, the program tcpd execs). The
-    /// daemon, `--check-hosts` and `--match` all take it from here.
+    /// basename of argv[0] (for a tcpd line, the program tcpd execs), or
+    /// the name xinetd's `libwrap` gives. The daemon, `--check-hosts` and
+    /// `--match` all take it from here.
     pub fn access_name(&self) -> String {
+        if let Some(name) = &self.gates.wrap_name {
+            return name.clone();
+        }
         match &self.program {
             Program::Builtin(builtin) => builtin.name().to_string(),
             // As xinetd names a redirect service to libwrap: by the service.
@@ -405,6 +422,10 @@ impl Service {
     /// of the line; an argument holding a blank, a quote or a backslash, or
     /// empty, is shown in double quotes with `\` before a quote or
     /// backslash).
+    /// A service with [`Gates`] (from the xinetd dialect) has them before
+    /// PROGRAM: `only-from=NET,NET` (`only-from=none`: nobody),
+    /// `no-access=NET,NET`, `no-wrap`, `wrap-name=NAME`, `max-load=LOAD`,
+    /// each only when set.
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -458,6 +479,7 @@ impl Service {
                 rpc.program, rpc.low, rpc.high
             ));
         }
+        options.push_str(&self.gates.dump_fields());
         format!(
             "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket}{options} {}",
             self.listen,
@@ -528,29 +550,20 @@ fn shown_arg(arg: &str) -> std::borrow::Cow<'_, str> {
     format!("\"{escaped}\"").into()
 }
 
-/// Reads and parses a configuration file and the files it includes.
-/// Bytes that are not UTF-8 reject the entry holding them (comments may
-/// hold anything). Relative program paths are resolved against inetd's
-/// working directory unless `options` names another.
+/// Reads and parses every source (see [`sources`]) and the files they
+/// include. Bytes that are not UTF-8 reject the entry holding them
+/// (comments may hold anything). Relative program paths are resolved
+/// against inetd's working directory unless `options` names another.
 pub fn load(
-    path: &Path,
+    sources: &[Source],
     resolver: &dyn Resolver,
     options: &inetd::Options,
 ) -> io::Result<(Vec<Service>, Vec<ConfigError>)> {
-    let bytes = crate::files::read_regular(path)?;
-    let text = String::from_utf8_lossy(&bytes);
     let mut options = options.clone();
     if options.working_dir.is_none() {
         options.working_dir = std::env::current_dir().ok();
     }
-    let file = path.to_string_lossy();
-    Ok(inetd::parse_with(
-        &text,
-        &file,
-        resolver,
-        &options,
-        &inetd::FileIncludes,
-    ))
+    sources::load(sources, resolver, &options)
 }
 
 impl Service {
@@ -584,6 +597,7 @@ impl Service {
             builtin_args: Vec::new(),
             socket_options: SocketOptions::default(),
             rpc: None,
+            gates: Gates::default(),
         }
     }
 }

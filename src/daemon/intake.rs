@@ -66,11 +66,12 @@ impl Daemon {
         let datagrams = matches!(program, Program::Builtin(_)) && socket_type == SocketType::Dgram;
         let per_peer = serves_peers(&served.service);
         let waits = !datagrams && !per_peer && served.hands_over_socket();
+        // -L holds programs back; a service's own max_load (xinetd's) holds
+        // back whatever it serves.
+        let load_gated = kind == Kind::Program || served.service.gates.max_load.is_some();
         for _ in 0..ACCEPT_BATCH {
             // A builtin's datagrams are limited by the reply budgets.
-            if !datagrams
-                && (!self.has_room(slot, kind)
-                    || (kind == Kind::Program && !self.load_allows(slot)))
+            if (!datagrams && !self.has_room(slot, kind)) || (load_gated && !self.load_allows(slot))
             {
                 return;
             }
@@ -181,6 +182,7 @@ impl Daemon {
             },
         };
         let access = match &arrival {
+            _ if !self.gates_admit(slot, &arrival) => Access::Denied,
             Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
             Arrival::Datagram(peer, _) => self.datagram_access(slot, *peer),
             Arrival::Socket(Some(sender)) | Arrival::Peer(sender, _) => {
@@ -374,6 +376,31 @@ impl Daemon {
             }
             Err(_) => false,
         }
+    }
+
+    /// The service's own address lists (xinetd's `only_from` and
+    /// `no_access`), decided from the client's address alone. A `wait`
+    /// stream socket has no client until its program accepts: not checked.
+    fn gates_admit(&mut self, slot: usize, arrival: &Arrival) -> bool {
+        let client = match arrival {
+            Arrival::Connection(_, Peer::Inet(addr)) => *addr,
+            Arrival::Datagram(addr, _) | Arrival::Socket(Some(addr)) => *addr,
+            _ => return true,
+        };
+        let Some(served) = self.services[slot].as_ref() else {
+            return false;
+        };
+        let gates = &served.service.gates;
+        if !gates.lists_addresses() || gates.admits(client.ip()) {
+            return true;
+        }
+        let label = served.label.clone();
+        self.log.limited(
+            "only_from",
+            Level::Warning,
+            format!("{label}: refused {client}: only_from/no_access"),
+        );
+        false
     }
 
     /// Whether the listener's service starts a program for what arrives.
@@ -660,7 +687,12 @@ impl Daemon {
 
     /// The load average check of `-L`; pauses the served briefly when high.
     fn load_allows(&mut self, slot: usize) -> bool {
-        let Some(max) = self.opts.limits.max_load else {
+        // A service's own max_load (xinetd's) before the daemon's -L.
+        let own = self.services[slot]
+            .as_ref()
+            .and_then(|s| s.service.gates.max_load)
+            .map(|hundredths| f64::from(hundredths) / 100.0);
+        let Some(max) = own.or(self.opts.limits.max_load) else {
             return true;
         };
         // procfs, read each time: a few cheap syscalls, and only with -L.

@@ -212,12 +212,12 @@ impl Daemon {
     }
 
     /// The access name of a service whose access inetd checks: not with
-    /// `--no-wrap`, nor when the program is tcpd, which checks the rules
+    /// `--no-wrap` or the service's NOLIBWRAP (xinetd's), nor when the program is tcpd, which checks the rules
     /// itself (checking them twice would run `spawn` and send banners twice).
     pub(super) fn checked_name(&self, service: &Service) -> Option<String> {
         let tcpd = matches!(&service.program,
             Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
-        (self.opts.wrap && !tcpd).then(|| service.access_name())
+        (self.opts.wrap && !service.gates.no_wrap && !tcpd).then(|| service.access_name())
     }
 
     /// `Some(None)` for builtins, `None` when the program cannot be prepared.
@@ -333,11 +333,10 @@ impl Daemon {
             }
             Ok((_, errors)) => self.log.err(format!(
                 "{}: {errors} bad lines, configuration not reloaded: the old one keeps serving",
-                self.opts.config.display()
+                config::sources::describe(&self.opts.sources)
             )),
             Err(e) => self.log.err(format!(
-                "{}: {e}: configuration not reloaded: the old one keeps serving",
-                self.opts.config.display()
+                "{e}: configuration not reloaded: the old one keeps serving"
             )),
         }
         // Whatever the outcome, the configuration in force serves.

@@ -28,7 +28,7 @@ pub fn run(mut opts: Options) -> i32 {
     let services = match load(&opts, &mut log) {
         Ok(services) => services,
         Err(e) => {
-            let msg = format!("{}: cannot read configuration: {e}", opts.config.display());
+            let msg = e.to_string();
             eprintln!("inetd: {msg}");
             log.err(msg);
             return 1;
@@ -85,7 +85,7 @@ pub(super) fn watch_rules(poll: &Poll, rules: &Rules) -> Option<RuleWatch> {
 /// warning. Returns the services and the number of rejected lines.
 pub(super) fn load(opts: &Options, log: &mut Log) -> io::Result<(Vec<Service>, usize)> {
     let resolver = SystemResolver::default();
-    let (services, errors) = config::load(&opts.config, &resolver, &opts.config_options())?;
+    let (services, errors) = config::load(&opts.sources, &resolver, &opts.config_options())?;
     let mut rejected = 0;
     for e in &errors {
         if e.is_warning() {

@@ -639,7 +639,7 @@ pub(super) fn parse_redirect(
 /// over MAX_ARG_STRLEN, or more than `arg_max` for the strings and their
 /// pointers together, counting the program path (the `--tcpd` wrapper
 /// passes it as an argument) and [`EXEC_RESERVE`].
-pub(super) fn check_exec_size(path: &str, argv: &[String], arg_max: usize) -> Result<(), String> {
+pub(crate) fn check_exec_size(path: &str, argv: &[String], arg_max: usize) -> Result<(), String> {
     if let Some((i, arg)) = argv
         .iter()
         .enumerate()

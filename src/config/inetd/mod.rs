@@ -26,6 +26,9 @@ use entries::{ipsec_policies, items, Entry, Item};
 use fields::*;
 pub use include::FileIncludes;
 
+/// What exec would refuse, for the other dialect's programs too.
+pub(crate) use fields::check_exec_size;
+
 /// Choices of the loader that the text does not make.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -493,6 +496,7 @@ impl Parser<'_> {
                 builtin_args: builtin_args.clone(),
                 socket_options: extras.socket_options,
                 rpc,
+                gates: Gates::default(),
             })
             .collect())
     }

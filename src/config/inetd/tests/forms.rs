@@ -35,6 +35,7 @@ fn builtin_service() {
             builtin_args: vec![],
             socket_options: SocketOptions::default(),
             rpc: None,
+            gates: Gates::default(),
         }
     );
 }

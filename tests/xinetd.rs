@@ -1,0 +1,414 @@
+//! The xinetd dialect and the sources of the command line: `-t` and
+//! `-t -t` over xinetd files and inetd.conf directories, serving an
+//! xinetd configuration (internal services over TCP and UDP,
+//! `server_args`, NAMEINARGS, UNLISTED with `port`, `bind`, `only_from`),
+//! its reload, and `--to-inetd-conf`. The comparison with the real xinetd
+//! is in `xinetd/differential.rs`.
+
+mod differential;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::process::Output;
+
+use crate::util::{
+    connect, connect_from, current_user, free_port, inetd, read_all, udp_request, Daemon, Dir,
+};
+
+fn run(args: &[&str]) -> Output {
+    inetd().args(args).output().expect("run inetd")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn echo_block(port: u16) -> String {
+    format!(
+        "service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {port}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n}}\n"
+    )
+}
+
+#[test]
+fn check_and_dump_an_xinetd_configuration_with_its_includedir() {
+    let dir = Dir::new("xinetd-check");
+    let d = dir.join("xinetd.d");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("echo"), echo_block(7100)).unwrap();
+    // Skipped by xinetd's rule, each with its warning.
+    fs::write(d.join("echo.conf"), echo_block(7101)).unwrap();
+    fs::write(d.join("echo~"), echo_block(7102)).unwrap();
+    fs::write(
+        d.join("bad"),
+        "service daytime\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = perhaps\n}\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("logged"),
+        "service time\n{\n\ttype = INTERNAL UNLISTED\n\tport = 7103\n\tsocket_type = stream\n\twait = no\n\tlog_on_success = PID HOST\n}\n",
+    )
+    .unwrap();
+    let conf = dir.create(
+        "xinetd.conf",
+        &format!(
+            "defaults\n{{\n\tinstances = 9\n}}\n\nincludedir {}\n",
+            d.display()
+        ),
+    );
+    let conf = conf.to_str().unwrap();
+    let out = run(&["-t", "--xinetd", conf]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    let d = d.display();
+    for expected in [
+        format!("{d}/bad:5: service \"daytime\": wait: expected yes or no, not \"perhaps\"\n"),
+        format!("{d}/logged:7: warning: log_on_success accepted, no effect yet\n"),
+        format!("{conf}:6: warning: includedir: \"{d}/echo.conf\" skipped: xinetd reads no file whose name holds a dot or ends in ~\n"),
+        format!("{conf}:6: warning: includedir: \"{d}/echo~\" skipped: xinetd reads no file whose name holds a dot or ends in ~\n"),
+    ] {
+        assert!(err.contains(&expected), "{expected}\n{err}");
+    }
+    let out = run(&["-tt", "--xinetd", conf]);
+    assert_eq!(
+        text(&out.stdout),
+        "127.0.0.1:7100 tcp4 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- internal=echo\n\
+         [::]:7103 tcp46 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- internal=time\n"
+    );
+}
+
+#[test]
+fn inetd_conf_directories_and_several_sources() {
+    let dir = Dir::new("xinetd-sources");
+    let d = dir.join("inetd.d");
+    fs::create_dir(&d).unwrap();
+    let line = |port: u16| format!("127.0.0.1:{port} stream tcp nowait root internal echo\n");
+    fs::write(d.join("b.conf"), line(7201)).unwrap();
+    fs::write(d.join("a"), line(7200)).unwrap();
+    for skipped in [
+        ".hidden",
+        "c.conf~",
+        "c.conf.dpkg-old",
+        "c.conf.dpkg-dist",
+        "c.conf.rpmnew",
+        "c.conf.rpmsave",
+        "c.conf.orig",
+    ] {
+        fs::write(d.join(skipped), line(7202)).unwrap();
+    }
+    let main = dir.create("inetd.conf", &line(7199));
+    // The later definition of a listener is the error.
+    let xinetd = dir.create("xinetd.conf", &echo_block(7200));
+    let (main, d_str, xinetd) = (
+        main.to_str().unwrap(),
+        d.to_str().unwrap(),
+        xinetd.to_str().unwrap(),
+    );
+    let out = run(&["-tt", main, d_str, "--xinetd", xinetd]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let stdout = text(&out.stdout);
+    let ports: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        ports,
+        ["127.0.0.1:7199", "127.0.0.1:7200", "127.0.0.1:7201"]
+    );
+    assert!(
+        err.contains(&format!(
+            "{xinetd}:1: duplicate listener 127.0.0.1:7200 stream: first defined at {d_str}/a:1"
+        )),
+        "{err}"
+    );
+    for skipped in [
+        ".hidden",
+        "c.conf~",
+        "c.conf.dpkg-old",
+        "c.conf.dpkg-dist",
+        "c.conf.rpmnew",
+        "c.conf.rpmsave",
+        "c.conf.orig",
+    ] {
+        assert!(
+            err.contains(&format!("{d_str}: warning: {d_str}/{skipped} skipped: a hidden, backup or package-manager file")),
+            "{skipped}: {err}"
+        );
+    }
+    // Without the duplicate, all is well.
+    let out = run(&["-t", main, d_str]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["-t", &dir.join("nope").to_string_lossy()]);
+    assert!(text(&out.stderr).starts_with(&format!(
+        "inetd: {}: cannot read configuration: ",
+        dir.join("nope").display()
+    )));
+}
+
+/// An xinetd configuration the suite serves: ports of its own on loopback.
+struct Served {
+    echo: u16,
+    args: u16,
+    named: u16,
+    only: u16,
+}
+
+fn xinetd_conf(ports: &Served) -> String {
+    let user = current_user();
+    format!(
+        "defaults\n{{\n\tinstances = 20\n}}\n\
+         service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {echo}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n}}\n\
+         service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tid = echo-dgram\n\tport = {echo}\n\tsocket_type = dgram\n\twait = yes\n\tbind = 127.0.0.1\n}}\n\
+         service args\n{{\n\ttype = UNLISTED\n\tport = {args}\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = {user}\n\tserver = /bin/echo\n\tserver_args = one two\n\tflags = IPv4\n\tbind = 127.0.0.1\n}}\n\
+         service named\n{{\n\ttype = UNLISTED\n\tport = {named}\n\tsocket_type = stream\n\twait = no\n\tuser = {user}\n\tserver_args = echo-as-argv0 three\n\tflags = NAMEINARGS IPv4\n\tserver = /bin/echo\n\tbind = 127.0.0.1\n}}\n\
+         service only\n{{\n\ttype = INTERNAL UNLISTED\n\tport = {only}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n\tonly_from = 127.0.0.2 10.0.0.0\n\tno_access = 127.0.0.3\n}}\n",
+        echo = ports.echo,
+        args = ports.args,
+        named = ports.named,
+        only = ports.only,
+        user = user,
+    )
+    .replace("service only", "service daytime")
+}
+
+fn ports() -> Served {
+    Served {
+        echo: free_port("127.0.0.1"),
+        args: free_port("127.0.0.1"),
+        named: free_port("127.0.0.1"),
+        only: free_port("127.0.0.1"),
+    }
+}
+
+#[test]
+fn serves_an_xinetd_configuration_and_reloads_it() {
+    let ports = ports();
+    let dir = Dir::new("xinetd-serve");
+    let conf = dir.create("xinetd.conf", &xinetd_conf(&ports));
+    let d = Daemon::start_with("xinetd-serve", "", &["--xinetd", conf.to_str().unwrap()]);
+    let mut stream = connect(&format!("127.0.0.1:{}", ports.echo));
+    stream.write_all(b"hello").unwrap();
+    let mut got = [0u8; 5];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+    drop(stream);
+    assert_eq!(
+        udp_request(&format!("127.0.0.1:{}", ports.echo), b"ping"),
+        b"ping"
+    );
+    assert_eq!(
+        read_all(connect(&format!("127.0.0.1:{}", ports.args))),
+        b"one two\n"
+    );
+    assert_eq!(
+        read_all(connect(&format!("127.0.0.1:{}", ports.named))),
+        b"three\n"
+    );
+    // only_from: 127.0.0.2 is served, 127.0.0.1 refused (closed at once).
+    let only = format!("127.0.0.1:{}", ports.only);
+    let answer = read_all(connect_from("127.0.0.2", &only).unwrap());
+    assert!(!answer.is_empty());
+    assert!(read_all(connect_from("127.0.0.1", &only).unwrap()).is_empty());
+    assert!(read_all(connect_from("127.0.0.3", &only).unwrap()).is_empty());
+    d.wait_for_log("refused 127.0.0.1:");
+    // Reloaded: the TCP echo is disabled, the rest stays.
+    let disabled = xinetd_conf(&ports).replacen(
+        "\tbind = 127.0.0.1\n}",
+        "\tbind = 127.0.0.1\n\tdisable = yes\n}",
+        1,
+    );
+    fs::write(&conf, disabled).unwrap();
+    let before = d.log_text().matches("reloaded:").count();
+    d.signal(libc::SIGHUP);
+    crate::util::wait_until("reload", || {
+        d.log_text().matches("reloaded:").count() > before
+    });
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{}", ports.echo)).is_err());
+    assert_eq!(
+        udp_request(&format!("127.0.0.1:{}", ports.echo), b"ping"),
+        b"ping"
+    );
+    // A bad line refuses the reload as for inetd.conf.
+    fs::write(
+        &conf,
+        xinetd_conf(&ports).replace("wait = yes", "wait = sometimes"),
+    )
+    .unwrap();
+    d.signal(libc::SIGHUP);
+    d.wait_for_log("bad lines, configuration not reloaded");
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{}", ports.echo)).is_err());
+}
+
+#[test]
+fn the_converter_prints_inetd_conf_that_checks_clean() {
+    let ports = ports();
+    let dir = Dir::new("xinetd-convert");
+    let conf = dir.create("xinetd.conf", &xinetd_conf(&ports));
+    let out = run(&["--to-inetd-conf", "--xinetd", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let converted = text(&out.stdout);
+    assert!(
+        converted.contains(&format!(
+            "127.0.0.1:{}\tstream\ttcp\tnowait/20\troot\tinternal echo\n",
+            ports.echo
+        )),
+        "{converted}"
+    );
+    assert!(converted.contains("#hosts.allow: daytime: 127.0.0.3 : deny\n#hosts.allow: daytime: ALL EXCEPT 127.0.0.2 10.0.0.0/255.0.0.0 : deny\n"), "{converted}");
+    let file = dir.create("inetd.conf", &converted);
+    let check = run(&["-tt", file.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert_eq!(text(&check.stdout).lines().count(), 5);
+    assert!(
+        run(&["--to-inetd-conf", file.to_str().unwrap()])
+            .status
+            .code()
+            == Some(2)
+    );
+}
+
+/// Debian's xinetd.conf and xinetd.d, pointed at a copy of the directory.
+fn debian_files(dir: &Dir, enable: bool) -> std::path::PathBuf {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/xinetd");
+    let d = dir.join("xinetd.d");
+    fs::create_dir(&d).unwrap();
+    for entry in fs::read_dir(data.join("xinetd.d")).unwrap() {
+        let entry = entry.unwrap();
+        let mut text = fs::read_to_string(entry.path()).unwrap();
+        if enable {
+            text = text.replace("disable\t\t= yes", "disable\t\t= no");
+        }
+        fs::write(d.join(entry.file_name()), text).unwrap();
+    }
+    let conf = fs::read_to_string(data.join("xinetd.conf")).unwrap();
+    dir.create(
+        "xinetd.conf",
+        &conf.replace("/etc/xinetd.d", &d.to_string_lossy()),
+    )
+}
+
+#[test]
+fn debian_package_files_check_dump_and_convert() {
+    let dir = Dir::new("xinetd-debian");
+    let conf = debian_files(&dir, false);
+    let out = run(&["-tt", "--xinetd", conf.to_str().unwrap()]);
+    // Everything is disabled: nothing to serve, nothing to say.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let dir = Dir::new("xinetd-debian-on");
+    let conf = debian_files(&dir, true);
+    let out = run(&["-tt", "--xinetd", conf.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // The -udp files define the UDP services of the others again.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("duplicate listener").count(), 5, "{stderr}");
+    assert_eq!(
+        stderr.matches("xinetd's internal service").count(),
+        2,
+        "{stderr}"
+    );
+    let mut services: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(" rate=").next().unwrap())
+        .collect();
+    services.sort();
+    assert_eq!(
+        services,
+        [
+            "[::]:13 tcp46 stream nowait",
+            "[::]:13 udp46 dgram wait",
+            "[::]:19 tcp46 stream nowait",
+            "[::]:19 udp46 dgram wait",
+            "[::]:37 tcp46 stream nowait",
+            "[::]:37 udp46 dgram wait",
+            "[::]:7 tcp46 stream nowait",
+            "[::]:7 udp46 dgram wait",
+            "[::]:9 tcp46 stream nowait",
+            "[::]:9 udp46 dgram wait",
+        ]
+    );
+    let out = run(&["--to-inetd-conf", "--xinetd", conf.to_str().unwrap()]);
+    let converted = dir.create("inetd.conf", &text(&out.stdout));
+    let again = run(&["-tt", converted.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout).lines().count(), 10);
+}
+
+#[test]
+fn a_reload_reads_a_directory_source_again_and_judges_it_alike() {
+    let (first, second) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+    let dir = Dir::new("xinetd-dir-reload");
+    let d = dir.join("inetd.d");
+    fs::create_dir(&d).unwrap();
+    let line = |port: u16| format!("127.0.0.1:{port} stream tcp nowait root internal echo\n");
+    fs::write(d.join("first"), line(first)).unwrap();
+    let daemon = Daemon::start_with("xinetd-dir-reload-d", "", &[d.to_str().unwrap()]);
+    let echoes = |port: u16| {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            s.write_all(b"e").is_ok() && s.read(&mut [0u8; 1]).is_ok_and(|n| n == 1)
+        })
+    };
+    assert!(echoes(first) && !echoes(second));
+    let reload = |daemon: &Daemon| {
+        let before = daemon.log_text().matches("SIGHUP").count();
+        daemon.signal(libc::SIGHUP);
+        crate::util::wait_until("reload", || {
+            let log = daemon.log_text();
+            log.matches("SIGHUP").count() > before
+                && log
+                    .rsplit("SIGHUP")
+                    .next()
+                    .is_some_and(|t| t.contains("reloaded"))
+        });
+    };
+    // A new file serves; a package manager's copy beside it does not.
+    fs::write(d.join("second"), line(second)).unwrap();
+    fs::write(d.join("first.dpkg-old"), line(first)).unwrap();
+    reload(&daemon);
+    assert!(echoes(first) && echoes(second));
+    assert!(daemon.log_text().contains("first.dpkg-old skipped"));
+    // A bad file refuses the reload, as a bad line of one file does.
+    fs::write(
+        d.join("third"),
+        "127.0.0.1:1 stream tcp nowait root internal nosuch\n",
+    )
+    .unwrap();
+    fs::remove_file(d.join("second")).unwrap();
+    reload(&daemon);
+    assert!(daemon
+        .log_text()
+        .contains("bad lines, configuration not reloaded"));
+    assert!(echoes(second));
+}
+
+#[test]
+fn max_load_holds_back_a_builtin_too() {
+    let load: f64 = fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    if load < 0.05 {
+        eprintln!("skipping: the load average ({load}) is below what the test can exceed");
+        return;
+    }
+    let (held, free) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+    let block = |port: u16, max_load: &str| {
+        format!(
+            "service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tid = echo-{port}\n\tport = {port}\n\tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n\tmax_load = {max_load}\n}}\n"
+        )
+    };
+    let dir = Dir::new("xinetd-load");
+    let conf = dir.create("xinetd.conf", &(block(held, "0.01") + &block(free, "1000")));
+    let d = Daemon::start_with("xinetd-load-d", "", &["--xinetd", conf.to_str().unwrap()]);
+    let mut stream = connect(&format!("127.0.0.1:{free}"));
+    stream.write_all(b"x").unwrap();
+    assert_eq!(stream.read(&mut [0u8; 1]).unwrap(), 1);
+    let mut stream = connect(&format!("127.0.0.1:{held}"));
+    stream.write_all(b"x").unwrap();
+    assert!(!crate::util::answers_within(
+        &mut stream,
+        std::time::Duration::from_millis(500)
+    ));
+    d.wait_for_log("above 0.01, not starting servers");
+}
