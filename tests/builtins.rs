@@ -238,3 +238,20 @@ impl StdinBytes for std::process::Command {
         child.wait_with_output().unwrap().stdout
     }
 }
+
+/// `wait` on a stream builtin (a BSD line copied by hand, say) is served
+/// as `nowait`: the loop serves each connection (it used to hand the
+/// listening socket to no process, and clients hung).
+#[test]
+fn a_stream_builtin_on_a_wait_line_answers() {
+    let port = free_port("127.0.0.1");
+    let d = Daemon::start(
+        "builtin-wait",
+        &format!("127.0.0.1:{port} stream tcp wait root internal daytime\n"),
+    );
+    for _ in 0..2 {
+        let reply = read_all(connect(&format!("127.0.0.1:{port}")));
+        assert!(reply.ends_with(b"\r\n"), "{reply:?}");
+    }
+    assert!(d.log_text().contains("served nowait"));
+}

@@ -87,9 +87,12 @@ impl ServiceLimits {
 
 impl Served {
     /// External stream `nowait` services get a fresh connection per child;
-    /// every other external service gets the listening socket itself.
+    /// every other external service gets the listening socket itself
+    /// (builtins never do, whatever a dialect says of `wait`).
     pub(super) fn hands_over_socket(&self) -> bool {
-        self.service.socket_type == SocketType::Dgram || self.service.wait
+        // A builtin has no process to hand it to: the loop serves it.
+        matches!(self.service.program, Program::External { .. })
+            && (self.service.socket_type == SocketType::Dgram || self.service.wait)
     }
 
     /// Counts one child or connection of `client` ended.

@@ -461,6 +461,14 @@ impl Parser<'_> {
         }
         let builtin_args = builtin_options(fields, &program, warnings)?;
         let builtin = !matches!(program, Program::External { .. });
+        // The loop serves each connection of a builtin: it has no process
+        // to hand a listening socket to.
+        let wait = if builtin && wait && socket_type == SocketType::Stream {
+            warnings.push("a stream builtin is served nowait: wait ignored".to_string());
+            false
+        } else {
+            wait
+        };
         if builtin && (flags.environment || flags.listen_fds) {
             warnings.push("env and listen-fds are for programs, not builtins: ignored".to_string());
         } else if flags.listen_fds && !wait {

@@ -664,3 +664,15 @@ fn auth_takes_freebsds_options() {
         "builtin auth serves streams only",
     );
 }
+
+#[test]
+fn a_stream_builtin_on_a_wait_line_is_served_nowait() {
+    let (services, errors) = parse_with_table("7007 stream tcp wait root internal echo\n");
+    assert!(!services[0].wait);
+    assert!(
+        errors[0].is_warning() && errors[0].reason.contains("served nowait"),
+        "{errors:?}"
+    );
+    // A datagram builtin keeps wait, as every datagram service has it.
+    assert!(service("7007 dgram udp wait root internal echo").wait);
+}
