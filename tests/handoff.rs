@@ -311,3 +311,30 @@ fn a_passed_socket_survives_an_access_check_in_a_child() {
     assert_eq!(fields[1], fields[2], "LISTEN_PID is the program's pid");
     assert_eq!(fields[3], "yes", "the rule's option ran in the child");
 }
+
+#[test]
+fn a_nowait_datagram_program_learns_its_peer() {
+    if !require("python3") {
+        return;
+    }
+    let user = current_user();
+    let port = free_port("127.0.0.1");
+    let dir = Dir::new("env-udp-nowait-program");
+    let program = python(&dir, "udp_env.py", UDP_ENV);
+    let _d = Daemon::start(
+        "env-udp-nowait",
+        &format!("127.0.0.1:{port} dgram udp nowait,env {user} {program}\n"),
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    socket.send_to(b"hello", ("127.0.0.1", port)).unwrap();
+    let mut buf = vec![0; 65536];
+    let (n, _) = socket.recv_from(&mut buf).expect("the program's reply");
+    let env = env_of(&buf[..n]);
+    assert_eq!(env["PROTO"], "UDP");
+    assert_eq!(
+        env["UDPREMOTEPORT"],
+        socket.local_addr().unwrap().port().to_string()
+    );
+    assert_eq!(env["UDPLOCALPORT"], port.to_string());
+}
