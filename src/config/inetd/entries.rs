@@ -82,9 +82,12 @@ pub fn items(text: &str) -> Vec<Item> {
                 joining = false;
                 let enabled = head.fields[1].0.starts_with("on");
                 let service = head.fields[0].0.clone();
-                let (item, next) =
+                let (read, next) =
                     keyvalues::read(&lines, (index, start + body), service, enabled, line);
-                items.push(item);
+                items.push(match read {
+                    Ok(definition) => Item::Definition(definition),
+                    Err(reason) => Item::Bad { line, reason },
+                });
                 (index, start) = next;
                 continue;
             }

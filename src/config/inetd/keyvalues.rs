@@ -20,7 +20,6 @@
 //! the file without its `;` (or a later line starts with something that is
 //! no key), where it must have been meant to end.
 
-use super::entries::Item;
 use super::shown;
 
 /// A definition, syntax checked.
@@ -56,7 +55,13 @@ enum Failure {
 
 /// Reads the definition whose body starts at `at`. Returns it (or why it
 /// is bad) and where reading goes on.
-pub fn read(lines: &[&str], at: At, service: String, enabled: bool, line: usize) -> (Item, At) {
+pub fn read(
+    lines: &[&str],
+    at: At,
+    service: String,
+    enabled: bool,
+    line: usize,
+) -> (Result<Definition, String>, At) {
     let mut reader = Reader {
         lines,
         at,
@@ -72,7 +77,7 @@ pub fn read(lines: &[&str], at: At, service: String, enabled: bool, line: usize)
                 enabled,
                 keys,
             };
-            (Item::Definition(definition), next)
+            (Ok(definition), next)
         }
         Err(failure) => {
             // Past a blank line, the definition was meant to end there.
@@ -94,7 +99,7 @@ pub fn read(lines: &[&str], at: At, service: String, enabled: bool, line: usize)
                     (reason, (index + 1, 0))
                 }
             };
-            (Item::Bad { line, reason }, next)
+            (Err(reason), next)
         }
     }
 }
@@ -318,7 +323,7 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::entries::items;
+    use super::super::entries::{items, Item};
     use super::*;
 
     fn definitions(text: &str) -> Vec<Item> {
