@@ -57,7 +57,8 @@ fn every_builtin_on_stream_and_dgram() {
 
 #[test]
 fn builtins_accept_either_wait_mode() {
-    assert!(service("echo stream tcp wait root internal").wait);
+    // A stream builtin on a wait line: see a_stream_builtin_on_a_wait_line_is_served_nowait.
+    assert!(!service("echo stream tcp nowait root internal").wait);
     assert!(!service("echo dgram udp nowait root internal").wait);
 }
 
@@ -203,7 +204,8 @@ fn protocols() {
         ("dgram udp46", "[::]:7", false),
     ];
     for (types, addr, v6only) in cases {
-        let s = service(&format!("echo {types} wait root internal"));
+        let wait = if types.starts_with("stream") { "nowait" } else { "wait" };
+        let s = service(&format!("echo {types} {wait} root internal"));
         assert_eq!(s.listen, inet(addr, v6only), "{types}");
         assert_eq!(s.protocol, types.split(' ').nth(1).unwrap());
     }
