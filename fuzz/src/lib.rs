@@ -161,7 +161,11 @@ impl ScriptedLookup {
 }
 
 impl Lookup for ScriptedLookup {
-    fn host_name(&mut self, _: SocketAddr, _: &mut Vec<String>) -> Result<Option<String>, WouldBlock> {
+    fn host_name(
+        &mut self,
+        _: SocketAddr,
+        _: &mut Vec<String>,
+    ) -> Result<Option<String>, WouldBlock> {
         let b = usize::from(self.answer()?);
         Ok(HOSTILE_NAMES
             .get(b % (HOSTILE_NAMES.len() + 1))
