@@ -2,8 +2,8 @@
 //! RFC 1413 query (`builtins::ident::answer`, with options, user names and
 //! the owner lookup from the input) and tcpmux's name line
 //! (`builtins::tcpmux::Request`). Promises checked: no panic; an ident
-//! reply is one line, CRLF-ended, of printable ASCII, that repeats no
-//! client byte but the two port numbers; a tcpmux line is HELP exactly
+//! reply is one CRLF-ended line that repeats no client byte but the two
+//! port numbers; a tcpmux line is HELP exactly
 //! when it says so in any case, and a name matches itself in any case.
 #![no_main]
 
@@ -54,9 +54,11 @@ fuzz_target!(|data: &[u8]| {
     );
     assert!(reply.ends_with(b"\r\n"), "{reply:?}");
     let body = &reply[..reply.len() - 2];
+    // The names in it are the administrator's (`-d`, `-o`, /etc/passwd),
+    // not the client's: only the line's shape is promised.
     assert!(
-        body.iter().all(|b| (0x20..0x7f).contains(b)),
-        "not one printable line: {reply:?}"
+        !body.iter().any(|&b| b == b'\r' || b == b'\n'),
+        "not one line: {reply:?}"
     );
     // What the client sent comes back only as the two port numbers.
     let text = String::from_utf8_lossy(body);
