@@ -246,7 +246,17 @@ impl Daemon {
     /// Accepts one connection; `None` when there is none or accepting failed.
     fn accept(&mut self, slot: usize) -> Option<(Stream, Peer)> {
         let listener = self.listeners[slot].as_ref()?;
+        // A program's connection never meets the loop: accepted blocking.
+        let blocking = self.services[slot]
+            .as_ref()
+            .is_some_and(Served::accepts_blocking);
         let accepted = match listener.socket.as_ref()? {
+            Socket::Tcp(s) if blocking => {
+                listener::accept_tcp_blocking(s).map(|(s, a)| (Stream::Tcp(s), Peer::Inet(a)))
+            }
+            Socket::UnixStream(s) if blocking => {
+                listener::accept_unix_blocking(s).map(|s| (Stream::Unix(s), Peer::Local))
+            }
             Socket::Tcp(s) => s.accept().map(|(s, a)| (Stream::Tcp(s), Peer::Inet(a))),
             Socket::UnixStream(s) => s.accept().map(|(s, _)| (Stream::Unix(s), Peer::Local)),
             Socket::Udp(_) | Socket::UnixDgram(_) => return None,

@@ -78,6 +78,13 @@ impl Served {
         self.service.socket_type == SocketType::Dgram || self.service.wait
     }
 
+    /// Its connections are accepted in blocking mode: they go to a program
+    /// (or its access check) and never to the daemon's loop, so the child
+    /// need not clear `O_NONBLOCK`.
+    pub(super) fn accepts_blocking(&self) -> bool {
+        matches!(self.service.program, Program::External { .. }) && !self.hands_over_socket()
+    }
+
     /// Counts one child or connection of `client` ended.
     pub(super) fn release(&mut self, client: Option<IpAddr>, now: Instant) {
         self.active = self.active.saturating_sub(1);
