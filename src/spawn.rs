@@ -23,7 +23,9 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use libc::{c_char, c_int, c_void, gid_t, pid_t, uid_t};
 
@@ -60,14 +62,32 @@ const SYS_SETRESUID: libc::c_long = libc::SYS_setresuid;
 /// instead of writing over the parent's memory.
 const GUARD_SIZE: usize = 4096;
 
+/// The environment of the programs: its strings and their pointer array,
+/// built once and shared by every [`Exec`] (one block for all services).
+pub struct Environment {
+    // The pointer array points into these strings; they are never mutated.
+    _entries: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl Environment {
+    /// `entries`: `NAME=value` strings.
+    pub fn new(entries: Vec<CString>) -> Rc<Environment> {
+        let ptrs = null_terminated(&entries);
+        Rc::new(Environment {
+            _entries: entries,
+            ptrs,
+        })
+    }
+}
+
 /// A program ready to be started: C strings and pointer arrays built once.
 pub struct Exec {
     path: CString,
-    // The pointer arrays point into these strings; they are never mutated.
+    // The pointer array points into these strings; they are never mutated.
     _argv: Vec<CString>,
     argv_ptrs: Vec<*const c_char>,
-    _envp: Vec<CString>,
-    envp_ptrs: Vec<*const c_char>,
+    env: Rc<Environment>,
     /// `None`: run as the daemon's own user (inetd not running as root).
     credentials: Option<(uid_t, gid_t, Vec<gid_t>)>,
     /// Leave the daemon's fd 2 in place (for inetd's own `--tcpd` modes
@@ -76,13 +96,12 @@ pub struct Exec {
 }
 
 impl Exec {
-    /// Prepares `path` with `argv` and `env` (`NAME=value` strings). The
-    /// child switches to `switch_to` (uid, gid, groups) only when the daemon
-    /// is root.
+    /// Prepares `path` with `argv` and the shared `env`. The child switches
+    /// to `switch_to` (uid, gid, groups) only when the daemon is root.
     pub fn new(
         path: &Path,
         argv: &[String],
-        env: &[CString],
+        env: &Rc<Environment>,
         switch_to: Option<(u32, u32, &[u32])>,
     ) -> io::Result<Exec> {
         let path = cstring(path.as_os_str())?;
@@ -90,11 +109,11 @@ impl Exec {
             .iter()
             .map(|a| cstring(OsStr::new(a)))
             .collect::<io::Result<_>>()?;
-        let envp = env.to_vec();
         let argv_ptrs = null_terminated(&argv);
-        let envp_ptrs = null_terminated(&envp);
+        // The daemon's user does not change: asked once, not per service.
+        static ROOT: OnceLock<bool> = OnceLock::new();
         // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = *ROOT.get_or_init(|| unsafe { libc::geteuid() } == 0);
         let credentials = switch_to
             .filter(|_| root)
             .map(|(uid, gid, groups)| (uid, gid, groups.to_vec()));
@@ -102,8 +121,7 @@ impl Exec {
             path,
             _argv: argv,
             argv_ptrs,
-            _envp: envp,
-            envp_ptrs,
+            env: Rc::clone(env),
             credentials,
             keep_stderr: false,
         })
@@ -183,7 +201,7 @@ impl HandoffEnv {
         }
         // The text no longer moves: point into it.
         self.ptrs.clear();
-        let prepared = &exec.envp_ptrs;
+        let prepared = &exec.env.ptrs;
         self.ptrs.extend_from_slice(&prepared[..prepared.len() - 1]);
         let base = self.text.as_ptr();
         self.ptrs.extend(
@@ -316,7 +334,7 @@ impl Spawner {
         handoff: Handoff,
     ) -> Result<pid_t, SpawnError> {
         let (envp, pid_slot) = if handoff.env.is_empty() && handoff.listen_fds.is_none() {
-            (exec.envp_ptrs.as_ptr(), ptr::null_mut())
+            (exec.env.ptrs.as_ptr(), ptr::null_mut())
         } else {
             self.handoff_env.build(exec, &handoff)
         };
