@@ -86,7 +86,8 @@ impl Daemon {
             self.next_service_id += 1;
             let listener = Listener::new(&service, self.now);
             let served = Served {
-                label: label(&service),
+                // One label for both, shared.
+                label: listener.label.clone(),
                 limits: ServiceLimits::new(&service, &self.opts.limits),
                 access_name: self.checked_name(&service),
                 service,
