@@ -535,7 +535,7 @@ impl Daemon {
         };
         let table = listener
             .clients
-            .get_or_insert_with(|| ClientTable::new(capacity));
+            .get_or_insert_with(|| Box::new(ClientTable::new(capacity)));
         let nonzero = |n: u32| (n > 0).then_some(n);
         match table.admit(
             key,
