@@ -585,3 +585,23 @@ pub fn reset_inherited_signals() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handler_tells_the_child_stack_from_the_daemons() {
+        let spawner = Spawner::new(None).unwrap();
+        let top = spawner.stack.top() as usize;
+        let low = spawner.stack.base as usize;
+        assert!(on_child_stack(top - 1));
+        assert!(on_child_stack(low));
+        assert!(!on_child_stack(top));
+        assert!(!on_child_stack(low - 1));
+        let here = 0u8;
+        assert!(!on_child_stack(
+            std::hint::black_box(&here) as *const u8 as usize
+        ));
+    }
+}
