@@ -9,8 +9,8 @@
 # Options:
 #   --ours BINARY      this inetd (default: target/release/inetd if it exists, then
 #                      /work/main/target/release/inetd); --no-ours to leave it out
-#   --daemons LIST     comma list among ours,refserver,openbsd-inetd,xinetd,
-#                      inetutils-inetd,busybox (default: all that are available)
+#   --daemons LIST     comma list among ours,refserver,vforkserver,openbsd-inetd,
+#                      xinetd,inetutils-inetd,busybox (default: all that are available)
 #   --rounds N         repetitions of every figure, interleaved (default 3)
 #   --secs S           seconds per load measurement (default 1.5; chargen: 5)
 #   --idle-conns N     idle echo connections for the memory figure (default 10000)
@@ -107,13 +107,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ build
-log "building the load generator, hello and refserver"
+log "building the load generator, hello, refserver and vforkserver"
 (cd "$repo" && cargo build -q --release --example loadgen)
 LG="$repo/target/release/examples/loadgen"
 HELLO="$work/hello"
 REF="$work/refserver"
+VFORK="$work/vforkserver"
 gcc -O2 -static -s -o "$HELLO" "$here/hello.c"
 gcc -O2 -Wall -o "$REF" "$here/refserver.c"
+gcc -O2 -Wall -DRAW_VFORK -o "$VFORK" "$here/refserver.c"
 CAT=/bin/cat
 
 # CPU placement: the load generator (this script and all it runs) on CPU 0,
@@ -154,14 +156,14 @@ if [ -n "$ours" ]; then
     ours=$(cd "$(dirname "$ours")" && pwd)/$(basename "$ours")
 fi
 
-all="ours refserver openbsd-inetd xinetd inetutils-inetd busybox"
+all="ours refserver vforkserver openbsd-inetd xinetd inetutils-inetd busybox"
 [ -n "$daemons" ] || daemons=$all
 daemons=${daemons//,/ }
 wanted=""
 for d in $daemons; do
     case "$d" in
         ours) if [ -n "$ours" ]; then wanted="$wanted ours"; else log "no inetd binary: leaving 'ours' out"; fi ;;
-        refserver) wanted="$wanted $d" ;;
+        refserver|vforkserver) wanted="$wanted $d" ;;
         openbsd-inetd|xinetd|inetutils-inetd|busybox) wanted="$wanted $d"; need_peers=1 ;;
         *) echo "run.sh: unknown daemon $d" >&2; exit 2 ;;
     esac
@@ -246,7 +248,7 @@ port_of() { case "$1" in echo) echo 7 ;; discard) echo 9 ;; daytime) echo 13 ;; 
 write_conf() { # DAEMON N ADDED FILE
     case "$1" in
         xinetd) conf_xinetd "$2" "$3" > "$4" ;;
-        refserver) : > "$4" ;;
+        refserver|vforkserver) : > "$4" ;;
         *) conf_classic "$1" "$2" "$3" > "$4" ;;
     esac
 }
@@ -263,12 +265,14 @@ daemon_cmd() { # DAEMON CONF N
         inetutils-inetd) echo "$INETUTILS_INETD" -R "$RATE" --pidfile="$out/$1.dpid" "$2" ;;
         busybox) echo "$BUSYBOX_INETD" -f -e "$2" ;;
         refserver) echo "$REF" $(ref_args "$3" 0) ;;
+        vforkserver) echo "$VFORK" $(ref_args "$3" 0) ;;
     esac
 }
 daemon_binary() {
     case "$1" in
         ours) echo "$ours" ;; openbsd-inetd) echo "$OPENBSD_INETD" ;; xinetd) echo "$XINETD" ;;
         inetutils-inetd) echo "$INETUTILS_INETD" ;; busybox) echo "$BUSYBOX" ;; refserver) echo "$REF" ;;
+        vforkserver) echo "$VFORK" ;;
     esac
 }
 
@@ -481,7 +485,7 @@ round() { # DAEMON ROUND
     sleep 0.3
     m=$(mem_of "$DPID")
     record "$d" "6.rss_idle_200svc_kib" "$(kv "$m" rss_kib)" "$r"
-    if [ "$d" != refserver ]; then
+    if [ "$d" != refserver ] && [ "$d" != vforkserver ]; then
         conf="$out/$d.conf"
         write_conf "$d" 200 0 "$out/$d.conf200"
         write_conf "$d" 200 1 "$out/$d.conf201"
@@ -553,7 +557,7 @@ for d in $daemons; do sizes "$d"; done
 
 base=refserver
 [ -z "$ours" ] || base=ours
-"$LG" report "$results" --base "$base" --order ours,refserver,openbsd-inetd,xinetd,inetutils-inetd,busybox > "$out/table.md"
+"$LG" report "$results" --base "$base" --order ours,refserver,vforkserver,openbsd-inetd,xinetd,inetutils-inetd,busybox > "$out/table.md"
 {
     echo "Command: \`$cmdline\` ($(date -u +%Y-%m-%dT%H:%MZ), $rounds rounds, medians)"
     echo

@@ -9,6 +9,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -109,6 +110,30 @@ impl Socket {
     pub fn set_nonblocking(&self) -> io::Result<()> {
         set_nonblocking(self.raw_fd())
     }
+}
+
+/// Accepts a connection in blocking mode, for a program: std's accept is
+/// accept4 with close-on-exec alone, where mio's would set O_NONBLOCK that
+/// the child would have to clear again. `WouldBlock` when none waits (the
+/// listener itself stays non-blocking).
+pub fn accept_tcp_blocking(
+    listener: &TcpListener,
+) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
+    // SAFETY: a view of the listener's descriptor, never closed through it.
+    let view =
+        ManuallyDrop::new(unsafe { std::net::TcpListener::from_raw_fd(listener.as_raw_fd()) });
+    let (stream, peer) = view.accept()?;
+    Ok((mio::net::TcpStream::from_std(stream), peer))
+}
+
+/// [`accept_tcp_blocking`] for a UNIX stream socket.
+pub fn accept_unix_blocking(listener: &UnixListener) -> io::Result<mio::net::UnixStream> {
+    // SAFETY: a view of the listener's descriptor, never closed through it.
+    let view = ManuallyDrop::new(unsafe {
+        std::os::unix::net::UnixListener::from_raw_fd(listener.as_raw_fd())
+    });
+    let (stream, _) = view.accept()?;
+    Ok(mio::net::UnixStream::from_std(stream))
 }
 
 /// Sets O_NONBLOCK again on a socket whose open file description a child

@@ -46,6 +46,8 @@ pub struct SystemResolver {
     services: OnceCell<String>,
     hosts: OnceCell<String>,
     rpc: OnceCell<String>,
+    /// Asked once per load, not once per line.
+    arg_max: OnceCell<usize>,
     users: RefCell<HashMap<String, Option<User>>>,
     groups: RefCell<HashMap<String, Option<u32>>>,
     group_lists: RefCell<HashMap<(String, u32), Vec<u32>>>,
@@ -103,25 +105,30 @@ impl Resolver for SystemResolver {
 
     #[cfg(target_env = "gnu")]
     fn arg_max(&self) -> usize {
-        // SAFETY: sysconf has no preconditions.
-        let value = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
-        usize::try_from(value).unwrap_or(MIN_ARG_MAX)
+        *self.arg_max.get_or_init(system_arg_max)
     }
+}
 
-    /// musl's sysconf says 128 KiB whatever the kernel takes; Linux takes a
-    /// quarter of the stack limit, as glibc's sysconf reports.
-    #[cfg(not(target_env = "gnu"))]
-    fn arg_max(&self) -> usize {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes into the rlimit we own.
-        if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) } != 0 {
-            return MIN_ARG_MAX;
-        }
-        usize::try_from(limit.rlim_cur / 4).map_or(usize::MAX, |q| q.max(MIN_ARG_MAX))
+#[cfg(target_env = "gnu")]
+fn system_arg_max() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let value = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
+    usize::try_from(value).unwrap_or(MIN_ARG_MAX)
+}
+
+/// musl's sysconf says 128 KiB whatever the kernel takes; Linux takes a
+/// quarter of the stack limit, as glibc's sysconf reports.
+#[cfg(not(target_env = "gnu"))]
+fn system_arg_max() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) } != 0 {
+        return MIN_ARG_MAX;
     }
+    usize::try_from(limit.rlim_cur / 4).map_or(usize::MAX, |q| q.max(MIN_ARG_MAX))
 }
 
 fn read_or_empty(path: &str) -> String {

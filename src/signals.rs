@@ -1,5 +1,10 @@
 //! Signals reach the event loop through a self-pipe: the handler only writes
 //! the signal number to a non-blocking pipe, the loop does the work.
+//!
+//! The daemon ignores no signal, so that its children need not reset any
+//! (see `spawn.rs`): SIGPIPE is caught by a handler that does nothing, so
+//! a write to a closed peer fails with EPIPE as if it were ignored, and
+//! exec puts it back to the default.
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -10,7 +15,8 @@ use mio::unix::pipe;
 /// The pipe's write end, for the handler.
 static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
 
-const CAUGHT: [c_int; 5] = [
+const CAUGHT: [c_int; 6] = [
+    libc::SIGPIPE,
     libc::SIGCHLD,
     libc::SIGHUP,
     libc::SIGTERM,
@@ -19,6 +25,15 @@ const CAUGHT: [c_int; 5] = [
 ];
 
 extern "C" fn on_signal(sig: c_int) {
+    let here = 0u8;
+    if crate::spawn::on_child_stack(std::hint::black_box(&here) as *const u8 as usize) {
+        // SAFETY: in a spawned child before its exec, as checked.
+        unsafe { crate::spawn::default_action_in_child(sig) };
+        return;
+    }
+    if sig == libc::SIGPIPE {
+        return;
+    }
     // SAFETY: write(2) and errno access are async-signal-safe; errno is
     // restored so the interrupted code does not see our write's result.
     unsafe {
@@ -50,8 +65,9 @@ pub struct SignalPipe {
 }
 
 impl SignalPipe {
-    /// Installs the handlers for SIGCHLD, SIGHUP, SIGTERM, SIGINT and SIGUSR1, and
-    /// ignores SIGPIPE (writes to a closed peer fail with EPIPE instead).
+    /// Installs the handlers for SIGCHLD, SIGHUP, SIGTERM, SIGINT and
+    /// SIGUSR1, and the one for SIGPIPE that does nothing (writes to a
+    /// closed peer fail with EPIPE instead).
     pub fn install() -> io::Result<SignalPipe> {
         let (sender, receiver) = pipe::new()?;
         use std::os::fd::AsRawFd;
@@ -68,10 +84,6 @@ impl SignalPipe {
                 }
             }
         }
-        // SAFETY: ignoring a signal has no memory-safety conditions.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        }
         Ok(SignalPipe {
             _sender: sender,
             receiver,
@@ -86,6 +98,7 @@ impl SignalPipe {
             match self.receiver.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
+                    let drained = n < buf.len();
                     for &sig in &buf[..n] {
                         match c_int::from(sig) {
                             libc::SIGCHLD => pending.child = true,
@@ -93,6 +106,10 @@ impl SignalPipe {
                             libc::SIGUSR1 => pending.dump = true,
                             _ => pending.terminate = true,
                         }
+                    }
+                    // A short read emptied the pipe: no need to see EAGAIN.
+                    if drained {
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

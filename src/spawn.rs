@@ -8,6 +8,14 @@
 //! either execs or `_exit`s
 //! with 127. Nothing allocates in between. Because the parent is suspended
 //! until then, an exec failure is known before `spawn` returns.
+//!
+//! Signals cost the child nothing: the daemon runs with an empty mask and
+//! ignores no signal ([`reset_inherited_signals`]; SIGPIPE is caught, see
+//! `signals.rs`), so the child inherits the empty mask and `execve` puts
+//! every caught signal back to its default. A signal that reaches the
+//! child before its exec runs the daemon's handler on the child's stack,
+//! which tells it by [`on_child_stack`] and does what the default would
+//! ([`default_action_in_child`]) instead of the daemon's work.
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -15,20 +23,16 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use libc::{c_char, c_int, c_void, gid_t, pid_t, uid_t};
 
-/// Signals whose disposition the daemon changes (caught or ignored); the
-/// child puts them back to the default before unblocking signals. Every other
-/// signal is already at its default (see [`reset_inherited_signals`]).
-const DAEMON_SIGNALS: [c_int; 6] = [
-    libc::SIGPIPE,
-    libc::SIGCHLD,
-    libc::SIGHUP,
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGUSR1,
-];
+/// The child stack of the [`Spawner`] last made, `[low, high)`, for the
+/// signal handler to tell where it runs (see [`on_child_stack`]).
+static CHILD_STACK_LOW: AtomicUsize = AtomicUsize::new(0);
+static CHILD_STACK_HIGH: AtomicUsize = AtomicUsize::new(0);
 
 /// The descriptor of a passed listening socket (systemd's
 /// `SD_LISTEN_FDS_START`).
@@ -58,14 +62,47 @@ const SYS_SETRESUID: libc::c_long = libc::SYS_setresuid;
 /// instead of writing over the parent's memory.
 const GUARD_SIZE: usize = 4096;
 
+/// The environment of the programs: its strings and their pointer array,
+/// built once and shared by every [`Exec`] (one block for all services).
+pub struct Environment {
+    // The pointer array points into these strings; they are never mutated.
+    entries: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl Environment {
+    /// `entries`: `NAME=value` strings.
+    pub fn new(entries: Vec<CString>) -> Rc<Environment> {
+        let ptrs = null_terminated(&entries);
+        Rc::new(Environment { entries, ptrs })
+    }
+
+    /// This environment with `added` entries (`NAME=value`), which replace
+    /// those of the same names (a program reading the first match would
+    /// not see them otherwise); itself, shared, when there are none.
+    pub fn with(self: &Rc<Self>, added: &[String]) -> Rc<Environment> {
+        if added.is_empty() {
+            return Rc::clone(self);
+        }
+        let name = |entry: &[u8]| entry.split(|&b| b == b'=').next().map(<[u8]>::to_vec);
+        let names: Vec<Vec<u8>> = added.iter().filter_map(|e| name(e.as_bytes())).collect();
+        let kept = self
+            .entries
+            .iter()
+            .filter(|e| name(e.as_bytes()).map_or(true, |n| !names.contains(&n)))
+            .cloned();
+        let added = added.iter().filter_map(|e| CString::new(e.as_str()).ok());
+        Environment::new(kept.chain(added).collect())
+    }
+}
+
 /// A program ready to be started: C strings and pointer arrays built once.
 pub struct Exec {
     path: CString,
-    // The pointer arrays point into these strings; they are never mutated.
+    // The pointer array points into these strings; they are never mutated.
     _argv: Vec<CString>,
     argv_ptrs: Vec<*const c_char>,
-    _envp: Vec<CString>,
-    envp_ptrs: Vec<*const c_char>,
+    env: Rc<Environment>,
     /// `None`: run as the daemon's own user (inetd not running as root).
     credentials: Option<(uid_t, gid_t, Vec<gid_t>)>,
     /// Leave the daemon's fd 2 in place (for inetd's own `--tcpd` modes
@@ -112,13 +149,12 @@ impl ChildSettings {
 }
 
 impl Exec {
-    /// Prepares `path` with `argv` and `env` (`NAME=value` strings). The
-    /// child switches to `switch_to` (uid, gid, groups) only when the daemon
-    /// is root.
+    /// Prepares `path` with `argv` and the shared `env`. The child switches
+    /// to `switch_to` (uid, gid, groups) only when the daemon is root.
     pub fn new(
         path: &Path,
         argv: &[String],
-        env: &[CString],
+        env: &Rc<Environment>,
         switch_to: Option<(u32, u32, &[u32])>,
     ) -> io::Result<Exec> {
         let path = cstring(path.as_os_str())?;
@@ -126,11 +162,11 @@ impl Exec {
             .iter()
             .map(|a| cstring(OsStr::new(a)))
             .collect::<io::Result<_>>()?;
-        let envp = env.to_vec();
         let argv_ptrs = null_terminated(&argv);
-        let envp_ptrs = null_terminated(&envp);
+        // The daemon's user does not change: asked once, not per service.
+        static ROOT: OnceLock<bool> = OnceLock::new();
         // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = *ROOT.get_or_init(|| unsafe { libc::geteuid() } == 0);
         let credentials = switch_to
             .filter(|_| root)
             .map(|(uid, gid, groups)| (uid, gid, groups.to_vec()));
@@ -138,8 +174,7 @@ impl Exec {
             path,
             _argv: argv,
             argv_ptrs,
-            _envp: envp,
-            envp_ptrs,
+            env: Rc::clone(env),
             credentials,
             keep_stderr: false,
             settings: ChildSettings::default(),
@@ -174,6 +209,9 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
 /// What a child gets beyond its socket on fds 0-2, decided per spawn.
 #[derive(Clone, Copy, Default)]
 pub struct Handoff<'a> {
+    /// The socket is in blocking mode already (a connection accepted so):
+    /// the child leaves its file status flags alone.
+    pub blocking: bool,
     /// `NAME=value` entries added to the program's environment (the
     /// client's addresses, UCSPI style).
     pub env: &'a [String],
@@ -223,8 +261,8 @@ impl HandoffEnv {
         }
         // The text no longer moves: point into it.
         self.ptrs.clear();
-        self.ptrs
-            .extend_from_slice(&exec.envp_ptrs[..exec.envp_ptrs.len() - 1]);
+        let prepared = &exec.env.ptrs;
+        self.ptrs.extend_from_slice(&prepared[..prepared.len() - 1]);
         let base = self.text.as_ptr();
         self.ptrs.extend(
             self.starts
@@ -250,6 +288,8 @@ struct ChildContext<'a> {
     /// Also put the socket on [`LISTEN_FD`].
     listen_fd: bool,
     socket: RawFd,
+    /// Clear `O_NONBLOCK` on the socket (see [`Handoff::blocking`]).
+    make_blocking: bool,
     /// Put on fd 3 for the `--tcpd` mode, which closes it when its access
     /// decision is over (see `tcpd/`); -1 for none.
     decision_pipe: RawFd,
@@ -295,6 +335,9 @@ impl ChildStack {
                 libc::munmap(base, GUARD_SIZE + CHILD_STACK_SIZE);
                 return Err(e);
             }
+            let low = base as usize;
+            CHILD_STACK_LOW.store(low, Ordering::Relaxed);
+            CHILD_STACK_HIGH.store(low + GUARD_SIZE + CHILD_STACK_SIZE, Ordering::Relaxed);
             Ok(ChildStack { base })
         }
     }
@@ -336,10 +379,12 @@ impl Spawner {
     }
 
     /// Starts `exec` with `socket` on fds 0, 1 and 2 (in blocking mode), in
-    /// a new session, as the configured user, with default signal handling
-    /// and an empty signal mask, given what `handoff` adds. Returns the
-    /// child's pid. `decision_pipe`, only for inetd's own `--tcpd` mode,
-    /// goes on fd 3 (that mode moves a passed socket there itself).
+    /// a new session, as the configured user, given what `handoff` adds.
+    /// The child has the caller's signal mask, and after exec the default
+    /// for every signal the caller catches; the daemon's mask is empty and
+    /// it ignores none (see the module's opening). Returns the child's pid.
+    /// `decision_pipe`, only for inetd's own `--tcpd` mode, goes on fd 3
+    /// (that mode moves a passed socket there itself).
     pub fn spawn(
         &mut self,
         exec: &Exec,
@@ -349,7 +394,7 @@ impl Spawner {
         handoff: Handoff,
     ) -> Result<pid_t, SpawnError> {
         let (envp, pid_slot) = if handoff.env.is_empty() && handoff.listen_fds.is_none() {
-            (exec.envp_ptrs.as_ptr(), ptr::null_mut())
+            (exec.env.ptrs.as_ptr(), ptr::null_mut())
         } else {
             self.handoff_env.build(exec, &handoff)
         };
@@ -359,6 +404,7 @@ impl Spawner {
             pid_slot,
             listen_fd: handoff.listen_fds.is_some() && decision_pipe.is_none(),
             socket,
+            make_blocking: !handoff.blocking,
             decision_pipe: decision_pipe.unwrap_or(-1),
             nofile: self.nofile.as_ref(),
             drain_datagram,
@@ -366,24 +412,19 @@ impl Spawner {
             errno: 0,
         };
         let top = self.stack.top();
-        let pid;
-        // SAFETY: all signals are blocked so no handler of ours runs in the
-        // child while it shares our memory. The child only reads `ctx` and
-        // writes its two error fields, and we are suspended (CLONE_VFORK)
-        // until it has exec'd or exited, so nothing else touches them.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            pid = libc::clone(
+        // SAFETY: the child only reads `ctx` and writes its two error
+        // fields (and the pid slot), and we are suspended (CLONE_VFORK)
+        // until it has exec'd or exited, so nothing else touches them. A
+        // handler of ours that runs in the child does none of the daemon's
+        // work there (see `on_child_stack`).
+        let pid = unsafe {
+            libc::clone(
                 child_main,
                 top,
                 libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
                 &mut ctx as *mut ChildContext as *mut c_void,
-            );
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
-        }
+            )
+        };
         if pid < 0 {
             return Err(SpawnError {
                 pid: None,
@@ -457,9 +498,11 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
         write_pid(ctx.pid_slot, libc::syscall(libc::SYS_getpid) as u64);
     }
     // O_NONBLOCK lives on the shared open file description: services expect blocking I/O.
-    let flags = libc::fcntl(0, libc::F_GETFL);
-    if flags < 0 || libc::fcntl(0, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
-        return "fcntl";
+    if ctx.make_blocking {
+        let flags = libc::fcntl(0, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(0, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+            return "fcntl";
+        }
     }
     if libc::setsid() < 0 {
         return "setsid";
@@ -500,18 +543,37 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
             return "setresuid";
         }
     }
-    for sig in DAEMON_SIGNALS {
-        libc::signal(sig, libc::SIG_DFL);
-    }
-    let mut empty: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut empty);
-    libc::pthread_sigmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+    // The mask is the daemon's (empty), and exec resets every caught signal.
     libc::execve(
         ctx.exec.path.as_ptr(),
         ctx.exec.argv_ptrs.as_ptr(),
         ctx.envp,
     );
     "execve"
+}
+
+/// Whether `addr`, the address of a local of the caller, lies on the
+/// child stack: a signal handler that finds itself there runs in a spawned
+/// child before its exec (on the daemon's memory), not in the daemon.
+pub fn on_child_stack(addr: usize) -> bool {
+    (CHILD_STACK_LOW.load(Ordering::Relaxed)..CHILD_STACK_HIGH.load(Ordering::Relaxed))
+        .contains(&addr)
+}
+
+/// In a spawned child before its exec, what the default disposition of
+/// `sig` would have done: nothing for SIGCHLD, else the end of the child,
+/// by that signal (it is re-sent with the default in place, and arrives
+/// when the handler returns). Raw system calls: glibc's `raise` would name
+/// the daemon's thread, whose thread data the child shares.
+///
+/// # Safety
+/// Only in a handler that [`on_child_stack`] placed in the child.
+pub unsafe fn default_action_in_child(sig: c_int) {
+    if sig == libc::SIGCHLD {
+        return;
+    }
+    libc::signal(sig, libc::SIG_DFL);
+    libc::syscall(libc::SYS_kill, libc::syscall(libc::SYS_getpid), sig);
 }
 
 /// Writes `pid` in decimal at `slot` ([`PID_DIGITS`] bytes), ended by a
@@ -563,10 +625,18 @@ pub fn raise_nofile_limit() -> Option<libc::rlimit> {
     }
 }
 
-/// Puts every signal back to its default, so that dispositions inherited
-/// from whoever started inetd (an ignored SIGHUP from nohup, say) do not leak
-/// into services. Called once at startup, before the daemon sets its own.
+/// Puts every signal back to its default and empties the signal mask, so
+/// that dispositions and blocked signals inherited from whoever started
+/// inetd (an ignored SIGHUP from nohup, say) do not leak into services,
+/// which inherit the daemon's mask. Called once at startup, before the
+/// daemon sets its own.
 pub fn reset_inherited_signals() {
+    // SAFETY: an empty mask, set for this (the only) thread.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+    }
     // The kernel's sigset size: 8 bytes, 16 on MIPS.
     let sigset_bytes = ((libc::SIGRTMAX() + 1) / 8) as usize;
     for sig in 1..libc::SIGRTMIN() {
@@ -617,5 +687,20 @@ mod tests {
         );
         assert_eq!(settings.rlimits[1].0, libc::RLIMIT_NOFILE as c_int);
         assert_eq!(settings.rlimits[1].1.rlim_cur, libc::RLIM_INFINITY);
+    }
+
+    #[test]
+    fn a_handler_tells_the_child_stack_from_the_daemons() {
+        let spawner = Spawner::new(None).unwrap();
+        let top = spawner.stack.top() as usize;
+        let low = spawner.stack.base as usize;
+        assert!(on_child_stack(top - 1));
+        assert!(on_child_stack(low));
+        assert!(!on_child_stack(top));
+        assert!(!on_child_stack(low - 1));
+        let here = 0u8;
+        assert!(!on_child_stack(
+            std::hint::black_box(&here) as *const u8 as usize
+        ));
     }
 }

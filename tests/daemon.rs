@@ -38,6 +38,7 @@ fn external_service_gets_a_clean_process() {
     let status = String::from_utf8(read_all(connect(&format!("127.0.0.1:{status_port}")))).unwrap();
     assert!(status.contains("SigBlk:\t0000000000000000\n"), "{status}");
     assert!(status.contains("SigIgn:\t0000000000000000\n"), "{status}");
+    assert!(status.contains("SigCgt:\t0000000000000000\n"), "{status}");
 
     let report = probe_report(&format!("127.0.0.1:{port}"));
     assert_eq!(report_field(&report, "argv"), "my-argv0 one two");
@@ -54,6 +55,43 @@ fn external_service_gets_a_clean_process() {
     );
     let uid = unsafe { libc::getuid() }.to_string();
     assert!(report_field(&report, "uid").starts_with(&uid));
+}
+
+/// Children inherit the daemon's signal mask and rely on it being empty
+/// (they reset nothing themselves): a mask and an ignored signal inherited
+/// from whoever started inetd reach no service.
+#[test]
+fn a_mask_inherited_by_the_daemon_reaches_no_service() {
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let dir = Dir::new("inherited-mask");
+    let config = dir.create(
+        "inetd.conf",
+        &format!("127.0.0.1:{port} stream tcp nowait {user} /bin/cat cat /proc/self/status\n"),
+    );
+    let pidfile = dir.join("inetd.pid");
+    let mut command = inetd();
+    command.arg("-d").arg("-p").arg(&pidfile).arg(&config);
+    command.stderr(std::process::Stdio::null());
+    // SAFETY: sigprocmask and signal(2) in the child before exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            let mut blocked: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut blocked);
+            libc::sigaddset(&mut blocked, libc::SIGUSR2);
+            libc::sigaddset(&mut blocked, libc::SIGTERM);
+            libc::sigprocmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut());
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let daemon = Daemon::adopt(command.spawn().unwrap());
+    daemon.wait_for_pidfile(&pidfile);
+    let status = String::from_utf8(read_all(connect(&format!("127.0.0.1:{port}")))).unwrap();
+    assert!(status.contains("SigBlk:\t0000000000000000\n"), "{status}");
+    assert!(status.contains("SigIgn:\t0000000000000000\n"), "{status}");
+    assert!(status.contains("SigCgt:\t0000000000000000\n"), "{status}");
 }
 
 #[test]

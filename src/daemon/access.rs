@@ -119,23 +119,10 @@ impl Daemon {
         Ok(if to_stderr { exec.keep_stderr() } else { exec })
     }
 
-    /// The daemon's environment for programs, then the service's own
-    /// entries (which a program reading the first match does not see over
-    /// the daemon's: those names are dropped from the daemon's part).
-    pub(super) fn service_env(&self, service: &Service) -> std::borrow::Cow<'_, [CString]> {
-        let own = &service.process.env;
-        if own.is_empty() {
-            return self.env.as_slice().into();
-        }
-        let name = |entry: &[u8]| entry.split(|&b| b == b'=').next().map(<[u8]>::to_vec);
-        let names: Vec<Vec<u8>> = own.iter().filter_map(|e| name(e.as_bytes())).collect();
-        self.env
-            .iter()
-            .filter(|e| name(e.as_bytes()).map_or(true, |n| !names.contains(&n)))
-            .cloned()
-            .chain(own.iter().filter_map(|e| CString::new(e.as_str()).ok()))
-            .collect::<Vec<_>>()
-            .into()
+    /// The daemon's environment for programs with the service's own
+    /// entries (see [`Environment::with`]).
+    pub(super) fn service_env(&self, service: &Service) -> Rc<Environment> {
+        self.env.with(&service.process.env)
     }
 
     /// Reloads the rule files if they changed; false when they grant

@@ -4,6 +4,8 @@
 
 use super::*;
 
+use std::hash::{BuildHasherDefault, Hasher};
+
 /// A child and what it is for.
 pub(super) struct Child {
     /// The slot and id of the service it counts against.
@@ -35,12 +37,37 @@ pub(super) enum Waiting {
 /// with the counts admission reads.
 #[derive(Default)]
 pub(super) struct Children {
-    by_pid: HashMap<pid_t, Child>,
+    by_pid: HashMap<pid_t, Child, BuildHasherDefault<PidHasher>>,
     /// Children a builtin connection waits for (each holds a descriptor).
     connections: usize,
     /// Children a datagram waits for.
     datagrams: usize,
 }
+
+/// Pids are the kernel's, not a client's: one multiplication spreads them
+/// well enough, where SipHash would cost more than the rest of a lookup
+/// (three per child: insert, the decision's end, removal).
+#[derive(Default)]
+pub(super) struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(PID_HASH_FACTOR);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.0 = u64::from(n as u32).wrapping_mul(PID_HASH_FACTOR);
+    }
+}
+
+/// 2^64 / the golden ratio, odd: Fibonacci hashing.
+const PID_HASH_FACTOR: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Children {
     pub(super) fn insert(&mut self, pid: pid_t, child: Child) {
@@ -74,6 +101,10 @@ impl Children {
 
     pub(super) fn len(&self) -> usize {
         self.by_pid.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.by_pid.is_empty()
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (&pid_t, &Child)> {
@@ -183,6 +214,7 @@ impl Daemon {
             Vec::new()
         };
         let handoff = Handoff {
+            blocking: served.accepts_blocking(),
             env: &env,
             listen_fds: passing.listen_fds.then_some(served.service.name.as_str()),
         };
@@ -299,6 +331,12 @@ impl Daemon {
                     self.after_exit(slot, pid, status, &child);
                 }
             }
+            // Every child of ours is in the table: with none left, another
+            // waitpid would only say so (a stray zombie, inherited with
+            // inetd's process, waits for the next SIGCHLD).
+            if self.children.is_empty() {
+                break;
+            }
         }
         if reaped {
             self.wake_blocked();
@@ -336,9 +374,9 @@ impl Daemon {
     }
 
     pub(super) fn log_exit(&mut self, pid: pid_t, status: libc::c_int, child: &Child) {
-        let how = describe_exit(status);
         let failed = !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
         if self.opts.log_connections {
+            let how = describe_exit(status);
             let peer = child
                 .peer
                 .as_ref()
@@ -349,6 +387,7 @@ impl Daemon {
                 child.label
             ));
         } else if failed && !child.exec_failed {
+            let how = describe_exit(status);
             self.log.limited(
                 "child exit",
                 Level::Warning,

@@ -470,7 +470,17 @@ impl Daemon {
     /// Accepts one connection; `None` when there is none or accepting failed.
     fn accept(&mut self, slot: usize) -> Option<(Stream, Peer)> {
         let listener = self.listeners[slot].as_ref()?;
+        // A program's connection never meets the loop: accepted blocking.
+        let blocking = self.services[slot]
+            .as_ref()
+            .is_some_and(Served::accepts_blocking);
         let accepted = match listener.socket.as_ref()? {
+            Socket::Tcp(s) if blocking => {
+                listener::accept_tcp_blocking(s).map(|(s, a)| (Stream::Tcp(s), Peer::Inet(a)))
+            }
+            Socket::UnixStream(s) if blocking => {
+                listener::accept_unix_blocking(s).map(|s| (Stream::Unix(s), Peer::Local))
+            }
             Socket::Tcp(s) => s.accept().map(|(s, a)| (Stream::Tcp(s), Peer::Inet(a))),
             Socket::UnixStream(s) => s.accept().map(|(s, _)| (Stream::Unix(s), Peer::Local)),
             Socket::Udp(_) | Socket::UnixDgram(_) => return None,
@@ -754,7 +764,7 @@ impl Daemon {
         };
         let table = listener
             .clients
-            .get_or_insert_with(|| ClientTable::new(capacity));
+            .get_or_insert_with(|| Box::new(ClientTable::new(capacity)));
         let nonzero = |n: u32| (n > 0).then_some(n);
         match table.admit(
             key,

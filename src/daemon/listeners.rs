@@ -54,12 +54,12 @@ pub(super) enum Pause {
 impl Listener {
     /// A listener for `service`'s address (or path) and socket type, not
     /// bound yet.
-    pub(super) fn new(service: &Service, now: Instant) -> Listener {
+    pub(super) fn new(service: &Service, label: Rc<str>, now: Instant) -> Listener {
         Listener {
             listen: service.listen.clone(),
             socket_type: service.socket_type,
             options: service.socket_options,
-            label: label(service),
+            label,
             socket: None,
             state: State::Unbound(now),
             bind_failures: 0,

@@ -35,7 +35,7 @@ use crate::notify::{Notifier, ReadinessFd};
 use crate::pidfile::Pidfile;
 use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
-use crate::spawn::{self, ChildSettings, Exec, Handoff, Spawner};
+use crate::spawn::{self, ChildSettings, Environment, Exec, Handoff, Spawner};
 use crate::tcpd;
 use crate::watch::RuleWatch;
 
@@ -94,7 +94,8 @@ struct Daemon {
     poll: Poll,
     signals: SignalPipe,
     spawner: Spawner,
-    env: Vec<CString>,
+    /// The programs' environment, one block shared by every `Exec`.
+    env: Rc<Environment>,
     /// The services by slot, and the listening socket of each that has one
     /// at the same slot.
     services: Vec<Option<Served>>,

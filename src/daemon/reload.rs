@@ -108,16 +108,18 @@ impl Daemon {
             };
             let id = self.next_service_id;
             self.next_service_id += 1;
+            // One label for both, shared.
+            let label = label(&service);
             // A tcpmux service is reached through tcpmux: no socket.
             let listener = match service.listen {
                 Listen::Tcpmux { .. } => None,
-                _ => Some(Listener::new(&service, self.now)),
+                _ => Some(Listener::new(&service, label.clone(), self.now)),
             };
             let served = Served {
                 banners: self.load_banners(&service),
                 per_second: RateWindow::default(),
                 refusing_until: None,
-                label: label(&service),
+                label,
                 limits: ServiceLimits::new(&service, &self.opts.limits),
                 access_name: self.checked_name(&service),
                 service,

@@ -31,8 +31,9 @@ pub(super) struct Served {
     pub(super) started: u64,
     /// Clients refused by a limit or by the access rules in the daemon.
     pub(super) refused: u64,
-    /// Per-client counts, when the service limits clients.
-    pub(super) clients: Option<ClientTable>,
+    /// Per-client counts, when the service limits clients: boxed, since
+    /// most services never make one (8 bytes each instead of 56).
+    pub(super) clients: Option<Box<ClientTable>>,
     /// Its banner files' contents.
     pub(super) banners: LoadedBanners,
     /// Connections this second, against `cps`.
@@ -93,6 +94,13 @@ impl Served {
         // A builtin has no process to hand it to: the loop serves it.
         matches!(self.service.program, Program::External { .. })
             && (self.service.socket_type == SocketType::Dgram || self.service.wait)
+    }
+
+    /// Its connections are accepted in blocking mode: they go to a program
+    /// (or its access check) and never to the daemon's loop, so the child
+    /// need not clear `O_NONBLOCK`.
+    pub(super) fn accepts_blocking(&self) -> bool {
+        matches!(self.service.program, Program::External { .. }) && !self.hands_over_socket()
     }
 
     /// Counts one child or connection of `client` ended.

@@ -162,7 +162,7 @@ impl Daemon {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut signals.receiver, SIGNAL_TOKEN, mio::Interest::READABLE)?;
-        let env = if opts.keep_env {
+        let env = Environment::new(if opts.keep_env {
             std::env::vars_os()
                 .filter(|(k, _)| !handoff::sets(k.as_bytes()))
                 .filter_map(|(k, v)| {
@@ -174,7 +174,7 @@ impl Daemon {
                 .collect()
         } else {
             vec![CString::new(SERVICE_PATH).expect("no NUL")]
-        };
+        });
         let now = Instant::now();
         let replies = ReplyLimiter::new(
             now,

@@ -204,7 +204,11 @@ fn protocols() {
         ("dgram udp46", "[::]:7", false),
     ];
     for (types, addr, v6only) in cases {
-        let wait = if types.starts_with("stream") { "nowait" } else { "wait" };
+        let wait = if types.starts_with("stream") {
+            "nowait"
+        } else {
+            "wait"
+        };
         let s = service(&format!("echo {types} {wait} root internal"));
         assert_eq!(s.listen, inet(addr, v6only), "{types}");
         assert_eq!(s.protocol, types.split(' ').nth(1).unwrap());
