@@ -121,9 +121,18 @@ impl Daemon {
 
     /// The daemon's environment for programs, then the service's own
     /// entries (which a program reading the first match does not see over
-    /// the daemon's: those names are dropped from the daemon's part).
+    /// the daemon's: those names are dropped from the daemon's part); or,
+    /// with `env_alone`, the service's entries only.
     pub(super) fn service_env(&self, service: &Service) -> std::borrow::Cow<'_, [CString]> {
         let own = &service.process.env;
+        if service.process.env_alone {
+            // xinetd's `passenv`: the variables it named, resolved at load.
+            return own
+                .iter()
+                .filter_map(|e| CString::new(e.as_str()).ok())
+                .collect::<Vec<_>>()
+                .into();
+        }
         if own.is_empty() {
             return self.env.as_slice().into();
         }

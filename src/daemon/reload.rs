@@ -88,12 +88,22 @@ impl Daemon {
             served.banners = banners;
             kept.push(slot);
         }
-        if self.opts.hard_reload {
-            let removed: Vec<(usize, u64)> = close
-                .iter()
-                .filter_map(|&slot| Some((slot, self.services[slot].as_ref()?.id)))
-                .collect();
-            self.stop_what_reload_ended(&removed, &kept);
+        // Hard reconfiguration, for the services that ask for it (the
+        // xinetd dialect's) or all of them (`--hard-reload`).
+        let hard = |served: &Served| self.opts.hard_reload || served.service.hard_reload;
+        let removed: Vec<(usize, u64)> = close
+            .iter()
+            .filter_map(|&slot| {
+                let served = self.services[slot].as_ref()?;
+                hard(served).then_some((slot, served.id))
+            })
+            .collect();
+        let mut checked = vec![false; self.services.len()];
+        for &slot in &kept {
+            checked[slot] = self.services[slot].as_ref().is_some_and(hard);
+        }
+        if !removed.is_empty() || checked.contains(&true) {
+            self.stop_what_reload_ended(&removed, &checked);
         }
         for slot in close {
             self.services[slot] = None;
@@ -247,11 +257,12 @@ impl Daemon {
     }
 
     /// xinetd's hard reconfiguration: the children and connections of
-    /// `removed` services are stopped, and so are the children of `kept`
-    /// ones whose client the access rules, as they are now, refuse
-    /// (decided without lookups; a client whose verdict would need one is
-    /// left alone). Each is logged.
-    fn stop_what_reload_ended(&mut self, removed: &[(usize, u64)], kept: &[usize]) {
+    /// `removed` services are stopped, and so are the children of the
+    /// `checked` slots (kept services) whose client the service's own
+    /// `only_from`/`no_access` or the access rules, as they are now,
+    /// refuse (decided without lookups; a client whose verdict would need
+    /// one is left alone). Each is logged.
+    fn stop_what_reload_ended(&mut self, removed: &[(usize, u64)], checked: &[bool]) {
         let rules_apply = self.rules_apply();
         let mut stop = Vec::new();
         for (&pid, child) in self.children.iter() {
@@ -268,16 +279,24 @@ impl Daemon {
             }
             let (slot, id) = child.service;
             let (Some(Peer::Inet(client)), true) =
-                (&child.peer, rules_apply && kept.contains(&slot))
+                (&child.peer, checked.get(slot).copied().unwrap_or(false))
             else {
                 continue;
             };
             let Some(served) = self.services[slot].as_ref().filter(|s| s.id == id) else {
                 continue;
             };
-            let (Some(daemon), Listen::Inet { addr: server, .. }) =
-                (served.access_name.as_deref(), &served.service.listen)
-            else {
+            let gates = &served.service.gates;
+            if gates.lists_addresses() && !gates.admits(client.ip()) {
+                let why = format!("its client {client} no longer passes only_from/no_access");
+                stop.push((pid, child.label.clone(), why));
+                continue;
+            }
+            let (true, Some(daemon), Listen::Inet { addr: server, .. }) = (
+                rules_apply,
+                served.access_name.as_deref(),
+                &served.service.listen,
+            ) else {
                 continue;
             };
             let request = Request {

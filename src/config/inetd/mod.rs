@@ -497,6 +497,7 @@ impl Parser<'_> {
                 socket_options: extras.socket_options,
                 rpc,
                 gates: Gates::default(),
+                hard_reload: false,
             })
             .collect())
     }
