@@ -3,9 +3,12 @@
 //! xinetd configuration (internal services over TCP and UDP,
 //! `server_args`, NAMEINARGS, UNLISTED with `port`, `bind`, `only_from`),
 //! its reload, and `--to-inetd-conf`. The comparison with the real xinetd
-//! is in `xinetd/differential.rs`.
+//! is in `xinetd/differential.rs`, of the runtime features (access
+//! times, cps, banners, redirect, process settings, log lines, USERID,
+//! hard reconfiguration) in `xinetd/runtime.rs`.
 
 mod differential;
+mod runtime;
 
 use std::fs;
 use std::io::{Read, Write};

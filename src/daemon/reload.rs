@@ -261,9 +261,11 @@ impl Daemon {
     /// `checked` slots (kept services) whose client the service's own
     /// `only_from`/`no_access` or the access rules, as they are now,
     /// refuse (decided without lookups; a client whose verdict would need
-    /// one is left alone). Each is logged.
+    /// one is left alone), or whose `access_times` no longer hold now, as
+    /// xinetd.8 describes its SIGHUP. Each is logged.
     fn stop_what_reload_ended(&mut self, removed: &[(usize, u64)], checked: &[bool]) {
         let rules_apply = self.rules_apply();
+        let minute = local_minute();
         let mut stop = Vec::new();
         for (&pid, child) in self.children.iter() {
             if child.deciding.is_some() || child.verdict_for.is_some() {
@@ -289,6 +291,11 @@ impl Daemon {
             let gates = &served.service.gates;
             if gates.lists_addresses() && !gates.admits(client.ip()) {
                 let why = format!("its client {client} no longer passes only_from/no_access");
+                stop.push((pid, child.label.clone(), why));
+                continue;
+            }
+            if !open_at(&served.service.access_times, minute) {
+                let why = "its service is outside its access times now".to_string();
                 stop.push((pid, child.label.clone(), why));
                 continue;
             }

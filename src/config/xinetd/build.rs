@@ -337,7 +337,8 @@ fn service(
         socket_type,
         wait,
         limits,
-        environment: false,
+        // xinetd gives a program REMOTE_HOST: here with UCSPI's names.
+        environment: matches!(program, Program::External { .. }),
         listen_fds: false,
         user,
         program,
@@ -383,8 +384,9 @@ fn log_fields(names: &Option<Vec<String>>) -> u8 {
 /// `nice`, `umask` (the defaults' too), `rlimit_*`, `env` and `passenv`.
 /// As xinetd's `setup_environ`: with `passenv` (the service's or the
 /// defaults'), the program's environment is the variables it names, as
-/// inetd's own environment has them now, then `env`; without it, inetd's
-/// environment and `env`.
+/// inetd's own environment has them now, then `env`. Without it, the
+/// environment inetd gives every program (`PATH` only, unless `-E`,
+/// where xinetd gives its own) and `env`.
 fn process(spec: &Spec, defaults: &Spec, resolver: &dyn Resolver) -> ProcessSettings {
     let mut env: Vec<String> = Vec::new();
     if let Some(names) = &spec.passenv {

@@ -222,7 +222,7 @@ fn an_external_service_gets_its_program_user_and_limits() {
     );
     assert_eq!(
         s.dump_line(),
-        "[::]:21 tcp46 stream nowait rate=- child=4 ip-rate=- ip-child=2 user=first.last uid=1000 gid=50 group=staff groups=50,27,100 cps=50/10 hard-reload exec=/usr/sbin/in.ftpd argv=in.ftpd -l -a"
+        "[::]:21 tcp46 stream nowait,env rate=- child=4 ip-rate=- ip-child=2 user=first.last uid=1000 gid=50 group=staff groups=50,27,100 cps=50/10 hard-reload exec=/usr/sbin/in.ftpd argv=in.ftpd -l -a"
     );
     let no_groups = one(
         "service ftp\n{\n socket_type = stream\n wait = no\n user = first.last\n server = /usr/sbin/in.ftpd\n instances = UNLIMITED\n}\n",
@@ -350,7 +350,7 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
     let s = one(text);
     assert_eq!(
         s.dump_line(),
-        "127.0.0.1:2121 tcp4 stream nowait rate=- child=10 ip-rate=- ip-child=3 user=root uid=0 gid=1 group=daemon groups=- \
+        "127.0.0.1:2121 tcp4 stream nowait,env rate=- child=10 ip-rate=- ip-child=3 user=root uid=0 gid=1 group=daemon groups=- \
          only-from=127.0.0.0/8,::1/128 no-access=10.1.0.0/16,10.2.0.0/16 no-wrap wrap-name=ftpd max-load=2.50 \
          access-times=02:00-08:59,12:00-23:59 cps=50/10 banner=/etc/banner banner-success=/etc/ok banner-fail=/etc/no \
          nice=-5 umask=022 rlimit-as=67108864 rlimit-cpu=30 rlimit-data=unlimited rlimit-rss=1024 rlimit-stack=8388608 \
