@@ -415,3 +415,105 @@ fn max_load_holds_back_a_builtin_too() {
     ));
     d.wait_for_log("above 0.01, not starting servers");
 }
+
+/// The runtime attributes served from an xinetd file, without xinetd (the
+/// comparison with it is `xinetd/runtime.rs`): a redirect, access times,
+/// banners, a program's environment and umask, and SIGHUP's hard
+/// reconfiguration without `--hard-reload`.
+#[test]
+fn serves_the_runtime_attributes_of_an_xinetd_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let user = current_user();
+    let [target, redirect, closed, banner, program, held] =
+        [(); 6].map(|()| free_port("127.0.0.1"));
+    let dir = Dir::new("xinetd-runtime-ours");
+    let script = dir.create(
+        "report.sh",
+        "#!/bin/sh\necho \"umask=$(umask) FOO=$FOO HOME=${HOME-unset} REMOTE_HOST=$REMOTE_HOST\"\n",
+    );
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let welcome = dir.create("welcome", "WELCOME\n");
+    let service = |name: &str, port: u16, body: &str| {
+        let kind = if body.contains("type =") {
+            ""
+        } else {
+            "\ttype = UNLISTED\n"
+        };
+        format!("service {name}\n{{\n{kind}\tport = {port}\n\tbind = 127.0.0.1\n\tsocket_type = stream\n\twait = no\n{body}}}\n")
+    };
+    let conf_text = |with_held: bool| {
+        [
+            service("echo", target, "\ttype = INTERNAL UNLISTED\n"),
+            service("fwd", redirect, &format!("\tredirect = 127.0.0.1 {target}\n")),
+            // A window far from now: closed.
+            service(
+                "echo",
+                closed,
+                &format!(
+                    "\ttype = INTERNAL UNLISTED\n\tid = closed\n\taccess_times = {}\n",
+                    if (150..=240).contains(&minute_now()) { "15:00-15:30" } else { "3:00-3:30" }
+                ),
+            ),
+            service(
+                "echo",
+                banner,
+                &format!("\ttype = INTERNAL UNLISTED\n\tid = banner\n\tbanner = {}\n", welcome.display()),
+            ),
+            service(
+                "report",
+                program,
+                &format!("\tuser = {user}\n\tserver = {}\n\tumask = 077\n\tenv = FOO=bar\n\tpassenv = HOME\n", script.display()),
+            ),
+            if with_held {
+                service("held", held, &format!("\tuser = {user}\n\tserver = /bin/cat\n"))
+            } else {
+                String::new()
+            },
+        ]
+        .concat()
+    };
+    let conf = dir.create("xinetd.conf", &conf_text(true));
+    let d = Daemon::start_with(
+        "xinetd-runtime-ours-d",
+        "",
+        &["--xinetd", conf.to_str().unwrap()],
+    );
+    let at = |port: u16| format!("127.0.0.1:{port}");
+    let exchange = |port: u16, send: &[u8]| {
+        let mut stream = connect(&at(port));
+        stream.write_all(send).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        read_all(stream)
+    };
+    // Through the redirect to the echo, half-close and all.
+    assert_eq!(exchange(redirect, b"through"), b"through");
+    assert_eq!(exchange(closed, b""), b"");
+    d.wait_for_log("outside its access times");
+    assert_eq!(exchange(banner, b"hi"), b"WELCOME\nhi");
+    let home = std::env::var("HOME").unwrap_or_else(|_| "unset".to_string());
+    assert_eq!(
+        String::from_utf8(exchange(program, b"")).unwrap(),
+        format!("umask=0077 FOO=bar HOME={home} REMOTE_HOST=127.0.0.1\n")
+    );
+    // A running child of a service the reload removes is stopped.
+    let mut client = connect(&at(held));
+    client.write_all(b"a").unwrap();
+    let mut byte = [0u8; 1];
+    client.read_exact(&mut byte).unwrap();
+    fs::write(&conf, conf_text(false)).unwrap();
+    d.signal(libc::SIGHUP);
+    d.wait_for_log("stopped: its service was removed");
+    client.set_read_timeout(Some(crate::util::TIMEOUT)).unwrap();
+    assert_eq!(client.read(&mut byte).unwrap_or(0), 0);
+}
+
+/// The local time of day in minutes.
+fn minute_now() -> u16 {
+    // SAFETY: localtime_r writes only the struct given.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        (tm.tm_hour * 60 + tm.tm_min) as u16
+    }
+}

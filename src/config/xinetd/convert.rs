@@ -190,6 +190,10 @@ fn line(service: &Service, resolver: &dyn Resolver) -> String {
         (child, None) => wait += &format!("/{}", limit(child)),
         (child, per_ip) => wait += &format!("/{}/0/{}", limit(child), limit(per_ip)),
     }
+    // xinetd's REMOTE_HOST (with UCSPI's names).
+    if service.environment {
+        wait += ",env";
+    }
     let user = match &service.user.group {
         Some(group) => format!("{}:{group}", service.user.user),
         None => service.user.user.clone(),

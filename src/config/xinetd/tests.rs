@@ -784,8 +784,8 @@ fn the_converter_writes_inetd_conf_that_serves_the_same() {
         [
             "echo\tstream\ttcp46\tnowait/30\troot\tinternal",
             "echo\tdgram\tudp\twait/30\troot\tinternal",
-            "127.0.0.1:ftp\tstream\ttcp\tnowait/30/0/2\tfirst.last:staff\t/usr/sbin/in.ftpd in.ftpd -l",
-            "7777\tstream\ttcp6\tnowait/30\troot\t/usr/sbin/in.x in.x -v",
+            "127.0.0.1:ftp\tstream\ttcp\tnowait/30/0/2,env\tfirst.last:staff\t/usr/sbin/in.ftpd in.ftpd -l",
+            "7777\tstream\ttcp6\tnowait/30,env\troot\t/usr/sbin/in.x in.x -v",
             "telnet\tstream\ttcp46\tnowait/30\troot\tinternal redirect 10.0.0.1:23",
         ],
         "{out}"
@@ -823,6 +823,7 @@ fn the_converter_writes_inetd_conf_that_serves_the_same() {
             s.listen.clone(),
             s.socket_type,
             s.wait,
+            s.environment,
             limits,
             s.program.clone(),
             s.user.uid,
