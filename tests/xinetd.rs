@@ -424,8 +424,8 @@ fn max_load_holds_back_a_builtin_too() {
 fn serves_the_runtime_attributes_of_an_xinetd_file() {
     use std::os::unix::fs::PermissionsExt;
     let user = current_user();
-    let [target, redirect, closed, banner, program, held] =
-        [(); 6].map(|()| free_port("127.0.0.1"));
+    let [target, redirect, closed, banner, program, held, narrowed] =
+        [(); 7].map(|()| free_port("127.0.0.1"));
     let dir = Dir::new("xinetd-runtime-ours");
     let script = dir.create(
         "report.sh",
@@ -469,6 +469,14 @@ fn serves_the_runtime_attributes_of_an_xinetd_file() {
             } else {
                 String::new()
             },
+            service(
+                "echo",
+                narrowed,
+                &format!(
+                    "\ttype = INTERNAL UNLISTED\n\tid = narrowed\n\tonly_from = {}\n",
+                    if with_held { "127.0.0.0/8" } else { "127.0.0.2" }
+                ),
+            ),
         ]
         .concat()
     };
@@ -495,16 +503,30 @@ fn serves_the_runtime_attributes_of_an_xinetd_file() {
         String::from_utf8(exchange(program, b"")).unwrap(),
         format!("umask=0077 FOO=bar HOME={home} REMOTE_HOST=127.0.0.1\n")
     );
-    // A running child of a service the reload removes is stopped.
-    let mut client = connect(&at(held));
-    client.write_all(b"a").unwrap();
-    let mut byte = [0u8; 1];
-    client.read_exact(&mut byte).unwrap();
+    // A running child of a service the reload removes is stopped; a
+    // builtin connection whose client only_from no longer lists is closed,
+    // one it still lists goes on.
+    let held_open = |source: &str, port: u16| {
+        let mut client = connect_from(source, &at(port)).unwrap();
+        client.write_all(b"a").unwrap();
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).unwrap();
+        client.set_read_timeout(Some(crate::util::TIMEOUT)).unwrap();
+        client
+    };
+    let mut child = held_open("127.0.0.1", held);
+    let mut refused = held_open("127.0.0.1", narrowed);
+    let mut kept = held_open("127.0.0.2", narrowed);
     fs::write(&conf, conf_text(false)).unwrap();
     d.signal(libc::SIGHUP);
     d.wait_for_log("stopped: its service was removed");
-    client.set_read_timeout(Some(crate::util::TIMEOUT)).unwrap();
-    assert_eq!(client.read(&mut byte).unwrap_or(0), 0);
+    d.wait_for_log("connection closed: its client no longer passes only_from/no_access");
+    let mut byte = [0u8; 1];
+    assert_eq!(child.read(&mut byte).unwrap_or(0), 0);
+    assert_eq!(refused.read(&mut byte).unwrap_or(0), 0);
+    kept.write_all(b"b").unwrap();
+    kept.read_exact(&mut byte).unwrap();
+    assert_eq!(&byte, b"b");
 }
 
 /// The local time of day in minutes.

@@ -322,26 +322,53 @@ impl Daemon {
             unsafe { libc::kill(pid, libc::SIGTERM) };
             self.log.info(format!("{label}: pid {pid} stopped: {why}"));
         }
-        let sessions: Vec<usize> = (0..self.sessions.len())
-            .filter(|&i| {
-                self.sessions[i]
-                    .as_ref()
-                    .is_some_and(|s| removed.contains(&s.service))
+        // Builtin and redirected connections: those of removed services,
+        // and those whose client the service's own lists now refuse.
+        let ended = |service: (usize, u64), client: Option<IpAddr>| -> Option<&'static str> {
+            if removed.contains(&service) {
+                return Some("its service was removed");
+            }
+            let (slot, id) = service;
+            let served = self.services[slot]
+                .as_ref()
+                .filter(|s| s.id == id && checked.get(slot).copied().unwrap_or(false))?;
+            let gates = &served.service.gates;
+            (gates.lists_addresses() && client.is_some_and(|ip| !gates.admits(ip)))
+                .then_some("its client no longer passes only_from/no_access")
+        };
+        let sessions: Vec<(usize, &'static str)> = (0..self.sessions.len())
+            .filter_map(|i| {
+                let s = self.sessions[i].as_ref()?;
+                Some((i, ended(s.service, s.client)?))
             })
             .collect();
-        for index in sessions {
+        let relays: Vec<(usize, &'static str)> = (0..self.relays.len())
+            .filter_map(|i| {
+                let r = self.relays[i].as_ref()?;
+                Some((i, ended(r.service, r.client)?))
+            })
+            .collect();
+        for (index, why) in sessions {
+            if let Some(label) = self.label_of(self.sessions[index].as_ref().map(|s| s.service)) {
+                self.log.info(format!("{label}: connection closed: {why}"));
+            }
             self.close_session(index);
         }
-        let relays: Vec<usize> = (0..self.relays.len())
-            .filter(|&i| {
-                self.relays[i]
-                    .as_ref()
-                    .is_some_and(|r| removed.contains(&r.service))
-            })
-            .collect();
-        for index in relays {
+        for (index, why) in relays {
+            if let Some(label) = self.label_of(self.relays[index].as_ref().map(|r| r.service)) {
+                self.log
+                    .info(format!("{label}: redirected connection closed: {why}"));
+            }
             self.close_relay(index);
         }
+    }
+
+    /// The label of the service a connection counts against, while that
+    /// service is in the table.
+    fn label_of(&self, service: Option<(usize, u64)>) -> Option<String> {
+        let (slot, id) = service?;
+        let served = self.services.get(slot)?.as_ref().filter(|s| s.id == id)?;
+        Some(served.label.to_string())
     }
 
     pub(super) fn reload(&mut self) {
