@@ -242,6 +242,18 @@ fn service(
             "log_on_success TRAFFIC is for redirected services only".to_string(),
         ));
     }
+    let logs_userid = [&spec.log_on_success, &spec.log_on_failure]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|f| f == "USERID");
+    if logs_userid && spec.flags.contains("NOLIBWRAP") {
+        warnings.push((
+            line,
+            "USERID is asked by the access check's child, which a NOLIBWRAP service has not: no USERID line here"
+                .to_string(),
+        ));
+    }
     for flag in INERT_FLAGS.iter().filter(|f| spec.flags.contains(**f)) {
         warnings.push((line, format!("flag {flag} accepted, no effect yet")));
     }

@@ -368,7 +368,9 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
         let wanted = format!("warning: {inert} accepted, no effect yet");
         assert!(m.iter().any(|w| w.ends_with(&wanted)), "{wanted}: {m:#?}");
     }
-    assert_eq!(m.len(), 5, "{m:#?}");
+    // (And USERID, which NOLIBWRAP leaves unasked.)
+    assert!(m.iter().any(|w| w.contains("USERID is asked")), "{m:#?}");
+    assert_eq!(m.len(), 6, "{m:#?}");
     assert_eq!(s.access_name(), "ftpd");
 }
 
@@ -1024,4 +1026,19 @@ fn a_redirect_is_served_by_the_loop_and_checked_as_xinetd_checks_it() {
         let m = messages(&redirect(attrs));
         assert!(m.len() == 1 && m[0].contains(why) && !m[0].contains("warning"), "{attrs}: {m:?}");
     }
+}
+
+#[test]
+fn userid_without_libwrap_says_it_is_not_logged() {
+    let m = messages(&format!(
+        "service ftp\n{{\n {FTP}\n flags = NOLIBWRAP\n log_on_success = USERID\n}}\n"
+    ));
+    assert!(
+        m.len() == 1 && m[0].starts_with("1: warning: USERID is asked"),
+        "{m:?}"
+    );
+    assert!(messages(&format!(
+        "service ftp\n{{\n {FTP}\n log_on_failure = USERID\n}}\n"
+    ))
+    .is_empty());
 }
