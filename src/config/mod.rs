@@ -81,6 +81,9 @@ pub struct Service {
     /// reconfiguration: set by the xinetd dialect; for inetd.conf
     /// services, `--hard-reload`).
     pub hard_reload: bool,
+    /// What xinetd's log lines (`START:`, `EXIT:`, `FAIL:`, `USERID:`)
+    /// name the service by: its `id` when it has one, else `name`.
+    pub log_name: Option<String>,
 }
 
 /// The program number and version range of an RPC service line
@@ -531,7 +534,7 @@ impl Service {
     /// `banner-success=PATH`, `banner-fail=PATH`, `nice=N`, `umask=OOO`,
     /// `rlimit-NAME=N|unlimited`, `env=NAME=VALUE` (one each),
     /// `env-alone`, `log-success=FLAG,...`, `log-failure=FLAG,...`,
-    /// `hard-reload`.
+    /// `hard-reload`, `log-name=ID`.
     fn runtime_fields(&self) -> String {
         let mut out = String::new();
         if !self.access_times.is_empty() {
@@ -594,6 +597,9 @@ impl Service {
         }
         if self.hard_reload {
             out.push_str(" hard-reload");
+        }
+        if let Some(name) = &self.log_name {
+            out.push_str(&format!(" log-name={}", shown_arg(name)));
         }
         out
     }
@@ -698,6 +704,7 @@ impl Service {
             rpc: None,
             gates: Gates::default(),
             hard_reload: false,
+            log_name: None,
         }
     }
 }

@@ -91,7 +91,7 @@ impl Daemon {
         let log = service.log;
         if (log.on_success | log.on_failure) & config::LogFields::USERID != 0 {
             argv.push(tcpd::USERID.to_string());
-            argv.push(service.name.clone());
+            argv.push(service.log_name.as_ref().unwrap_or(&service.name).clone());
         }
         // It writes the verdict's banner itself.
         let banners = &service.banners;

@@ -292,7 +292,7 @@ fn write_config(dir: &Dir, p: &Ports, target: u16) -> PathBuf {
         external(
             "logged",
             p.logged,
-            "server = /bin/echo\nserver_args = logged\nlog_on_success = PID HOST EXIT DURATION\nlog_on_failure = HOST ATTEMPT\nonly_from = 127.0.0.1",
+            "id = logged-id\nserver = /bin/echo\nserver_args = logged\nlog_on_success = PID HOST EXIT DURATION\nlog_on_failure = HOST ATTEMPT\nonly_from = 127.0.0.1",
         ),
     ]
     .concat();
@@ -512,8 +512,8 @@ fn the_runtime_features_serve_as_in_xinetd() {
     let conf = write_config(&dir, &p, target.port);
     // xinetd's refused connection has a child too (see XINETD_RECORDS).
     let log_done = |log: &str, exits: usize| {
-        log.matches("EXIT: logged").count() >= exits
-            && log.contains("FAIL: logged")
+        log.matches("EXIT: logged-id").count() >= exits
+            && log.contains("FAIL: logged-id")
             && log.matches("redirect").count() >= 3
     };
     let (theirs, their_log) = {
@@ -576,7 +576,10 @@ fn the_runtime_features_serve_as_in_xinetd() {
     assert!(process.contains("REMOTE_HOST=127.0.0.1"), "{process}");
     // The log lines: the same records with the same fields, but for
     // what xinetd's child for a refused connection writes.
-    let (mut theirs, mut ours) = (records(&their_log, "logged"), records(&our_log, "logged"));
+    let (mut theirs, mut ours) = (
+        records(&their_log, "logged-id"),
+        records(&our_log, "logged-id"),
+    );
     let mut expected = ours.clone();
     expected.extend(XINETD_RECORDS.iter().map(|r| r.to_string()));
     theirs.sort();

@@ -498,6 +498,7 @@ impl Parser<'_> {
                 rpc,
                 gates: Gates::default(),
                 hard_reload: false,
+                log_name: None,
             })
             .collect())
     }

@@ -367,6 +367,7 @@ fn service(
             on_failure: log_fields(&spec.log_on_failure),
         },
         hard_reload: true,
+        log_name: spec.id.clone(),
         socket_options: SocketOptions::default(),
         rpc: None,
         gates,

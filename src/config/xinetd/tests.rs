@@ -355,7 +355,7 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
          access-times=02:00-08:59,12:00-23:59 cps=50/10 banner=/etc/banner banner-success=/etc/ok banner-fail=/etc/no \
          nice=-5 umask=022 rlimit-as=67108864 rlimit-cpu=30 rlimit-data=unlimited rlimit-rss=1024 rlimit-stack=8388608 \
          rlimit-files=100 env=A=1 env=B=2 env-alone log-success=PID,HOST,USERID,EXIT,DURATION log-failure=HOST,ATTEMPT \
-         hard-reload exec=/usr/sbin/in.ftpd argv=in.ftpd -l"
+         hard-reload log-name=ftp-stream exec=/usr/sbin/in.ftpd argv=in.ftpd -l"
     );
     let m = messages(text);
     for inert in [

@@ -37,6 +37,7 @@ fn builtin_service() {
             rpc: None,
             gates: Gates::default(),
             hard_reload: false,
+            log_name: None,
         }
     );
 }
