@@ -526,6 +526,121 @@ sizes() { # DAEMON
     printf '%s: %s\n' "$d" "$(echo $libs | tr ' ' '\n' | xargs -r -n1 basename | tr '\n' ' ')" >> "$out/libs.txt"
 }
 
+# ------------------------------------------------------------------ 10. redirect
+# A TCP forwarder (issue 15), to the same target for all: refserver's echo
+# (connections per second: 64-byte echo transactions through the forwarder)
+# and chargen (MB/s read through it), on CPU 0 beside the load generator.
+# Forwarders: ours (`internal redirect`, relayed in its loop), xinetd's
+# `redirect` (a process per connection) and socat (`fork`: a process per
+# connection), both from Debian's packages. Rounds interleaved; its own
+# table, between the bench-redirect markers of BENCHMARKS.md.
+# BENCH_REDIRECT_ONLY=1 runs this workload alone.
+REDIRECT_TX=17201 REDIRECT_TX_TARGET=17202 REDIRECT_STREAM=17203 REDIRECT_STREAM_TARGET=17204
+redirect_conf() { # FORWARDER FILE
+    case "$1" in
+        ours) printf '127.0.0.1:%s stream tcp nowait root internal redirect 127.0.0.1:%s\n' \
+            "$REDIRECT_TX" "$REDIRECT_TX_TARGET" "$REDIRECT_STREAM" "$REDIRECT_STREAM_TARGET" > "$2" ;;
+        xinetd) {
+            printf 'defaults\n{\n\tinstances = UNLIMITED\n\tper_source = UNLIMITED\n\tcps = %s 1\n\tlog_on_success =\n\tlog_on_failure =\n}\n' "$RATE"
+            printf 'service fwd%s\n{\n\ttype = UNLISTED\n\tport = %s\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n\tbind = 127.0.0.1\n\tredirect = 127.0.0.1 %s\n}\n' \
+                "$REDIRECT_TX" "$REDIRECT_TX" "$REDIRECT_TX_TARGET" "$REDIRECT_STREAM" "$REDIRECT_STREAM" "$REDIRECT_STREAM_TARGET"
+        } > "$2" ;;
+        socat) : > "$2" ;;
+    esac
+}
+redirect_cmd() { # FORWARDER CONF
+    case "$1" in
+        ours) echo "$ours" -f -e -R 0 --builtins-per-client 0 "$2" ;;
+        xinetd) echo "$XINETD" -dontfork -f "$2" ;;
+        # One socat per port: the first is a child of the second (exec).
+        socat) echo sh -c "'$SOCAT TCP-LISTEN:$REDIRECT_TX,bind=127.0.0.1,reuseaddr,fork,backlog=1024 TCP:127.0.0.1:$REDIRECT_TX_TARGET & exec $SOCAT TCP-LISTEN:$REDIRECT_STREAM,bind=127.0.0.1,reuseaddr,fork,backlog=1024 TCP:127.0.0.1:$REDIRECT_STREAM_TARGET'" ;;
+    esac
+}
+redirect_round() { # FORWARDER ROUND
+    local d=$1 r=$2 c f="$out/redirect-$1.start" conf="$out/redirect-$1.conf"
+    # `load` and `record` write where $results says.
+    local results="$out/redirect.tsv"
+    log "redirect round $r: $d"
+    redirect_conf "$d" "$conf"
+    rm -f "$f" "$out/redirect-$d.pid"
+    eval "set -- $(redirect_cmd "$d" "$conf")"
+    "$LG" spawn --addr "127.0.0.1:$REDIRECT_TX" --probe-send 1 --timeout-ms 15000 \
+        --pidfile "$out/redirect-$d.pid" --out "$f" -- "${SANDBOX[@]}" $PIN "$@" >>"$out/redirect-$d.log" 2>&1 &
+    SPID=$!
+    track "$SPID"
+    for ((c = 0; c < 400; c++)); do [ -e "$f" ] && break; sleep 0.05; done
+    DPID=$(cat "$out/redirect-$d.pid" 2>/dev/null || true)
+    [ -n "$DPID" ] && track "$DPID"
+    DSTART=$(starttime "$DPID")
+    if [ -z "$DPID" ] || [ "$(kv "$(cat "$f" 2>/dev/null || true)" startup_ms)" = fail ]; then
+        log "$d did not forward 127.0.0.1:$REDIRECT_TX; its log:"
+        tail -20 "$out/redirect-$d.log" >&2
+        SMOKE_FAIL=1; stop_daemon; return 0
+    fi
+    for c in 1 8 64; do
+        load "$d" "$r" "10.redirect_tx.c$c" tx --addr "127.0.0.1:$REDIRECT_TX" --conc "$c" --duration "$secs" \
+            --count 1000000 --send 64 --expect 64 --echo-check --linger0
+        record "$d" "10.redirect_tx.c$c.conn_per_s" "$(kv "$LAST" rate)" "$r"
+        record "$d" "10.redirect_tx.c$c.fail" "$(kv "$LAST" fail)" "$r"
+        record "$d" "10.redirect_tx.c$c.cpu_us" "$(kv "$LAST" d_cpu_us_per_op)" "$r"
+    done
+    load "$d" "$r" "10.redirect_stream" stream --addr "127.0.0.1:$REDIRECT_STREAM" --duration "$chargen_secs"
+    record "$d" "10.redirect_stream.mbps" "$(kv "$LAST" mbps)" "$r"
+    stop_daemon
+}
+redirect_workload() {
+    local forwarders="" d r k n tpid
+    if [ -n "$ours" ]; then forwarders="ours"; fi
+    if [ "$smoke" != 1 ]; then
+        # Debian's packages, unpacked as setup-peers.sh does (and shared with it).
+        mkdir -p "$work/peers/debs" "$work/peers/root"
+        for k in xinetd socat; do
+            [ -e "$work/peers/.unpacked-$k" ] && continue
+            log "download + unpack $k"
+            (cd "$work/peers/debs" && apt-get download -q -o APT::Sandbox::User=root "$k" >/dev/null 2>&1) \
+                && dpkg -x "$work"/peers/debs/"$k"_*.deb "$work/peers/root" && touch "$work/peers/.unpacked-$k" || true
+        done
+        XINETD=${XINETD:-$work/peers/root/usr/sbin/xinetd}
+        if [ -x "$XINETD" ]; then forwarders="$forwarders xinetd"; else log "no xinetd: leaving it out"; fi
+        SOCAT="$work/peers/root/usr/bin/socat"
+        [ -x "$SOCAT" ] || SOCAT=$(command -v socat || true)
+        if [ -n "$SOCAT" ]; then forwarders="$forwarders socat"; else log "no socat: leaving it out"; fi
+    fi
+    [ -n "$forwarders" ] || return 0
+    : > "$out/redirect.tsv"
+    # The target, beside the load generator (this script's CPU).
+    "$REF" -a 127.0.0.1 "tcp:$REDIRECT_TX_TARGET:echo" "tcp:$REDIRECT_STREAM_TARGET:chargen" >>"$out/redirect-target.log" 2>&1 &
+    tpid=$!
+    for ((k = 0; k < 100; k++)); do "$LG" probe --addr "127.0.0.1:$REDIRECT_TX_TARGET" >/dev/null 2>&1 && break; sleep 0.05; done
+    set -- $forwarders
+    n=$#
+    for ((r = 1; r <= rounds; r++)); do
+        for ((k = 0; k < n; k++)); do
+            d=$(( (k + r - 1) % n + 1 ))
+            redirect_round "${!d}" "$r"
+        done
+    done
+    kill -TERM "$tpid" 2>/dev/null || true
+    wait "$tpid" 2>/dev/null || true
+    "$LG" report "$out/redirect.tsv" --base "${1}" --order ours,xinetd,socat > "$out/redirect.md"
+    {
+        echo "Command: \`${BENCH_REDIRECT_ONLY:+BENCH_REDIRECT_ONLY=1 }$cmdline\` ($(date -u +%Y-%m-%dT%H:%MZ), $rounds rounds, medians)"
+        echo
+        cat "$out/machine.md"
+        [ "$smoke" = 1 ] || echo "- Forwarders: $(cd "$work/peers/debs" && ls xinetd_*.deb socat_*.deb 2>/dev/null | sed 's/_amd64.deb//; s/%3a/:/' | tr '\n' ' ')(socat: $SOCAT)"
+        echo
+        cat "$out/redirect.md"
+    } > "$out/redirect-report.md"
+    cat "$out/redirect-report.md"
+    if [ "$write_md" = 1 ] && grep -q '<!-- bench-redirect:begin -->' "$repo/BENCHMARKS.md" 2>/dev/null; then
+        awk -v f="$out/redirect-report.md" '
+            /<!-- bench-redirect:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+            /<!-- bench-redirect:end -->/ { skip = 0 }
+            !skip' "$repo/BENCHMARKS.md" > "$repo/BENCHMARKS.md.tmp" && mv "$repo/BENCHMARKS.md.tmp" "$repo/BENCHMARKS.md"
+        log "redirect results written to BENCHMARKS.md"
+    fi
+}
+
 # ------------------------------------------------------------------ main
 machine() {
     local cpu mem virt
@@ -544,6 +659,11 @@ machine() {
 
 log "daemons:$daemons; rounds: $rounds; ${secs}s per load; results in $out"
 machine > "$out/machine.md"
+if [ "${BENCH_REDIRECT_ONLY:-0}" = 1 ]; then
+    redirect_workload
+    if [ "$smoke" = 1 ] && [ "$SMOKE_FAIL" = 1 ]; then exit 1; fi
+    exit 0
+fi
 set -- $daemons
 nd=$#
 for ((r = 1; r <= rounds; r++)); do
@@ -554,6 +674,7 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 for d in $daemons; do sizes "$d"; done
+redirect_workload
 
 base=refserver
 [ -z "$ours" ] || base=ours

@@ -32,6 +32,10 @@ pub trait Resolver {
     /// The most bytes of argument and environment strings (and their
     /// pointers) that execve takes: `sysconf(_SC_ARG_MAX)`.
     fn arg_max(&self) -> usize;
+    /// A variable of inetd's own environment (xinetd's `passenv`).
+    fn env(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Linux's ARG_MAX when sysconf cannot say: 32 pages.
@@ -104,6 +108,10 @@ impl Resolver for SystemResolver {
     }
 
     #[cfg(target_env = "gnu")]
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    }
+
     fn arg_max(&self) -> usize {
         *self.arg_max.get_or_init(system_arg_max)
     }

@@ -675,6 +675,7 @@ mod tests {
             umask: Some(0o027),
             rlimits: vec![(Rlimit::Cpu, Some(10)), (Rlimit::Files, None)],
             env: Vec::new(),
+            env_alone: false,
         });
         assert_eq!((settings.nice, settings.umask), (Some(5), Some(0o027)));
         assert_eq!(settings.rlimits[0].0, libc::RLIMIT_CPU as c_int);

@@ -3,9 +3,12 @@
 //! xinetd configuration (internal services over TCP and UDP,
 //! `server_args`, NAMEINARGS, UNLISTED with `port`, `bind`, `only_from`),
 //! its reload, and `--to-inetd-conf`. The comparison with the real xinetd
-//! is in `xinetd/differential.rs`.
+//! is in `xinetd/differential.rs`, of the runtime features (access
+//! times, cps, banners, redirect, process settings, log lines, USERID,
+//! hard reconfiguration) in `xinetd/runtime.rs`.
 
 mod differential;
+mod runtime;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -60,10 +63,10 @@ fn check_and_dump_an_xinetd_configuration_with_its_includedir() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
+    assert!(!err.contains("no effect yet"), "{err}");
     let d = d.display();
     for expected in [
         format!("{d}/bad:5: service \"daytime\": wait: expected yes or no, not \"perhaps\"\n"),
-        format!("{d}/logged:7: warning: log_on_success accepted, no effect yet\n"),
         format!("{conf}:6: warning: includedir: \"{d}/echo.conf\" skipped: xinetd reads no file whose name holds a dot or ends in ~\n"),
         format!("{conf}:6: warning: includedir: \"{d}/echo~\" skipped: xinetd reads no file whose name holds a dot or ends in ~\n"),
     ] {
@@ -72,8 +75,8 @@ fn check_and_dump_an_xinetd_configuration_with_its_includedir() {
     let out = run(&["-tt", "--xinetd", conf]);
     assert_eq!(
         text(&out.stdout),
-        "127.0.0.1:7100 tcp4 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- internal=echo\n\
-         [::]:7103 tcp46 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- internal=time\n"
+        "127.0.0.1:7100 tcp4 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- cps=50/10 hard-reload internal=echo\n\
+         [::]:7103 tcp46 stream nowait rate=- child=9 ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- cps=50/10 log-success=PID,HOST hard-reload internal=time\n"
     );
 }
 
@@ -411,4 +414,128 @@ fn max_load_holds_back_a_builtin_too() {
         std::time::Duration::from_millis(500)
     ));
     d.wait_for_log("above 0.01, not starting servers");
+}
+
+/// The runtime attributes served from an xinetd file, without xinetd (the
+/// comparison with it is `xinetd/runtime.rs`): a redirect, access times,
+/// banners, a program's environment and umask, and SIGHUP's hard
+/// reconfiguration without `--hard-reload`.
+#[test]
+fn serves_the_runtime_attributes_of_an_xinetd_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let user = current_user();
+    let [target, redirect, closed, banner, program, held, narrowed] =
+        [(); 7].map(|()| free_port("127.0.0.1"));
+    let dir = Dir::new("xinetd-runtime-ours");
+    let script = dir.create(
+        "report.sh",
+        "#!/bin/sh\necho \"umask=$(umask) FOO=$FOO HOME=${HOME-unset} REMOTE_HOST=$REMOTE_HOST\"\n",
+    );
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let welcome = dir.create("welcome", "WELCOME\n");
+    let service = |name: &str, port: u16, body: &str| {
+        let kind = if body.contains("type =") {
+            ""
+        } else {
+            "\ttype = UNLISTED\n"
+        };
+        format!("service {name}\n{{\n{kind}\tport = {port}\n\tbind = 127.0.0.1\n\tsocket_type = stream\n\twait = no\n{body}}}\n")
+    };
+    let conf_text = |with_held: bool| {
+        [
+            service("echo", target, "\ttype = INTERNAL UNLISTED\n"),
+            service("fwd", redirect, &format!("\tredirect = 127.0.0.1 {target}\n")),
+            // A window far from now: closed.
+            service(
+                "echo",
+                closed,
+                &format!(
+                    "\ttype = INTERNAL UNLISTED\n\tid = closed\n\taccess_times = {}\n",
+                    if (150..=240).contains(&minute_now()) { "15:00-15:30" } else { "3:00-3:30" }
+                ),
+            ),
+            service(
+                "echo",
+                banner,
+                &format!("\ttype = INTERNAL UNLISTED\n\tid = banner\n\tbanner = {}\n", welcome.display()),
+            ),
+            service(
+                "report",
+                program,
+                &format!("\tuser = {user}\n\tserver = {}\n\tumask = 077\n\tenv = FOO=bar\n\tpassenv = HOME\n", script.display()),
+            ),
+            if with_held {
+                service("held", held, &format!("\tuser = {user}\n\tserver = /bin/cat\n"))
+            } else {
+                String::new()
+            },
+            service(
+                "echo",
+                narrowed,
+                &format!(
+                    "\ttype = INTERNAL UNLISTED\n\tid = narrowed\n\tonly_from = {}\n",
+                    if with_held { "127.0.0.0/8" } else { "127.0.0.2" }
+                ),
+            ),
+        ]
+        .concat()
+    };
+    let conf = dir.create("xinetd.conf", &conf_text(true));
+    let d = Daemon::start_with(
+        "xinetd-runtime-ours-d",
+        "",
+        &["--xinetd", conf.to_str().unwrap()],
+    );
+    let at = |port: u16| format!("127.0.0.1:{port}");
+    let exchange = |port: u16, send: &[u8]| {
+        let mut stream = connect(&at(port));
+        stream.write_all(send).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        read_all(stream)
+    };
+    // Through the redirect to the echo, half-close and all.
+    assert_eq!(exchange(redirect, b"through"), b"through");
+    assert_eq!(exchange(closed, b""), b"");
+    d.wait_for_log("outside its access times");
+    assert_eq!(exchange(banner, b"hi"), b"WELCOME\nhi");
+    let home = std::env::var("HOME").unwrap_or_else(|_| "unset".to_string());
+    assert_eq!(
+        String::from_utf8(exchange(program, b"")).unwrap(),
+        format!("umask=0077 FOO=bar HOME={home} REMOTE_HOST=127.0.0.1\n")
+    );
+    // A running child of a service the reload removes is stopped; a
+    // builtin connection whose client only_from no longer lists is closed,
+    // one it still lists goes on.
+    let held_open = |source: &str, port: u16| {
+        let mut client = connect_from(source, &at(port)).unwrap();
+        client.write_all(b"a").unwrap();
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).unwrap();
+        client.set_read_timeout(Some(crate::util::TIMEOUT)).unwrap();
+        client
+    };
+    let mut child = held_open("127.0.0.1", held);
+    let mut refused = held_open("127.0.0.1", narrowed);
+    let mut kept = held_open("127.0.0.2", narrowed);
+    fs::write(&conf, conf_text(false)).unwrap();
+    d.signal(libc::SIGHUP);
+    d.wait_for_log("stopped: its service was removed");
+    d.wait_for_log("connection closed: its client no longer passes only_from/no_access");
+    let mut byte = [0u8; 1];
+    assert_eq!(child.read(&mut byte).unwrap_or(0), 0);
+    assert_eq!(refused.read(&mut byte).unwrap_or(0), 0);
+    kept.write_all(b"b").unwrap();
+    kept.read_exact(&mut byte).unwrap();
+    assert_eq!(&byte, b"b");
+}
+
+/// The local time of day in minutes.
+fn minute_now() -> u16 {
+    // SAFETY: localtime_r writes only the struct given.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        (tm.tm_hour * 60 + tm.tm_min) as u16
+    }
 }

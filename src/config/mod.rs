@@ -76,6 +76,14 @@ pub struct Service {
     /// xinetd's per-service gates (address lists, NOLIBWRAP, max_load);
     /// the default, from inetd.conf, gates nothing.
     pub gates: Gates,
+    /// A reload that removes the service or changes who may reach it
+    /// stops its running children and connections (xinetd's hard
+    /// reconfiguration: set by the xinetd dialect; for inetd.conf
+    /// services, `--hard-reload`).
+    pub hard_reload: bool,
+    /// What xinetd's log lines (`START:`, `EXIT:`, `FAIL:`, `USERID:`)
+    /// name the service by: its `id` when it has one, else `name`.
+    pub log_name: Option<String>,
 }
 
 /// The program number and version range of an RPC service line
@@ -112,18 +120,23 @@ impl LogFields {
     pub const TRAFFIC: u8 = 32;
     pub const ATTEMPT: u8 = 64;
 
+    /// Each field with its xinetd name.
+    pub const NAMES: [(&'static str, u8); 7] = [
+        ("PID", Self::PID),
+        ("HOST", Self::HOST),
+        ("USERID", Self::USERID),
+        ("EXIT", Self::EXIT),
+        ("DURATION", Self::DURATION),
+        ("TRAFFIC", Self::TRAFFIC),
+        ("ATTEMPT", Self::ATTEMPT),
+    ];
+
     /// The field of an xinetd name.
     pub fn from_name(name: &str) -> Option<u8> {
-        Some(match name {
-            "PID" => Self::PID,
-            "HOST" => Self::HOST,
-            "USERID" => Self::USERID,
-            "EXIT" => Self::EXIT,
-            "DURATION" => Self::DURATION,
-            "TRAFFIC" => Self::TRAFFIC,
-            "ATTEMPT" => Self::ATTEMPT,
-            _ => return None,
-        })
+        Self::NAMES
+            .iter()
+            .find(|(flag, _)| *flag == name)
+            .map(|(_, bit)| *bit)
     }
 }
 
@@ -169,6 +182,9 @@ pub struct ProcessSettings {
     pub rlimits: Vec<(Rlimit, Option<u64>)>,
     /// `NAME=value` entries added to the program's environment.
     pub env: Vec<String>,
+    /// The program's environment is `env` alone, not inetd's with `env`
+    /// (xinetd's `passenv`, whose variables `env` then holds).
+    pub env_alone: bool,
 }
 
 /// The resource limits a service may set (xinetd's names).
@@ -189,6 +205,18 @@ pub enum Rlimit {
 }
 
 impl Rlimit {
+    /// xinetd's name after `rlimit_`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rlimit::As => "as",
+            Rlimit::Cpu => "cpu",
+            Rlimit::Data => "data",
+            Rlimit::Rss => "rss",
+            Rlimit::Stack => "stack",
+            Rlimit::Files => "files",
+        }
+    }
+
     /// The `RLIMIT_*` number.
     pub fn resource(self) -> i32 {
         (match self {
@@ -425,7 +453,8 @@ impl Service {
     /// A service with [`Gates`] (from the xinetd dialect) has them before
     /// PROGRAM: `only-from=NET,NET` (`only-from=none`: nobody),
     /// `no-access=NET,NET`, `no-wrap`, `wrap-name=NAME`, `max-load=LOAD`,
-    /// each only when set.
+    /// each only when set; then xinetd's runtime settings, also only when
+    /// set (see [`Service::runtime_fields`]).
     pub fn dump_line(&self) -> String {
         let limit = |l: Option<u32>| l.map_or_else(|| "-".to_string(), |n| n.to_string());
         let groups = self
@@ -480,6 +509,7 @@ impl Service {
             ));
         }
         options.push_str(&self.gates.dump_fields());
+        options.push_str(&self.runtime_fields());
         format!(
             "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket}{options} {}",
             self.listen,
@@ -497,6 +527,81 @@ impl Service {
             if groups.is_empty() { "-".to_string() } else { groups.join(",") },
             program,
         )
+    }
+
+    /// The dump's fields of xinetd's runtime settings, each after a space:
+    /// `access-times=HH:MM-HH:MM,...`, `cps=RATE/WAIT`, `banner=PATH`,
+    /// `banner-success=PATH`, `banner-fail=PATH`, `nice=N`, `umask=OOO`,
+    /// `rlimit-NAME=N|unlimited`, `env=NAME=VALUE` (one each),
+    /// `env-alone`, `log-success=FLAG,...`, `log-failure=FLAG,...`,
+    /// `hard-reload`, `log-name=ID`.
+    fn runtime_fields(&self) -> String {
+        let mut out = String::new();
+        if !self.access_times.is_empty() {
+            let windows: Vec<String> = self
+                .access_times
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{:02}:{:02}-{:02}:{:02}",
+                        w.start / 60,
+                        w.start % 60,
+                        w.end / 60,
+                        w.end % 60
+                    )
+                })
+                .collect();
+            out.push_str(&format!(" access-times={}", windows.join(",")));
+        }
+        if let Some((rate, wait)) = self.limits.cps {
+            out.push_str(&format!(" cps={rate}/{wait}"));
+        }
+        for (name, path) in [
+            ("banner", &self.banners.every),
+            ("banner-success", &self.banners.success),
+            ("banner-fail", &self.banners.fail),
+        ] {
+            if let Some(path) = path {
+                out.push_str(&format!(" {name}={}", shown_arg(&path.to_string_lossy())));
+            }
+        }
+        let process = &self.process;
+        if let Some(nice) = process.nice {
+            out.push_str(&format!(" nice={nice}"));
+        }
+        if let Some(umask) = process.umask {
+            out.push_str(&format!(" umask={umask:03o}"));
+        }
+        for (resource, limit) in &process.rlimits {
+            let limit = limit.map_or_else(|| "unlimited".to_string(), |n| n.to_string());
+            out.push_str(&format!(" rlimit-{}={limit}", resource.name()));
+        }
+        for entry in &process.env {
+            out.push_str(&format!(" env={}", shown_arg(entry)));
+        }
+        if process.env_alone {
+            out.push_str(" env-alone");
+        }
+        for (name, bits) in [
+            ("log-success", self.log.on_success),
+            ("log-failure", self.log.on_failure),
+        ] {
+            if bits != 0 {
+                let flags: Vec<&str> = LogFields::NAMES
+                    .iter()
+                    .filter(|(_, bit)| bits & bit != 0)
+                    .map(|(flag, _)| *flag)
+                    .collect();
+                out.push_str(&format!(" {name}={}", flags.join(",")));
+            }
+        }
+        if self.hard_reload {
+            out.push_str(" hard-reload");
+        }
+        if let Some(name) = &self.log_name {
+            out.push_str(&format!(" log-name={}", shown_arg(name)));
+        }
+        out
     }
 
     /// `wait` or `nowait`, then the flags, as an inetd.conf line writes them.
@@ -598,6 +703,8 @@ impl Service {
             socket_options: SocketOptions::default(),
             rpc: None,
             gates: Gates::default(),
+            hard_reload: false,
+            log_name: None,
         }
     }
 }

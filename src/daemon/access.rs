@@ -91,7 +91,7 @@ impl Daemon {
         let log = service.log;
         if (log.on_success | log.on_failure) & config::LogFields::USERID != 0 {
             argv.push(tcpd::USERID.to_string());
-            argv.push(service.name.clone());
+            argv.push(service.log_name.as_ref().unwrap_or(&service.name).clone());
         }
         // It writes the verdict's banner itself.
         let banners = &service.banners;
@@ -120,9 +120,18 @@ impl Daemon {
     }
 
     /// The daemon's environment for programs with the service's own
-    /// entries (see [`Environment::with`]).
+    /// entries (see [`Environment::with`]); or, with `env_alone`, the
+    /// service's entries only (xinetd's `passenv`, resolved at load).
     pub(super) fn service_env(&self, service: &Service) -> Rc<Environment> {
-        self.env.with(&service.process.env)
+        let own = &service.process.env;
+        if service.process.env_alone {
+            return Environment::new(
+                own.iter()
+                    .filter_map(|e| CString::new(e.as_str()).ok())
+                    .collect(),
+            );
+        }
+        self.env.with(own)
     }
 
     /// Reloads the rule files if they changed; false when they grant

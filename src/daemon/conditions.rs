@@ -37,7 +37,7 @@ pub(super) enum Closed {
 }
 
 /// The local time of day, in minutes after midnight.
-fn local_minute() -> u16 {
+pub(super) fn local_minute() -> u16 {
     // SAFETY: localtime_r writes only the struct given.
     unsafe {
         let now = libc::time(std::ptr::null_mut());

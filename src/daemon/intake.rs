@@ -181,8 +181,11 @@ impl Daemon {
                 Err(_) => return self.refuse(slot, arrival, None, "per_source_limit"),
             },
         };
+        // xinetd's FAIL reason for its address lists is `address`.
+        if !self.gates_admit(slot, &arrival) {
+            return self.refuse(slot, arrival, client, "address");
+        }
         let access = match &arrival {
-            _ if !self.gates_admit(slot, &arrival) => Access::Denied,
             Arrival::Connection(stream, peer) => self.stream_access(slot, stream, peer),
             Arrival::Datagram(peer, _) => self.datagram_access(slot, *peer),
             Arrival::Socket(Some(sender)) | Arrival::Peer(sender, _) => {

@@ -59,7 +59,7 @@ mod startup;
 use access::*;
 use admission::{Caps, Counts, Full, Kind, CLIENT_TABLE_CAPACITY};
 use children::*;
-use conditions::{Banner, Closed, LoadedBanners};
+use conditions::{local_minute, open_at, Banner, Closed, LoadedBanners};
 use handoff::Passing;
 use intake::*;
 use listeners::*;

@@ -21,7 +21,9 @@ impl Daemon {
     fn fields(&self, slot: usize) -> Option<(LogFields, String)> {
         let served = self.services.get(slot)?.as_ref()?;
         let fields = served.service.log;
-        (fields != LogFields::default()).then(|| (fields, served.service.name.clone()))
+        let service = &served.service;
+        let name = service.log_name.as_ref().unwrap_or(&service.name);
+        (fields != LogFields::default()).then(|| (fields, name.clone()))
     }
 
     /// `START: service [pid=N] [from=ADDRESS]`.

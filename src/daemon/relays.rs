@@ -20,7 +20,7 @@ pub(super) struct RelaySlot {
     /// The slot and id of the service it counts against.
     pub(super) service: (usize, u64),
     label: Rc<str>,
-    client: Option<IpAddr>,
+    pub(super) client: Option<IpAddr>,
     started: Instant,
     last_active: Instant,
 }

@@ -88,12 +88,22 @@ impl Daemon {
             served.banners = banners;
             kept.push(slot);
         }
-        if self.opts.hard_reload {
-            let removed: Vec<(usize, u64)> = close
-                .iter()
-                .filter_map(|&slot| Some((slot, self.services[slot].as_ref()?.id)))
-                .collect();
-            self.stop_what_reload_ended(&removed, &kept);
+        // Hard reconfiguration, for the services that ask for it (the
+        // xinetd dialect's) or all of them (`--hard-reload`).
+        let hard = |served: &Served| self.opts.hard_reload || served.service.hard_reload;
+        let removed: Vec<(usize, u64)> = close
+            .iter()
+            .filter_map(|&slot| {
+                let served = self.services[slot].as_ref()?;
+                hard(served).then_some((slot, served.id))
+            })
+            .collect();
+        let mut checked = vec![false; self.services.len()];
+        for &slot in &kept {
+            checked[slot] = self.services[slot].as_ref().is_some_and(hard);
+        }
+        if !removed.is_empty() || checked.contains(&true) {
+            self.stop_what_reload_ended(&removed, &checked);
         }
         for slot in close {
             self.services[slot] = None;
@@ -249,12 +259,15 @@ impl Daemon {
     }
 
     /// xinetd's hard reconfiguration: the children and connections of
-    /// `removed` services are stopped, and so are the children of `kept`
-    /// ones whose client the access rules, as they are now, refuse
-    /// (decided without lookups; a client whose verdict would need one is
-    /// left alone). Each is logged.
-    fn stop_what_reload_ended(&mut self, removed: &[(usize, u64)], kept: &[usize]) {
+    /// `removed` services are stopped, and so are the children of the
+    /// `checked` slots (kept services) whose client the service's own
+    /// `only_from`/`no_access` or the access rules, as they are now,
+    /// refuse (decided without lookups; a client whose verdict would need
+    /// one is left alone), or whose `access_times` no longer hold now, as
+    /// xinetd.8 describes its SIGHUP. Each is logged.
+    fn stop_what_reload_ended(&mut self, removed: &[(usize, u64)], checked: &[bool]) {
         let rules_apply = self.rules_apply();
+        let minute = local_minute();
         let mut stop = Vec::new();
         for (&pid, child) in self.children.iter() {
             if child.deciding.is_some() || child.verdict_for.is_some() {
@@ -270,16 +283,29 @@ impl Daemon {
             }
             let (slot, id) = child.service;
             let (Some(Peer::Inet(client)), true) =
-                (&child.peer, rules_apply && kept.contains(&slot))
+                (&child.peer, checked.get(slot).copied().unwrap_or(false))
             else {
                 continue;
             };
             let Some(served) = self.services[slot].as_ref().filter(|s| s.id == id) else {
                 continue;
             };
-            let (Some(daemon), Listen::Inet { addr: server, .. }) =
-                (served.access_name.as_deref(), &served.service.listen)
-            else {
+            let gates = &served.service.gates;
+            if gates.lists_addresses() && !gates.admits(client.ip()) {
+                let why = format!("its client {client} no longer passes only_from/no_access");
+                stop.push((pid, child.label.clone(), why));
+                continue;
+            }
+            if !open_at(&served.service.access_times, minute) {
+                let why = "its service is outside its access times now".to_string();
+                stop.push((pid, child.label.clone(), why));
+                continue;
+            }
+            let (true, Some(daemon), Listen::Inet { addr: server, .. }) = (
+                rules_apply,
+                served.access_name.as_deref(),
+                &served.service.listen,
+            ) else {
                 continue;
             };
             let request = Request {
@@ -298,26 +324,53 @@ impl Daemon {
             unsafe { libc::kill(pid, libc::SIGTERM) };
             self.log.info(format!("{label}: pid {pid} stopped: {why}"));
         }
-        let sessions: Vec<usize> = (0..self.sessions.len())
-            .filter(|&i| {
-                self.sessions[i]
-                    .as_ref()
-                    .is_some_and(|s| removed.contains(&s.service))
+        // Builtin and redirected connections: those of removed services,
+        // and those whose client the service's own lists now refuse.
+        let ended = |service: (usize, u64), client: Option<IpAddr>| -> Option<&'static str> {
+            if removed.contains(&service) {
+                return Some("its service was removed");
+            }
+            let (slot, id) = service;
+            let served = self.services[slot]
+                .as_ref()
+                .filter(|s| s.id == id && checked.get(slot).copied().unwrap_or(false))?;
+            let gates = &served.service.gates;
+            (gates.lists_addresses() && client.is_some_and(|ip| !gates.admits(ip)))
+                .then_some("its client no longer passes only_from/no_access")
+        };
+        let sessions: Vec<(usize, &'static str)> = (0..self.sessions.len())
+            .filter_map(|i| {
+                let s = self.sessions[i].as_ref()?;
+                Some((i, ended(s.service, s.client)?))
             })
             .collect();
-        for index in sessions {
+        let relays: Vec<(usize, &'static str)> = (0..self.relays.len())
+            .filter_map(|i| {
+                let r = self.relays[i].as_ref()?;
+                Some((i, ended(r.service, r.client)?))
+            })
+            .collect();
+        for (index, why) in sessions {
+            if let Some(label) = self.label_of(self.sessions[index].as_ref().map(|s| s.service)) {
+                self.log.info(format!("{label}: connection closed: {why}"));
+            }
             self.close_session(index);
         }
-        let relays: Vec<usize> = (0..self.relays.len())
-            .filter(|&i| {
-                self.relays[i]
-                    .as_ref()
-                    .is_some_and(|r| removed.contains(&r.service))
-            })
-            .collect();
-        for index in relays {
+        for (index, why) in relays {
+            if let Some(label) = self.label_of(self.relays[index].as_ref().map(|r| r.service)) {
+                self.log
+                    .info(format!("{label}: redirected connection closed: {why}"));
+            }
             self.close_relay(index);
         }
+    }
+
+    /// The label of the service a connection counts against, while that
+    /// service is in the table.
+    fn label_of(&self, service: Option<(usize, u64)>) -> Option<String> {
+        let (slot, id) = service?;
+        let served = self.services.get(slot)?.as_ref().filter(|s| s.id == id)?;
+        Some(served.label.to_string())
     }
 
     pub(super) fn reload(&mut self) {

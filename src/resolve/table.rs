@@ -14,6 +14,8 @@ pub struct TableResolver {
     pub hosts: Vec<(&'static str, IpAddr)>,
     /// (name, program number)
     pub rpc: Vec<(&'static str, u32)>,
+    /// inetd's environment: (name, value)
+    pub env: Vec<(&'static str, &'static str)>,
 }
 
 impl TableResolver {
@@ -85,6 +87,7 @@ impl TableResolver {
                 ("mountd", 100005),
                 ("walld", 100008),
             ],
+            env: vec![("LANG", "C.UTF-8"), ("TZ", "UTC")],
         }
     }
 }
@@ -123,6 +126,13 @@ impl Resolver for TableResolver {
 
     fn rpc(&self, name: &str) -> Option<u32> {
         self.rpc.iter().find(|r| r.0 == name).map(|r| r.1)
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        self.env
+            .iter()
+            .find(|e| e.0 == name)
+            .map(|e| e.1.to_string())
     }
 
     /// Linux's with the usual 8 MiB stack limit: a quarter of it.

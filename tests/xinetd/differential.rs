@@ -23,7 +23,7 @@ use crate::util::{connect_from, current_user, free_port, is_root, Daemon, Dir};
 
 /// What a client saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Outcome {
+pub(super) enum Outcome {
     /// Bytes came back (normalized for the clock services).
     Answer(Vec<u8>),
     /// Accepted, then closed with nothing sent.
@@ -46,10 +46,10 @@ impl fmt::Display for Outcome {
 }
 
 /// How long a client waits for an answer that may not come.
-const PATIENCE: Duration = Duration::from_millis(1500);
+pub(super) const PATIENCE: Duration = Duration::from_millis(1500);
 
 /// The xinetd binary, unpacked once per test run.
-fn xinetd() -> Option<PathBuf> {
+pub(super) fn xinetd() -> Option<PathBuf> {
     static BINARY: OnceLock<Option<PathBuf>> = OnceLock::new();
     let found = BINARY.get_or_init(|| {
         if let Some(path) = std::env::var_os("XINETD") {
@@ -306,7 +306,7 @@ fn write_config(dir: &Dir, p: &Ports) -> PathBuf {
 }
 
 /// One TCP exchange from `source`: send, half-close, read up to `limit` bytes.
-fn tcp(source: &str, addr: &str, send: &[u8], limit: usize) -> Outcome {
+pub(super) fn tcp(source: &str, addr: &str, send: &[u8], limit: usize) -> Outcome {
     let mut stream = match connect_from(source, addr) {
         Ok(stream) => stream,
         Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Outcome::Refused,
@@ -315,7 +315,7 @@ fn tcp(source: &str, addr: &str, send: &[u8], limit: usize) -> Outcome {
     exchange(&mut stream, send, limit)
 }
 
-fn exchange(stream: &mut TcpStream, send: &[u8], limit: usize) -> Outcome {
+pub(super) fn exchange(stream: &mut TcpStream, send: &[u8], limit: usize) -> Outcome {
     let _ = stream.write_all(send);
     if limit > 0 {
         let _ = stream.shutdown(Shutdown::Write);
@@ -564,7 +564,7 @@ fn run_xinetd(binary: &Path, dir: &Dir, conf: &Path, p: &Ports) -> Vec<(String, 
 
 /// A daemon is ready once its probe echoes: its loop runs, every socket
 /// is bound. `log` says what went wrong when it never does.
-fn wait_ready(probe: u16, log: &dyn Fn() -> String) {
+pub(super) fn wait_ready(probe: u16, log: &dyn Fn() -> String) {
     let deadline = std::time::Instant::now() + crate::util::TIMEOUT;
     while tcp("127.0.0.1", &format!("127.0.0.1:{probe}"), b"up", 2)
         != Outcome::Answer(b"up".to_vec())

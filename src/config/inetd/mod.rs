@@ -505,6 +505,8 @@ impl Parser<'_> {
                 socket_options: extras.socket_options,
                 rpc,
                 gates: Gates::default(),
+                hard_reload: false,
+                log_name: None,
             })
             .collect())
     }

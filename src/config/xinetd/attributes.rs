@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use super::blocks::{Attr, Op};
 use super::shown;
+use crate::config::{Rlimit, TimeWindow};
 
 /// How many instances or children: xinetd's `UNLIMITED` or a number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,16 +47,30 @@ pub struct Spec {
     pub only_from: Option<Vec<String>>,
     pub no_access: Option<Vec<String>>,
     pub redirect: Option<(String, String)>,
-    /// `log_on_success`: read for TRAFFIC, which only a redirect may log.
+    /// `log_on_success` and `log_on_failure`: the flags' names.
     pub log_on_success: Option<Vec<String>>,
+    pub log_on_failure: Option<Vec<String>>,
+    pub access_times: Option<Vec<TimeWindow>>,
+    pub banner: Option<String>,
+    pub banner_success: Option<String>,
+    pub banner_fail: Option<String>,
+    /// `cps`: connections a second, then seconds refusing.
+    pub cps: Option<(u32, u32)>,
+    /// `env`: `NAME=value` entries.
+    pub env: Option<Vec<String>>,
+    /// `passenv`: names of inetd's own environment.
+    pub passenv: Option<Vec<String>>,
+    pub nice: Option<i32>,
+    pub umask: Option<u32>,
+    /// `rlimit_*`, each set once; `None`: UNLIMITED.
+    pub rlimits: Vec<(Rlimit, Option<u64>)>,
     /// `libwrap`: the daemon name hosts.allow sees for the service.
     pub libwrap: Option<String>,
     /// `disabled` and `enabled` of `defaults`: service ids.
     pub disabled: Option<Vec<String>>,
     pub enabled: Option<Vec<String>>,
-    /// Attributes accepted whose runtime is not here yet, with their line:
-    /// access_times, log_type, log_on_*, banners, cps, env, passenv, nice,
-    /// umask, rlimit_*, deny_time.
+    /// Attributes accepted whose runtime is not here, with their line:
+    /// log_type, deny_time, rpc_version, rpc_number.
     pub inert: Vec<(usize, String)>,
 }
 
@@ -282,11 +297,13 @@ fn edit_list(list: &mut Option<Vec<String>>, op: Op, values: &[String]) {
     }
 }
 
-/// `hh:mm-hh:mm`, the start before the end.
-fn time_interval(value: &str) -> Result<(), String> {
-    let minutes = |hm: &str| -> Option<u32> {
+/// `hh:mm-hh:mm`, the start before the end, as xinetd's `ti_add` reads
+/// it: a window cannot run over midnight (xinetd refuses it; it is
+/// written as two, `22:00-23:59 00:00-02:00`).
+pub fn time_interval(value: &str) -> Result<TimeWindow, String> {
+    let minutes = |hm: &str| -> Option<u16> {
         let (h, m) = hm.split_once(':')?;
-        let (h, m): (u32, u32) = (decimal(h).ok()?, decimal(m).ok()?);
+        let (h, m): (u16, u16) = (decimal(h).ok()?, decimal(m).ok()?);
         (h < 24 && m < 60).then_some(h * 60 + m)
     };
     let (start, end) = value
@@ -295,17 +312,45 @@ fn time_interval(value: &str) -> Result<(), String> {
         .ok_or_else(|| format!("bad time interval {} (expected hh:mm-hh:mm)", shown(value)))?;
     if start >= end {
         return Err(format!(
-            "time interval {} ends before it starts",
+            "time interval {} does not end after it starts (over midnight, write two: 22:00-23:59 00:00-02:00)",
             shown(value)
         ));
     }
-    Ok(())
+    Ok(TimeWindow { start, end })
 }
 
-/// A size of `rlimit_*` or a log file: a number, optionally K or M.
-fn size(value: &str) -> Result<(), String> {
-    let digits = value.strip_suffix(['k', 'K', 'm', 'M']).unwrap_or(value);
-    decimal::<u64>(digits).map(|_| ())
+/// A size of `rlimit_*` or a log file: a number, optionally K or M
+/// (1024 and 1024²), as xinetd's `get_limit`.
+fn size(value: &str) -> Result<u64, String> {
+    let (digits, unit) = match value.as_bytes().last() {
+        Some(b'k' | b'K') => (&value[..value.len() - 1], 1 << 10),
+        Some(b'm' | b'M') => (&value[..value.len() - 1], 1 << 20),
+        _ => (value, 1),
+    };
+    decimal::<u64>(digits)?
+        .checked_mul(unit)
+        .ok_or_else(|| format!("{} is too large", shown(value)))
+}
+
+/// A limit of `rlimit_*`: UNLIMITED or a size (for `rlimit_cpu`, seconds).
+fn limit(name: &str, value: &str) -> Result<(Rlimit, Option<u64>), String> {
+    let resource = match name {
+        "rlimit_as" => Rlimit::As,
+        "rlimit_cpu" => Rlimit::Cpu,
+        "rlimit_data" => Rlimit::Data,
+        "rlimit_rss" => Rlimit::Rss,
+        "rlimit_stack" => Rlimit::Stack,
+        _ => Rlimit::Files,
+    };
+    if value == "UNLIMITED" {
+        return Ok((resource, None));
+    }
+    let amount = if resource == Rlimit::Cpu {
+        decimal(value)?
+    } else {
+        size(value)?
+    };
+    Ok((resource, Some(amount)))
 }
 
 fn value(
@@ -386,11 +431,7 @@ fn value(
             }
             spec.redirect = Some((values[0].clone(), port.clone()));
         }
-        "cps" => {
-            decimal::<u32>(&values[0])?;
-            decimal::<u32>(&values[1])?;
-            inert(spec);
-        }
+        "cps" => spec.cps = Some((decimal(&values[0])?, decimal(&values[1])?)),
         "log_type" => {
             match (first, values.len()) {
                 ("SYSLOG", 2 | 3) => {
@@ -423,26 +464,34 @@ fn value(
             for v in values {
                 one_of(v, allowed, "log flag")?;
             }
-            if name == "log_on_success" {
-                edit_list(&mut spec.log_on_success, op, values);
-            }
-            inert(spec);
+            let list = if name == "log_on_success" {
+                &mut spec.log_on_success
+            } else {
+                &mut spec.log_on_failure
+            };
+            edit_list(list, op, values);
         }
         "access_times" => {
-            for v in values {
-                time_interval(v)?;
-            }
-            inert(spec);
+            spec.access_times = Some(
+                values
+                    .iter()
+                    .map(|v| time_interval(v))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         "env" => {
             if op == Op::Remove {
                 return Err("-= is not supported for env".to_string());
             }
-            if let Some(bad) = values.iter().find(|v| !v.contains('=')) {
-                return Err(format!("{} has no =", shown(bad)));
+            if let Some(bad) = values
+                .iter()
+                .find(|v| !v.contains('=') || v.starts_with('='))
+            {
+                return Err(format!("{} is not NAME=value", shown(bad)));
             }
-            inert(spec);
+            edit_list(&mut spec.env, op, values);
         }
+        "passenv" => edit_list(&mut spec.passenv, op, values),
         "nice" => {
             let nice: i32 = first
                 .strip_prefix('-')
@@ -450,27 +499,18 @@ fn value(
             if !(-20..=19).contains(&nice) {
                 return Err(format!("nice {nice} out of -20..19"));
             }
-            inert(spec);
+            spec.nice = Some(nice);
         }
         "umask" => {
-            u32::from_str_radix(first, 8)
-                .ok()
-                .filter(|m| *m <= 0o777 && !first.starts_with('+'))
-                .ok_or_else(|| format!("bad octal umask {}", shown(first)))?;
-            inert(spec);
+            spec.umask = Some(
+                u32::from_str_radix(first, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o777 && !first.starts_with('+'))
+                    .ok_or_else(|| format!("bad octal umask {}", shown(first)))?,
+            )
         }
-        "rlimit_as" | "rlimit_data" | "rlimit_rss" | "rlimit_stack" | "rlimit_files" => {
-            if first != "UNLIMITED" {
-                size(first)?;
-            }
-            inert(spec);
-        }
-        "rlimit_cpu" => {
-            if first != "UNLIMITED" {
-                decimal::<u64>(first)?;
-            }
-            inert(spec);
-        }
+        "rlimit_as" | "rlimit_cpu" | "rlimit_data" | "rlimit_rss" | "rlimit_stack"
+        | "rlimit_files" => spec.rlimits.push(limit(name, first)?),
         "deny_time" => {
             if !matches!(first, "FOREVER" | "NEVER") {
                 decimal::<u32>(first)?;
@@ -478,9 +518,10 @@ fn value(
             inert(spec);
         }
         "libwrap" => spec.libwrap = Some(first.to_string()),
-        "rpc_version" | "rpc_number" | "passenv" | "banner" | "banner_success" | "banner_fail" => {
-            inert(spec)
-        }
+        "banner" => spec.banner = Some(first.to_string()),
+        "banner_success" => spec.banner_success = Some(first.to_string()),
+        "banner_fail" => spec.banner_fail = Some(first.to_string()),
+        "rpc_version" | "rpc_number" => inert(spec),
         _ => {}
     }
     Ok(())

@@ -1,10 +1,10 @@
 //! From blocks to services, as xinetd's `get_service_entry`,
-//! `service_fill` and `check_entry` do: the address lists of `defaults`
-//! are copied into a service when its block begins (so `+=` adds to
-//! them), the other defaults (instances, per_source, bind, groups,
-//! max_load, v6only) fill what the service leaves unset once everything
-//! is read, `enabled` and `disabled` pick by id, and then the whole entry
-//! is checked. A service that cannot be served here is skipped with a
+//! `service_fill` and `check_entry` do: the lists of `defaults` (address
+//! lists, log flags, passenv) and its banners are copied into a service
+//! when its block begins (so `+=` adds to them), the other defaults
+//! (instances, per_source, bind, groups, max_load, v6only, umask, cps)
+//! fill what the service leaves unset once everything is read, `enabled`
+//! and `disabled` pick by id, and then the whole entry is checked. A service that cannot be served here is skipped with a
 //! warning that says why; a bad one with an error.
 
 use std::collections::HashMap;
@@ -86,6 +86,11 @@ pub fn build(
             only_from: defaults.only_from.clone(),
             no_access: defaults.no_access.clone(),
             log_on_success: defaults.log_on_success.clone(),
+            log_on_failure: defaults.log_on_failure.clone(),
+            passenv: defaults.passenv.clone(),
+            banner: defaults.banner.clone(),
+            banner_success: defaults.banner_success.clone(),
+            banner_fail: defaults.banner_fail.clone(),
             ..Spec::default()
         };
         let mut outcome = Ok(());
@@ -232,12 +237,21 @@ fn service(
     if let Some(flag) = UNSERVED_FLAGS.iter().find(|f| spec.flags.contains(**f)) {
         return Err(Skip::Unsupported(format!("flag {flag}")));
     }
-    if spec.redirect.is_some() {
-        return Err(Skip::Unsupported("redirect (not served yet)".to_string()));
-    }
-    if spec.log_on_success.iter().flatten().any(|f| f == "TRAFFIC") {
+    if spec.redirect.is_none() && spec.log_on_success.iter().flatten().any(|f| f == "TRAFFIC") {
         return Err(bad(
             "log_on_success TRAFFIC is for redirected services only".to_string(),
+        ));
+    }
+    let logs_userid = [&spec.log_on_success, &spec.log_on_failure]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|f| f == "USERID");
+    if logs_userid && spec.flags.contains("NOLIBWRAP") {
+        warnings.push((
+            line,
+            "USERID is asked by the access check's child, which a NOLIBWRAP service has not: no USERID line here"
+                .to_string(),
         ));
     }
     for flag in INERT_FLAGS.iter().filter(|f| spec.flags.contains(**f)) {
@@ -268,7 +282,18 @@ fn service(
     }
     let internal = spec.types.contains("INTERNAL");
     let name_in_args = spec.flags.contains("NAMEINARGS");
-    let program = if internal {
+    let program = if let Some((host, port)) = &spec.redirect {
+        // xinetd's check_entry; its `server` is ignored.
+        if socket_type != SocketType::Stream || wait {
+            return Err(bad(
+                "a redirected service is socket_type stream, wait = no".to_string()
+            ));
+        }
+        if name_in_args {
+            return Err(bad("a redirected service takes no NAMEINARGS".to_string()));
+        }
+        redirect(host, port, resolver).map_err(bad)?
+    } else if internal {
         if name_in_args {
             return Err(bad("an INTERNAL service takes no NAMEINARGS".to_string()));
         }
@@ -296,7 +321,7 @@ fn service(
     };
     let port = port(name, spec, protocol, resolver).map_err(bad)?;
     let listen = listen(spec, defaults, port, resolver).map_err(bad)?;
-    let user = if internal {
+    let user = if internal || spec.redirect.is_some() {
         root(resolver)
     } else {
         credentials(spec, defaults, resolver).map_err(bad)?
@@ -304,6 +329,7 @@ fn service(
     let limits = Limits {
         max_child: count(spec.instances.or(defaults.instances), "instances")?,
         max_child_per_ip: count(spec.per_source.or(defaults.per_source), "per_source")?,
+        cps: cps(spec, defaults),
         ..Limits::default()
     };
     let gates = gates(spec, defaults, resolver, line, warnings)?;
@@ -323,19 +349,108 @@ fn service(
         socket_type,
         wait,
         limits,
-        environment: false,
+        // xinetd gives a program REMOTE_HOST: here with UCSPI's names.
+        environment: matches!(program, Program::External { .. }),
         listen_fds: false,
         user,
         program,
         builtin_args: Vec::new(),
-        process: ProcessSettings::default(),
-        access_times: Vec::new(),
-        banners: Banners::default(),
-        log: LogFields::default(),
+        process: process(spec, defaults, resolver),
+        access_times: spec.access_times.clone().unwrap_or_default(),
+        banners: Banners {
+            every: spec.banner.as_ref().map(PathBuf::from),
+            success: spec.banner_success.as_ref().map(PathBuf::from),
+            fail: spec.banner_fail.as_ref().map(PathBuf::from),
+        },
+        log: LogFields {
+            on_success: log_fields(&spec.log_on_success),
+            on_failure: log_fields(&spec.log_on_failure),
+        },
+        hard_reload: true,
+        log_name: spec.id.clone(),
         socket_options: SocketOptions::default(),
         rpc: None,
         gates,
     }])
+}
+
+/// xinetd's connection rate when neither the service nor `defaults` set
+/// one (`DEFAULT_LOOP_RATE` and `DEFAULT_LOOP_TIME` of its xconfig.h,
+/// filled in by `service_fill`): past 50 connections a second, 10 s off.
+pub const DEFAULT_CPS: (u32, u32) = (50, 10);
+
+/// `cps`, the service's or the defaults', else xinetd's default; a rate
+/// of 0 checks nothing (as xinetd's `parent_access_control`).
+fn cps(spec: &Spec, defaults: &Spec) -> Option<(u32, u32)> {
+    Some(spec.cps.or(defaults.cps).unwrap_or(DEFAULT_CPS)).filter(|(rate, _)| *rate != 0)
+}
+
+/// The bits of log flags' names (checked when read).
+fn log_fields(names: &Option<Vec<String>>) -> u8 {
+    names
+        .iter()
+        .flatten()
+        .filter_map(|name| LogFields::from_name(name))
+        .fold(0, |bits, bit| bits | bit)
+}
+
+/// `nice`, `umask` (the defaults' too), `rlimit_*`, `env` and `passenv`.
+/// As xinetd's `setup_environ`: with `passenv` (the service's or the
+/// defaults'), the program's environment is the variables it names, as
+/// inetd's own environment has them now, then `env`. Without it, the
+/// environment inetd gives every program (`PATH` only, unless `-E`,
+/// where xinetd gives its own) and `env`.
+fn process(spec: &Spec, defaults: &Spec, resolver: &dyn Resolver) -> ProcessSettings {
+    let mut env: Vec<String> = Vec::new();
+    if let Some(names) = &spec.passenv {
+        for name in names {
+            if let Some(value) = resolver.env(name) {
+                env.push(format!("{name}={value}"));
+            }
+        }
+    }
+    for entry in spec.env.iter().flatten() {
+        let name = entry.split('=').next().unwrap_or_default();
+        env.retain(|e| e.split('=').next() != Some(name));
+        env.push(entry.clone());
+    }
+    ProcessSettings {
+        nice: spec.nice,
+        umask: spec.umask.or(defaults.umask),
+        rlimits: spec.rlimits.clone(),
+        env,
+        env_alone: spec.passenv.is_some(),
+    }
+}
+
+/// `redirect = HOST PORT`: an address (IPv6 when it has a colon, as
+/// xinetd asks getaddrinfo) or a name in /etc/hosts; a port number or a
+/// TCP service name.
+fn redirect(host: &str, port: &str, resolver: &dyn Resolver) -> Result<Program, String> {
+    let number = match port.parse::<u16>() {
+        Ok(0) => return Err("redirect to port 0".to_string()),
+        Ok(n) => n,
+        Err(_) => resolver
+            .port(port, "tcp")
+            .ok_or_else(|| format!("redirect port {} is not in /etc/services", shown(port)))?,
+    };
+    let ip = match host.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => {
+            let v6 = host.contains(':');
+            *resolver
+                .host(host)
+                .iter()
+                .find(|ip| ip.is_ipv6() == v6)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown redirect host {} (host names are looked up in /etc/hosts only)",
+                        shown(host)
+                    )
+                })?
+        }
+    };
+    Ok(Program::Redirect(SocketAddr::new(ip, number)))
 }
 
 /// `server`, `server_args` and NAMEINARGS: argv is the server's basename

@@ -91,6 +91,39 @@ fn notes(entry: &Entry) -> Vec<String> {
         .iter()
         .map(|(line, name)| format!("{name} (line {line}): no equivalent in inetd.conf"))
         .collect();
+    let set = |what: &str, set: bool| set.then(|| format!("{what}: no equivalent in inetd.conf"));
+    notes.extend(
+        [
+            set("access_times", spec.access_times.is_some()),
+            set("banner", spec.banner.is_some()),
+            set("banner_success", spec.banner_success.is_some()),
+            set("banner_fail", spec.banner_fail.is_some()),
+            set("env", spec.env.is_some()),
+            set("passenv", spec.passenv.is_some()),
+            set("nice", spec.nice.is_some()),
+            set("umask", spec.umask.is_some()),
+            set("rlimit_*", !spec.rlimits.is_empty()),
+            set("log_on_success", spec.log_on_success.is_some()),
+            set("log_on_failure", spec.log_on_failure.is_some()),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    let served = entry.services.as_ref().ok().and_then(|s| s.first());
+    if let Some((rate, wait)) = served.and_then(|s| s.limits.cps) {
+        notes.push(format!(
+            "cps = {rate} {wait}{}: no equivalent in inetd.conf (its rate limit counts per minute)",
+            if spec.cps.is_none() {
+                " (the default)"
+            } else {
+                ""
+            }
+        ));
+    }
+    notes.push(
+        "hard reconfiguration (xinetd's SIGHUP): inetd.conf services have it with --hard-reload"
+            .to_string(),
+    );
     for flag in ["NODELAY", "KEEPALIVE", "NORETRY"] {
         if spec.flags.contains(flag) {
             notes.push(format!("flags {flag}: no equivalent in inetd.conf"));
@@ -156,6 +189,10 @@ fn line(service: &Service, resolver: &dyn Resolver) -> String {
         (None, None) => {}
         (child, None) => wait += &format!("/{}", limit(child)),
         (child, per_ip) => wait += &format!("/{}/0/{}", limit(child), limit(per_ip)),
+    }
+    // xinetd's REMOTE_HOST (with UCSPI's names).
+    if service.environment {
+        wait += ",env";
     }
     let user = match &service.user.group {
         Some(group) => format!("{}:{group}", service.user.user),

@@ -69,7 +69,7 @@ const ECHO: &str = "service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n
 fn an_internal_service_binds_dual_stack_on_its_listed_port() {
     assert_eq!(
         dumps(ECHO),
-        ["[::]:7 tcp46 stream nowait rate=- child=- ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- internal=echo"]
+        ["[::]:7 tcp46 stream nowait rate=- child=- ip-rate=- ip-child=- user=root uid=0 gid=0 group=- groups=- cps=50/10 hard-reload internal=echo"]
     );
     assert!(messages(ECHO).is_empty());
 }
@@ -196,10 +196,7 @@ fn the_documentation_sample_parses_and_says_what_it_skips() {
     let all: Vec<String> = parsed.errors.iter().map(text_of).collect();
     for expected in [
         "log_type accepted, no effect yet",
-        "access_times accepted, no effect yet",
-        "nice accepted, no effect yet",
         "not supported: flag IDONLY",
-        "not supported: redirect",
     ] {
         assert!(
             all.iter().any(|m| m.contains(expected)),
@@ -225,7 +222,7 @@ fn an_external_service_gets_its_program_user_and_limits() {
     );
     assert_eq!(
         s.dump_line(),
-        "[::]:21 tcp46 stream nowait rate=- child=4 ip-rate=- ip-child=2 user=first.last uid=1000 gid=50 group=staff groups=50,27,100 exec=/usr/sbin/in.ftpd argv=in.ftpd -l -a"
+        "[::]:21 tcp46 stream nowait,env rate=- child=4 ip-rate=- ip-child=2 user=first.last uid=1000 gid=50 group=staff groups=50,27,100 cps=50/10 hard-reload exec=/usr/sbin/in.ftpd argv=in.ftpd -l -a"
     );
     let no_groups = one(
         "service ftp\n{\n socket_type = stream\n wait = no\n user = first.last\n server = /usr/sbin/in.ftpd\n instances = UNLIMITED\n}\n",
@@ -353,29 +350,16 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
     let s = one(text);
     assert_eq!(
         s.dump_line(),
-        "127.0.0.1:2121 tcp4 stream nowait rate=- child=10 ip-rate=- ip-child=3 user=root uid=0 gid=1 group=daemon groups=- \
-         only-from=127.0.0.0/8,::1/128 no-access=10.1.0.0/16,10.2.0.0/16 no-wrap wrap-name=ftpd max-load=2.50 exec=/usr/sbin/in.ftpd argv=in.ftpd -l"
+        "127.0.0.1:2121 tcp4 stream nowait,env rate=- child=10 ip-rate=- ip-child=3 user=root uid=0 gid=1 group=daemon groups=- \
+         only-from=127.0.0.0/8,::1/128 no-access=10.1.0.0/16,10.2.0.0/16 no-wrap wrap-name=ftpd max-load=2.50 \
+         access-times=02:00-08:59,12:00-23:59 cps=50/10 banner=/etc/banner banner-success=/etc/ok banner-fail=/etc/no \
+         nice=-5 umask=022 rlimit-as=67108864 rlimit-cpu=30 rlimit-data=unlimited rlimit-rss=1024 rlimit-stack=8388608 \
+         rlimit-files=100 env=A=1 env=B=2 env-alone log-success=PID,HOST,USERID,EXIT,DURATION log-failure=HOST,ATTEMPT \
+         hard-reload log-name=ftp-stream exec=/usr/sbin/in.ftpd argv=in.ftpd -l"
     );
     let m = messages(text);
     for inert in [
-        "access_times",
         "log_type",
-        "log_on_success",
-        "log_on_failure",
-        "cps",
-        "banner",
-        "banner_success",
-        "banner_fail",
-        "env",
-        "passenv",
-        "nice",
-        "umask",
-        "rlimit_as",
-        "rlimit_cpu",
-        "rlimit_data",
-        "rlimit_rss",
-        "rlimit_stack",
-        "rlimit_files",
         "deny_time",
         "flag NODELAY",
         "flag KEEPALIVE",
@@ -384,7 +368,9 @@ fn every_attribute_is_read_and_inert_ones_say_so() {
         let wanted = format!("warning: {inert} accepted, no effect yet");
         assert!(m.iter().any(|w| w.ends_with(&wanted)), "{wanted}: {m:#?}");
     }
-    assert_eq!(m.len(), 22, "{m:#?}");
+    // (And USERID, which NOLIBWRAP leaves unasked.)
+    assert!(m.iter().any(|w| w.contains("USERID is asked")), "{m:#?}");
+    assert_eq!(m.len(), 6, "{m:#?}");
     assert_eq!(s.access_name(), "ftpd");
 }
 
@@ -447,14 +433,9 @@ fn entries_that_serve_nothing_here_say_why() {
         ("type = TCPMUX", "type TCPMUX"),
         ("flags = SENSOR", "flag SENSOR"),
         ("flags = INTERCEPT", "flag INTERCEPT"),
-        ("redirect = 10.0.0.1 23", "redirect"),
         ("instances = 0", "instances = 0"),
         ("no_access = .example.com", "a domain"),
         ("no_access = nosuchhost", "unknown host"),
-        (
-            "redirect = 10.0.0.1 23\n log_on_success = TRAFFIC",
-            "redirect",
-        ),
     ] {
         let m = messages(&format!("service ftp\n{{\n {base}\n {attrs}\n}}\n"));
         assert_eq!(m.len(), 1, "{m:?}");
@@ -636,7 +617,6 @@ fn include_and_includedir() {
             "/x/main:2: warning: includedir: \"/x/d/sub\" skipped: not a regular file",
             "/x/main:2: warning: includedir: \"/x/d/time.conf\" skipped: xinetd reads no file whose name holds a dot or ends in ~",
             "/x/main:3: include \"/x/missing\": entity not found",
-            "/x/inc:4: warning: umask accepted, no effect yet",
             "/x/inc:6: include \"/x/inc\": already being read (a loop)",
         ],
         "{m:#?}"
@@ -806,8 +786,9 @@ fn the_converter_writes_inetd_conf_that_serves_the_same() {
         [
             "echo\tstream\ttcp46\tnowait/30\troot\tinternal",
             "echo\tdgram\tudp\twait/30\troot\tinternal",
-            "127.0.0.1:ftp\tstream\ttcp\tnowait/30/0/2\tfirst.last:staff\t/usr/sbin/in.ftpd in.ftpd -l",
-            "7777\tstream\ttcp6\tnowait/30\troot\t/usr/sbin/in.x in.x -v",
+            "127.0.0.1:ftp\tstream\ttcp\tnowait/30/0/2,env\tfirst.last:staff\t/usr/sbin/in.ftpd in.ftpd -l",
+            "7777\tstream\ttcp6\tnowait/30,env\troot\t/usr/sbin/in.x in.x -v",
+            "telnet\tstream\ttcp46\tnowait/30\troot\tinternal redirect 10.0.0.1:23",
         ],
         "{out}"
     );
@@ -826,10 +807,10 @@ fn the_converter_writes_inetd_conf_that_serves_the_same() {
         ]
     );
     for comment in [
-        "# nice (line 32): no equivalent in inetd.conf",
+        "# nice: no equivalent in inetd.conf",
+        "# cps = 50 10 (the default): no equivalent",
         "# max_load = 3.00: inetd.conf has none per service",
         "# NOLIBWRAP: inetd checks hosts.allow",
-        "# not converted, not supported here: redirect",
         "# disabled: not converted",
     ] {
         assert!(out.contains(comment), "{comment}: {out}");
@@ -844,6 +825,7 @@ fn the_converter_writes_inetd_conf_that_serves_the_same() {
             s.listen.clone(),
             s.socket_type,
             s.wait,
+            s.environment,
             limits,
             s.program.clone(),
             s.user.uid,
@@ -897,4 +879,166 @@ fn a_configuration_reads_a_bounded_number_of_bytes() {
         m,
         ["/main:4: include \"/big3\": the configuration would read more than 64 MiB"]
     );
+}
+
+#[test]
+fn access_times_are_windows_of_the_day_that_never_wrap_over_midnight() {
+    let window = |start, end| TimeWindow { start, end };
+    assert_eq!(attributes::time_interval("0:00-23:59"), Ok(window(0, 1439)));
+    assert_eq!(
+        attributes::time_interval("9:5-17:30"),
+        Ok(window(545, 1050))
+    );
+    for bad in [
+        "22:00-02:00", // xinetd's ti_add: the end after the start
+        "8:00-8:00",
+        "24:00-24:30",
+        "8:60-9:00",
+        "8-9",
+        "8:00",
+        ":30-9:00",
+        "8:00-9:00-10:00",
+        "-1:00-2:00",
+        "8:00 - 9:00",
+        "",
+    ] {
+        assert!(attributes::time_interval(bad).is_err(), "{bad}");
+    }
+    // Over midnight as xinetd's users write it: two windows.
+    let s = one(
+        "service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n access_times = 22:00-23:59 0:00-2:00\n}\n"
+    );
+    assert_eq!(s.access_times, [window(1320, 1439), window(0, 120)]);
+    let open = |minute| s.access_times.iter().any(|w| w.contains(minute));
+    assert!(open(1439) && open(0) && open(120) && open(1320));
+    assert!(!open(121) && !open(1319) && !open(720));
+    // A wrapping one is refused with the way to write it.
+    let m = messages(
+        "service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n access_times = 22:00-02:00\n}\n",
+    );
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].starts_with("6: ") && m[0].contains("write two"),
+        "{m:?}"
+    );
+}
+
+const FTP: &str = "socket_type = stream\n wait = no\n user = root\n server = /bin/cat";
+
+#[test]
+fn defaults_reach_services_as_xinetd_copies_them() {
+    let text = format!(
+        "defaults\n{{\n log_on_success = PID HOST\n log_on_failure = HOST\n banner = /etc/b\n banner_fail = /etc/f\n\
+         passenv = LANG\n umask = 027\n cps = 5 2\n}}\n\
+         service ftp\n{{\n {FTP}\n log_on_success += DURATION\n log_on_failure -= HOST\n banner = /etc/own\n env = A=1\n}}\n\
+         service telnet\n{{\n {FTP}\n log_on_success = EXIT\n passenv = TZ NOSUCH LANG\n env = LANG=fr\n umask = 002\n cps = 0 1\n}}\n"
+    );
+    let services = parsed(&text).services();
+    let [ftp, telnet] = &services[..] else {
+        panic!("{services:?}")
+    };
+    // The lists and banners are copied when the block begins: `+=` and
+    // `-=` change the copy, `=` replaces it, a banner may be set again.
+    assert_eq!(
+        ftp.log.on_success,
+        LogFields::PID | LogFields::HOST | LogFields::DURATION
+    );
+    assert_eq!(
+        (ftp.log.on_failure, telnet.log.on_success),
+        (0, LogFields::EXIT)
+    );
+    assert_eq!(telnet.log.on_failure, LogFields::HOST);
+    assert_eq!(ftp.banners.every.as_deref(), Some(Path::new("/etc/own")));
+    assert_eq!(telnet.banners.every.as_deref(), Some(Path::new("/etc/b")));
+    assert_eq!(ftp.banners.fail.as_deref(), Some(Path::new("/etc/f")));
+    assert_eq!(ftp.banners.success, None);
+    // passenv: the named variables of inetd's environment (the unset
+    // ones left out), then env over them; the program gets those alone.
+    assert_eq!(ftp.process.env, ["LANG=C.UTF-8", "A=1"]);
+    assert_eq!(telnet.process.env, ["TZ=UTC", "LANG=fr"]);
+    assert!(ftp.process.env_alone && telnet.process.env_alone);
+    assert_eq!(
+        (ftp.process.umask, telnet.process.umask),
+        (Some(0o027), Some(0o002))
+    );
+    // cps: the defaults', and a rate of 0 checks nothing.
+    assert_eq!((ftp.limits.cps, telnet.limits.cps), (Some((5, 2)), None));
+    assert!(ftp.hard_reload && telnet.hard_reload);
+}
+
+#[test]
+fn without_cps_a_service_has_xinetds_default_and_without_passenv_inetds_environment() {
+    let s = one(&format!(
+        "service ftp\n{{\n {FTP}\n env = A=1 B=x=y\n env += C=3\n nice = 7\n rlimit_files = 64\n rlimit_as = 1M\n}}\n"
+    ));
+    assert_eq!(s.limits.cps, Some(build::DEFAULT_CPS));
+    assert_eq!(s.process.env, ["A=1", "B=x=y", "C=3"]);
+    assert!(!s.process.env_alone);
+    assert_eq!(s.process.nice, Some(7));
+    assert_eq!(
+        s.process.rlimits,
+        [(Rlimit::Files, Some(64)), (Rlimit::As, Some(1 << 20))]
+    );
+    for bad in [
+        "env = =x",
+        "rlimit_files = 1G",
+        "rlimit_stack = 99999999999999999999k",
+    ] {
+        let m = messages(&format!("service ftp\n{{\n {FTP}\n {bad}\n}}\n"));
+        assert!(m.len() == 1 && !m[0].contains("warning"), "{bad}: {m:?}");
+    }
+}
+
+#[test]
+fn a_redirect_is_served_by_the_loop_and_checked_as_xinetd_checks_it() {
+    let redirect = |attrs: &str| format!("service telnet\n{{\n {attrs}\n}}\n");
+    let s = one(&redirect(
+        "socket_type = stream\n wait = no\n redirect = 10.0.0.1 23\n log_on_success = TRAFFIC DURATION",
+    ));
+    assert_eq!(s.program, Program::Redirect("10.0.0.1:23".parse().unwrap()));
+    assert_eq!(s.log.on_success, LogFields::TRAFFIC | LogFields::DURATION);
+    assert!(
+        s.dump_line().ends_with(" hard-reload redirect=10.0.0.1:23"),
+        "{}",
+        s.dump_line()
+    );
+    // A name from /etc/hosts, a port by its service name; `server` and
+    // `user` are not needed (xinetd ignores `server`).
+    let s = one(&redirect(
+        "socket_type = stream\n wait = no\n server = /bin/x\n redirect = box telnet",
+    ));
+    assert_eq!(
+        s.program,
+        Program::Redirect("192.168.1.10:23".parse().unwrap())
+    );
+    let s = one(&redirect(
+        "socket_type = stream\n wait = no\n redirect = ::1 2323",
+    ));
+    assert_eq!(s.program, Program::Redirect("[::1]:2323".parse().unwrap()));
+    for (attrs, why) in [
+        ("socket_type = dgram\n wait = yes\n redirect = 10.0.0.1 23", "stream"),
+        ("socket_type = stream\n wait = yes\n redirect = 10.0.0.1 23", "stream"),
+        ("socket_type = stream\n wait = no\n flags = NAMEINARGS\n server_args = x\n redirect = 10.0.0.1 23", "NAMEINARGS"),
+        ("socket_type = stream\n wait = no\n redirect = nosuchhost 23", "/etc/hosts only"),
+        ("socket_type = stream\n wait = no\n redirect = 10.0.0.1 nosuchport", "/etc/services"),
+        ("socket_type = stream\n wait = no\n redirect = 10.0.0.1 0", "port 0"),
+    ] {
+        let m = messages(&redirect(attrs));
+        assert!(m.len() == 1 && m[0].contains(why) && !m[0].contains("warning"), "{attrs}: {m:?}");
+    }
+}
+
+#[test]
+fn userid_without_libwrap_says_it_is_not_logged() {
+    let m = messages(&format!(
+        "service ftp\n{{\n {FTP}\n flags = NOLIBWRAP\n log_on_success = USERID\n}}\n"
+    ));
+    assert!(
+        m.len() == 1 && m[0].starts_with("1: warning: USERID is asked"),
+        "{m:?}"
+    );
+    assert!(messages(&format!(
+        "service ftp\n{{\n {FTP}\n log_on_failure = USERID\n}}\n"
+    ))
+    .is_empty());
 }

@@ -36,6 +36,8 @@ fn builtin_service() {
             socket_options: SocketOptions::default(),
             rpc: None,
             gates: Gates::default(),
+            hard_reload: false,
+            log_name: None,
         }
     );
 }
