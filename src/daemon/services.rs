@@ -98,9 +98,12 @@ impl Served {
 
     /// Its connections are accepted in blocking mode: they go to a program
     /// (or its access check) and never to the daemon's loop, so the child
-    /// need not clear `O_NONBLOCK`.
+    /// need not clear `O_NONBLOCK`. Not a tcpmux service's: the
+    /// multiplexer's loop read their request line first.
     pub(super) fn accepts_blocking(&self) -> bool {
-        matches!(self.service.program, Program::External { .. }) && !self.hands_over_socket()
+        matches!(self.service.program, Program::External { .. })
+            && !matches!(self.service.listen, Listen::Tcpmux { .. })
+            && !self.hands_over_socket()
     }
 
     /// Counts one child or connection of `client` ended.
