@@ -107,7 +107,6 @@ impl Resolver for SystemResolver {
         rpc_program(text, name)
     }
 
-    #[cfg(target_env = "gnu")]
     fn env(&self, name: &str) -> Option<String> {
         std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
     }
