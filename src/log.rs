@@ -321,7 +321,7 @@ fn escaped_line(tag: &str, msg: &impl Display) -> Vec<u8> {
 /// Appends `msg` with every byte outside printable ASCII as `\xNN` and
 /// `\` as `\\`: no control byte (NUL, CR, LF, ESC) or non-ASCII byte
 /// reaches syslogd or a terminal.
-fn push_escaped(line: &mut Vec<u8>, msg: &impl Display) {
+pub(crate) fn push_escaped(line: &mut Vec<u8>, msg: &impl Display) {
     struct Escaper<'a>(&'a mut Vec<u8>);
     impl std::fmt::Write for Escaper<'_> {
         fn write_str(&mut self, s: &str) -> std::fmt::Result {

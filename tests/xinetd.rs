@@ -539,3 +539,50 @@ fn minute_now() -> u16 {
         (tm.tm_hour * 60 + tm.tm_min) as u16
     }
 }
+
+/// `log_type = FILE`: the service's records go to a file of its own,
+/// with xinetd's timestamp, and stop at the hard limit.
+#[test]
+fn log_type_file_takes_the_records_up_to_its_hard_limit() {
+    let port = free_port("127.0.0.1");
+    let dir = Dir::new("xinetd-logfile");
+    let log = dir.join("echo.log");
+    let conf = dir.create(
+        "xinetd.conf",
+        &format!(
+            "service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tid = echo-log\n\tport = {port}\n\
+             \tsocket_type = stream\n\twait = no\n\tbind = 127.0.0.1\n\tlog_type = FILE {} 200 300\n\
+             \tlog_on_success = HOST DURATION\n}}\n",
+            log.display()
+        ),
+    );
+    let d = Daemon::start_with(
+        "xinetd-logfile-d",
+        "",
+        &["--xinetd", conf.to_str().unwrap()],
+    );
+    for _ in 0..8 {
+        let mut stream = connect(&format!("127.0.0.1:{port}"));
+        stream.write_all(b"x").unwrap();
+        assert_eq!(stream.read(&mut [0u8; 1]).unwrap(), 1);
+    }
+    crate::util::wait_until("the records", || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("EXIT: echo-log duration="))
+    });
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with("26/") || l.as_bytes().get(8) == Some(&b'@')),
+        "{text}"
+    );
+    assert!(
+        text.len() <= 300,
+        "past the hard limit: {} bytes",
+        text.len()
+    );
+    assert!(
+        !d.log_text().contains("EXIT: echo-log"),
+        "records went to the daemon's log"
+    );
+    d.wait_for_log("past its soft limit of 200 bytes");
+}

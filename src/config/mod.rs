@@ -66,6 +66,8 @@ pub struct Service {
     /// What is logged of each start, exit and refusal (xinetd's
     /// `log_on_success`, `log_on_failure`); none: inetd's own lines.
     pub log: LogFields,
+    /// Where those records go (xinetd's `log_type`).
+    pub log_target: LogTarget,
     /// Options of the listening socket (NetBSD's buffer sizes and accept
     /// filter), set when it is opened.
     pub socket_options: SocketOptions,
@@ -98,6 +100,41 @@ pub struct Rpc {
 impl Rpc {
     pub fn versions(&self) -> std::ops::RangeInclusive<u32> {
         self.low..=self.high
+    }
+}
+
+/// Where a service's records (see [`LogFields`]) go: xinetd's `log_type`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Where inetd logs.
+    #[default]
+    Daemon,
+    /// syslog, at this `facility | level` priority.
+    Syslog(i32),
+    /// A file of its own, appended to: past `soft` bytes one warning in
+    /// inetd's log, past `hard` nothing more is written.
+    File {
+        path: PathBuf,
+        soft: Option<u64>,
+        hard: Option<u64>,
+    },
+}
+
+impl LogTarget {
+    /// The dump's form: `syslog=PRIORITY` or `file=PATH[,SOFT[,HARD]]`;
+    /// `None` for inetd's own log.
+    pub fn dump_field(&self) -> Option<String> {
+        match self {
+            LogTarget::Daemon => None,
+            LogTarget::Syslog(priority) => Some(format!("log-type=syslog:{priority}")),
+            LogTarget::File { path, soft, hard } => {
+                let mut field = format!("log-type=file:{}", path.display());
+                for limit in [soft, hard].into_iter().flatten() {
+                    field.push_str(&format!(",{limit}"));
+                }
+                Some(field)
+            }
+        }
     }
 }
 
@@ -534,6 +571,7 @@ impl Service {
     /// `banner-success=PATH`, `banner-fail=PATH`, `nice=N`, `umask=OOO`,
     /// `rlimit-NAME=N|unlimited`, `env=NAME=VALUE` (one each),
     /// `env-alone`, `log-success=FLAG,...`, `log-failure=FLAG,...`,
+    /// `log-type=syslog:PRIORITY` or `log-type=file:PATH[,SOFT[,HARD]]`,
     /// `hard-reload`, `log-name=ID`.
     fn runtime_fields(&self) -> String {
         let mut out = String::new();
@@ -594,6 +632,10 @@ impl Service {
                     .collect();
                 out.push_str(&format!(" {name}={}", flags.join(",")));
             }
+        }
+        if let Some(field) = self.log_target.dump_field() {
+            out.push(' ');
+            out.push_str(&field);
         }
         if self.hard_reload {
             out.push_str(" hard-reload");
@@ -699,6 +741,7 @@ impl Service {
             access_times: Vec::new(),
             banners: Banners::default(),
             log: LogFields::default(),
+            log_target: LogTarget::default(),
             builtin_args: Vec::new(),
             socket_options: SocketOptions::default(),
             rpc: None,

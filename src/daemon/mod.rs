@@ -64,7 +64,7 @@ use handoff::Passing;
 use intake::*;
 use listeners::*;
 use per_peer::*;
-use records::Ended;
+use records::{Ended, RecordFile};
 use relays::*;
 use rpc::{Registrar, RPC_TOKEN};
 use services::*;
@@ -108,6 +108,9 @@ struct Daemon {
     unsent: UnsentPool,
     /// Sessions waiting for room in `unsent`.
     starved: Vec<usize>,
+    /// Services' own log files, opened at their first record (see
+    /// `records.rs`); closed at a reload, so a rotated file is let go.
+    record_files: HashMap<PathBuf, RecordFile>,
     /// Redirected connections (see `relays.rs`).
     relays: Vec<Option<RelaySlot>>,
     free_relays: Vec<usize>,

@@ -376,6 +376,8 @@ impl Daemon {
     pub(super) fn reload(&mut self) {
         let _ = self.notifier.reloading();
         self.log.info("SIGHUP: reloading configuration");
+        // Reopened at their next record: a rotated file is let go.
+        self.record_files.clear();
         match load(&self.opts, &mut self.log) {
             Ok((services, 0)) => {
                 self.apply(services);

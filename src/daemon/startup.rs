@@ -213,6 +213,7 @@ impl Daemon {
             open_sessions: 0,
             unsent: UnsentPool::new(builtins::UNSENT_POOL),
             starved: Vec::new(),
+            record_files: HashMap::new(),
             relays: Vec::new(),
             free_relays: Vec::new(),
             open_relays: 0,

@@ -501,6 +501,7 @@ impl Parser<'_> {
                 access_times: Vec::new(),
                 banners: Banners::default(),
                 log: LogFields::default(),
+                log_target: LogTarget::default(),
                 builtin_args: builtin_args.clone(),
                 socket_options: extras.socket_options,
                 rpc,

@@ -7,10 +7,11 @@
 //! disables the service (here: an error, the service is not served).
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use super::blocks::{Attr, Op};
 use super::shown;
-use crate::config::{Rlimit, TimeWindow};
+use crate::config::{LogTarget, Rlimit, TimeWindow};
 
 /// How many instances or children: xinetd's `UNLIMITED` or a number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct Spec {
     /// `log_on_success` and `log_on_failure`: the flags' names.
     pub log_on_success: Option<Vec<String>>,
     pub log_on_failure: Option<Vec<String>>,
+    /// `log_type`: where the service's records go.
+    pub log_type: Option<LogTarget>,
     pub access_times: Option<Vec<TimeWindow>>,
     pub banner: Option<String>,
     pub banner_success: Option<String>,
@@ -70,7 +73,7 @@ pub struct Spec {
     pub disabled: Option<Vec<String>>,
     pub enabled: Option<Vec<String>>,
     /// Attributes accepted whose runtime is not here, with their line:
-    /// log_type, deny_time, rpc_version, rpc_number.
+    /// deny_time, rpc_version, rpc_number.
     pub inert: Vec<(usize, String)>,
 }
 
@@ -192,6 +195,29 @@ const FACILITIES: [&str; 17] = [
 const LEVELS: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
+
+/// syslog's code of a facility of [`FACILITIES`].
+fn facility_code(name: &str) -> i32 {
+    match name {
+        "auth" => libc::LOG_AUTH,
+        "authpriv" => libc::LOG_AUTHPRIV,
+        "user" => libc::LOG_USER,
+        "mail" => libc::LOG_MAIL,
+        "lpr" => libc::LOG_LPR,
+        "news" => libc::LOG_NEWS,
+        "uucp" => libc::LOG_UUCP,
+        "ftp" => libc::LOG_FTP,
+        "local0" => libc::LOG_LOCAL0,
+        "local1" => libc::LOG_LOCAL1,
+        "local2" => libc::LOG_LOCAL2,
+        "local3" => libc::LOG_LOCAL3,
+        "local4" => libc::LOG_LOCAL4,
+        "local5" => libc::LOG_LOCAL5,
+        "local6" => libc::LOG_LOCAL6,
+        "local7" => libc::LOG_LOCAL7,
+        _ => libc::LOG_DAEMON,
+    }
+}
 
 /// What became of one attribute line.
 pub enum Outcome {
@@ -433,16 +459,32 @@ fn value(
         }
         "cps" => spec.cps = Some((decimal(&values[0])?, decimal(&values[1])?)),
         "log_type" => {
-            match (first, values.len()) {
+            spec.log_type = Some(match (first, values.len()) {
                 ("SYSLOG", 2 | 3) => {
                     one_of(&values[1], &FACILITIES, "syslog facility")?;
-                    if let Some(level) = values.get(2) {
-                        one_of(level, &LEVELS, "syslog level")?;
-                    }
+                    let facility = facility_code(&values[1]);
+                    let level = match values.get(2) {
+                        Some(level) => {
+                            one_of(level, &LEVELS, "syslog level")?;
+                            LEVELS.iter().position(|l| l == level).unwrap_or(6) as i32
+                        }
+                        // xinetd's default level.
+                        None => libc::LOG_INFO,
+                    };
+                    LogTarget::Syslog(facility | level)
                 }
                 ("FILE", 2..=4) => {
-                    for limit in &values[2..] {
-                        size(limit)?;
+                    let soft = values.get(2).map(|v| size(v)).transpose()?;
+                    // xinetd: a hard limit not given is the soft one plus 1%
+                    // (at least 5 KiB more).
+                    let hard = match values.get(3) {
+                        Some(v) => Some(size(v)?),
+                        None => soft.map(|soft| soft + (soft / 100).max(5 * 1024)),
+                    };
+                    LogTarget::File {
+                        path: PathBuf::from(&values[1]),
+                        soft,
+                        hard,
                     }
                 }
                 ("SYSLOG" | "FILE", _) => return Err("wrong number of values".to_string()),
@@ -452,8 +494,7 @@ fn value(
                         shown(first)
                     ))
                 }
-            }
-            inert(spec);
+            });
         }
         "log_on_success" | "log_on_failure" => {
             let allowed: &[&str] = if name == "log_on_success" {

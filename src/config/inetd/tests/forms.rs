@@ -32,6 +32,7 @@ fn builtin_service() {
             access_times: Vec::new(),
             banners: Banners::default(),
             log: LogFields::default(),
+            log_target: LogTarget::default(),
             builtin_args: vec![],
             socket_options: SocketOptions::default(),
             rpc: None,
