@@ -17,6 +17,7 @@ mod no_unwind;
 pub mod notify;
 pub mod pidfile;
 pub mod relay;
+pub mod resident;
 pub mod resolve;
 pub mod rpc;
 pub mod signals;

@@ -14,6 +14,7 @@ mod messages;
 mod netbsd;
 mod reconfigure;
 mod redirect;
+mod resident;
 mod rpc;
 mod tcpd;
 mod tcpmux;

@@ -180,6 +180,7 @@ impl Daemon {
                     .err(format!("-N: cannot write the readiness newline: {e}"));
             }
         }
+        self.drop_loading_code();
         let mut events = Events::with_capacity(256);
         while !self.terminate {
             let timeout = if self.ready.is_empty() {

@@ -396,8 +396,17 @@ impl Daemon {
                 "{e}: configuration not reloaded: the old one keeps serving"
             )),
         }
+        self.drop_loading_code();
         // Whatever the outcome, the configuration in force serves.
         let _ = self.notifier.ready();
+    }
+
+    /// After a load, the code only loading ran leaves the daemon's resident
+    /// set (see `resident.rs`).
+    pub(super) fn drop_loading_code(&mut self) {
+        if let Err(e) = crate::resident::shed_loaded_code() {
+            self.log.debug(format!("cannot unmap loading's code: {e}"));
+        }
     }
 }
 
