@@ -114,16 +114,15 @@ impl Daemon {
                 listener.socket = Some(socket);
                 listener.state = State::Listening;
                 let failures = std::mem::take(&mut listener.bind_failures);
-                let msg = format!(
-                    "{}: listening on {}",
-                    listener.label,
-                    describe(&listener.listen)
-                );
-                if failures == 0 {
-                    self.log.debug(msg);
-                } else {
-                    self.log
-                        .info(format!("{msg} after {failures} failed attempts"));
+                let place = describe(&listener.listen);
+                let label = &listener.label;
+                match failures {
+                    0 => self
+                        .log
+                        .debug(format_args!("{label}: listening on {place}")),
+                    _ => self.log.info(format_args!(
+                        "{label}: listening on {place} after {failures} failed attempts"
+                    )),
                 }
                 self.rpc_bound(slot);
             }

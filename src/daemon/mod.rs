@@ -335,14 +335,26 @@ impl Key {
 }
 
 fn label(service: &Service) -> Rc<str> {
-    format!("{}/{}", service.name, service.protocol).into()
+    [service.name.as_str(), "/", service.protocol.as_str()]
+        .concat()
+        .into()
 }
 
-fn describe(listen: &Listen) -> String {
-    match listen {
-        Listen::Inet { addr, .. } => addr.to_string(),
-        Listen::Unix { path, .. } => path.display().to_string(),
-        Listen::Tcpmux { .. } => listen.to_string(),
+fn describe(listen: &Listen) -> Described<'_> {
+    Described(listen)
+}
+
+/// Where a service listens, for log lines: formatted only when a line is
+/// written (a debug line is not, unless `-d`).
+struct Described<'a>(&'a Listen);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.0 {
+            Listen::Inet { addr, .. } => addr.fmt(f),
+            Listen::Unix { path, .. } => path.display().fmt(f),
+            tcpmux @ Listen::Tcpmux { .. } => tcpmux.fmt(f),
+        }
     }
 }
 

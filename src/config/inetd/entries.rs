@@ -174,14 +174,30 @@ struct Words {
 fn split_line(line: &str, max: usize) -> Words {
     let mut fields = Vec::new();
     let mut field: Option<String> = None;
+    // Where the characters not yet copied into `field` start: a field is
+    // copied a run at a time, not a character at a time.
+    let mut run: Option<usize> = None;
+    let take_run = |field: &mut Option<String>, run: &mut Option<usize>, end: usize| {
+        if let Some(start) = run.take() {
+            field
+                .get_or_insert_with(String::new)
+                .push_str(&line[start..end]);
+        }
+    };
     let mut quote: Option<char> = None;
     let mut error = None;
     let mut after_blank = true;
     for (i, c) in line.char_indices() {
         match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => field.get_or_insert_with(String::new).push(c),
+            Some(q) if c == q => {
+                take_run(&mut field, &mut run, i);
+                quote = None;
+            }
+            Some(_) => {
+                run.get_or_insert(i);
+            }
             None if c.is_ascii_whitespace() => {
+                take_run(&mut field, &mut run, i);
                 fields.extend(field.take().map(|f| (f, i)));
                 if fields.len() == max {
                     return finish(fields, "", None, line.len());
@@ -194,13 +210,17 @@ fn split_line(line: &str, max: usize) -> Words {
                 return finish(fields, &line[..i], None, line.len());
             }
             None if c == '"' || c == '\'' => {
+                take_run(&mut field, &mut run, i);
                 quote = Some(c);
                 field.get_or_insert_with(String::new);
             }
-            None => field.get_or_insert_with(String::new).push(c),
+            None => {
+                run.get_or_insert(i);
+            }
         }
         after_blank = false;
     }
+    take_run(&mut field, &mut run, line.len());
     if quote.is_some() {
         error = Some("a quote is left open".to_string());
     }
