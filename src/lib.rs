@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod files;
 pub mod hosts;
+pub mod keyhash;
 pub mod limits;
 pub mod listener;
 pub mod log;

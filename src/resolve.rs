@@ -3,7 +3,8 @@
 //! their own table.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+
+use crate::keyhash::KeyMap;
 use std::net::IpAddr;
 
 #[cfg(test)]
@@ -52,9 +53,9 @@ pub struct SystemResolver {
     rpc: OnceCell<String>,
     /// Asked once per load, not once per line.
     arg_max: OnceCell<usize>,
-    users: RefCell<HashMap<String, Option<User>>>,
-    groups: RefCell<HashMap<String, Option<u32>>>,
-    group_lists: RefCell<HashMap<(String, u32), Vec<u32>>>,
+    users: RefCell<KeyMap<String, Option<User>>>,
+    groups: RefCell<KeyMap<String, Option<u32>>>,
+    group_lists: RefCell<KeyMap<(String, u32), Vec<u32>>>,
 }
 
 impl Resolver for SystemResolver {

@@ -6,7 +6,7 @@
 //! Startup, reload and `-t` all come through [`load`], so they judge the
 //! same sources the same way. Files are read through `files.rs` only.
 
-use std::collections::HashMap;
+use crate::keyhash::KeyMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -191,7 +191,7 @@ fn load_inetd(
 /// Keeps the first service of each listener; a later one is an error.
 fn drop_duplicates(services: Vec<Service>, errors: &mut Vec<ConfigError>) -> Vec<Service> {
     // An RPC program's port is anonymous: programs, not ports, collide.
-    let mut first: HashMap<(Listen, SocketType, Option<u32>), (String, usize)> = HashMap::new();
+    let mut first: KeyMap<(Listen, SocketType, Option<u32>), (String, usize)> = KeyMap::default();
     let mut kept = Vec::with_capacity(services.len());
     for service in services {
         let key = (

@@ -4,7 +4,7 @@
 
 use super::*;
 
-use std::hash::{BuildHasherDefault, Hasher};
+use crate::keyhash::KeyMap;
 
 /// A child and what it is for.
 pub(super) struct Child {
@@ -37,37 +37,14 @@ pub(super) enum Waiting {
 /// with the counts admission reads.
 #[derive(Default)]
 pub(super) struct Children {
-    by_pid: HashMap<pid_t, Child, BuildHasherDefault<PidHasher>>,
+    /// Pids are the kernel's: [`KeyMap`] (three lookups per child: insert,
+    /// the decision's end, removal).
+    by_pid: KeyMap<pid_t, Child>,
     /// Children a builtin connection waits for (each holds a descriptor).
     connections: usize,
     /// Children a datagram waits for.
     datagrams: usize,
 }
-
-/// Pids are the kernel's, not a client's: one multiplication spreads them
-/// well enough, where SipHash would cost more than the rest of a lookup
-/// (three per child: insert, the decision's end, removal).
-#[derive(Default)]
-pub(super) struct PidHasher(u64);
-
-impl Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(PID_HASH_FACTOR);
-        }
-    }
-
-    fn write_i32(&mut self, n: i32) {
-        self.0 = u64::from(n as u32).wrapping_mul(PID_HASH_FACTOR);
-    }
-}
-
-/// 2^64 / the golden ratio, odd: Fibonacci hashing.
-const PID_HASH_FACTOR: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Children {
     pub(super) fn insert(&mut self, pid: pid_t, child: Child) {

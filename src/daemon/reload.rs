@@ -3,6 +3,7 @@
 //! SIGHUP reload that refuses a file with bad lines.
 
 use super::*;
+use crate::keyhash::KeyMap;
 
 /// What a new configuration does to the running listeners: which keep
 /// their socket (and state and counts) and take a new service, which are
@@ -36,7 +37,7 @@ pub(super) fn plan(
     running: impl IntoIterator<Item = (usize, ListenKey)>,
     services: Vec<Service>,
 ) -> Plan {
-    let mut by_key: HashMap<ListenKey, usize> =
+    let mut by_key: KeyMap<ListenKey, usize> =
         running.into_iter().map(|(slot, key)| (key, slot)).collect();
     let mut plan = Plan::default();
     for service in services {

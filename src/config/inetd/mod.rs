@@ -16,7 +16,7 @@ mod properties;
 mod tests;
 mod v2;
 
-use std::collections::HashMap;
+use crate::keyhash::KeyMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -95,7 +95,7 @@ pub fn parse_with(
         options,
         includes,
         default_host: None,
-        listeners: HashMap::new(),
+        listeners: KeyMap::default(),
         services: Vec::new(),
         errors: Vec::new(),
         stack: vec![file.to_string()],
@@ -182,7 +182,7 @@ struct Parser<'a> {
     default_host: Option<DefaultHost>,
     /// Every accepted listener: where it was defined and its services'
     /// places in `services`.
-    listeners: HashMap<ListenerKey, Claim>,
+    listeners: KeyMap<ListenerKey, Claim>,
     /// In order; `None` where a later line took the listener.
     services: Vec<Option<Service>>,
     errors: Vec<ConfigError>,

@@ -7,7 +7,7 @@
 //! and `disabled` pick by id, and then the whole entry is checked. A service that cannot be served here is skipped with a
 //! warning that says why; a bad one with an error.
 
-use std::collections::HashMap;
+use crate::keyhash::KeyMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -121,7 +121,7 @@ pub fn build(
         }
         read.push((file, block, outcome.map(|()| spec)));
     }
-    let mut listeners: HashMap<(Listen, SocketType), (String, usize)> = HashMap::new();
+    let mut listeners: KeyMap<(Listen, SocketType), (String, usize)> = KeyMap::default();
     let mut entries = Vec::new();
     for (file, block, spec) in read {
         let name = block.name.clone().unwrap_or_default();
