@@ -96,7 +96,10 @@ pub fn parse_with(
         includes,
         default_host: None,
         listeners: KeyMap::default(),
-        services: Vec::new(),
+        // A service a line, mostly: growing by doubling would copy every
+        // service again and again (bounded: a file of empty lines must not
+        // reserve much).
+        services: Vec::with_capacity(text.lines().count().min(MAX_RESERVED_SERVICES)),
         errors: Vec::new(),
         stack: vec![file.to_string()],
         included: 0,
@@ -107,6 +110,9 @@ pub fn parse_with(
         parser.errors,
     )
 }
+
+/// At most this many services are reserved room for before a file is read.
+const MAX_RESERVED_SERVICES: usize = 4096;
 
 /// Why an entry yields no service.
 enum Skip {
