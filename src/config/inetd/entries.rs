@@ -172,7 +172,8 @@ struct Words {
 /// the line is not read): whitespace separates them outside quotes, a `#`
 /// that starts the line or follows whitespace (outside quotes) ends it.
 fn split_line(line: &str, max: usize) -> Words {
-    let mut fields = Vec::new();
+    // Seven fields make a usual line.
+    let mut fields = Vec::with_capacity(8);
     let mut field: Option<String> = None;
     // Where the characters not yet copied into `field` start: a field is
     // copied a run at a time, not a character at a time.
@@ -184,10 +185,12 @@ fn split_line(line: &str, max: usize) -> Words {
                 .push_str(&line[start..end]);
         }
     };
-    let mut quote: Option<char> = None;
+    let mut quote: Option<u8> = None;
     let mut error = None;
     let mut after_blank = true;
-    for (i, c) in line.char_indices() {
+    // Every separator is ASCII, so every slice taken ends on a character
+    // boundary.
+    for (i, c) in line.bytes().enumerate() {
         match quote {
             Some(q) if c == q => {
                 take_run(&mut field, &mut run, i);
@@ -205,11 +208,11 @@ fn split_line(line: &str, max: usize) -> Words {
                 after_blank = true;
                 continue;
             }
-            None if c == '#' && after_blank => {
+            None if c == b'#' && after_blank => {
                 fields.extend(field.take().map(|f| (f, i)));
                 return finish(fields, &line[..i], None, line.len());
             }
-            None if c == '"' || c == '\'' => {
+            None if c == b'"' || c == b'\'' => {
                 take_run(&mut field, &mut run, i);
                 quote = Some(c);
                 field.get_or_insert_with(String::new);
