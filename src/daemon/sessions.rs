@@ -243,8 +243,8 @@ impl Daemon {
         Some(session.connection.stream)
     }
 
-    /// A builtin connection or a relay the poll did not take is dropped:
-    /// its service takes back its count and its client's.
+    /// A builtin connection or a relay the poll did not take is dropped,
+    /// released from its service (`Served::release`) and logged.
     pub(super) fn connection_unpolled(
         &mut self,
         slot: usize,
