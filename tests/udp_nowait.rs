@@ -23,6 +23,51 @@ fn python() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A daemon serving [`SERVER`] on a UDP port of 127.0.0.1.
+struct Server {
+    daemon: Daemon,
+    port: u16,
+    /// Holds the script; dropped after the daemon.
+    _script: Dir,
+}
+
+/// Starts inetd (its directory named by `name`, with `args`) serving
+/// [`SERVER`] with `wait` as the line's wait field (`nowait`, `nowait/1`,
+/// ...); none, said so, without python3.
+fn start_server(name: &str, wait: &str, args: &[&str]) -> Option<Server> {
+    if !require("python3") {
+        return None;
+    }
+    let dir = Dir::new(&format!("{name}-script"));
+    let script = dir.create("serve.py", SERVER);
+    let port = free_port("127.0.0.1");
+    let user = current_user();
+    let daemon = Daemon::start_with(
+        name,
+        &format!(
+            "127.0.0.1:{port} dgram udp {wait} {user} {} python3 {}\n",
+            python(),
+            script.display()
+        ),
+        args,
+    );
+    Some(Server {
+        daemon,
+        port,
+        _script: dir,
+    })
+}
+
+/// A client bound on `host`, connected to `port` of 127.0.0.1, whose
+/// reads wait 100 ms.
+fn client(host: &str, port: u16) -> UdpSocket {
+    let s = UdpSocket::bind((host, 0)).unwrap();
+    s.connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    s
+}
+
 /// Sends `payload` until the answer to it comes (UDP clients send again:
 /// a datagram queued behind another peer's may be dropped by inetd) and
 /// returns the server's pid and the peer it saw.
@@ -50,30 +95,11 @@ fn ask(socket: &UdpSocket, payload: &str) -> (String, String) {
 /// together; a client's later datagrams reach its own process.
 #[test]
 fn three_clients_at_once_each_get_a_process() {
-    if !require("python3") {
+    let Some(server) = start_server("udpnowait", "nowait", &[]) else {
         return;
-    }
-    let dir = Dir::new("udpnowait-script");
-    let script = dir.create("serve.py", SERVER);
-    let port = free_port("127.0.0.1");
-    let user = current_user();
-    let d = Daemon::start(
-        "udpnowait",
-        &format!(
-            "127.0.0.1:{port} dgram udp nowait {user} {} python3 {}\n",
-            python(),
-            script.display()
-        ),
-    );
-    let clients: Vec<UdpSocket> = (0..3)
-        .map(|_| {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.connect(("127.0.0.1", port)).unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(100)))
-                .unwrap();
-            s
-        })
-        .collect();
+    };
+    let (d, port) = (&server.daemon, server.port);
+    let clients: Vec<UdpSocket> = (0..3).map(|_| client("127.0.0.1", port)).collect();
     // The first datagrams of all three are sent before any is answered.
     for c in &clients {
         c.send(b"hello").unwrap();
@@ -104,10 +130,7 @@ fn three_clients_at_once_each_get_a_process() {
         d.log_text().matches("exited").count() >= 3
     });
     // The listener serves a new peer after them.
-    let late = UdpSocket::bind("127.0.0.1:0").unwrap();
-    late.connect(("127.0.0.1", port)).unwrap();
-    late.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let late = client("127.0.0.1", port);
     let (pid, _) = ask(&late, "bye");
     assert!(!pids.contains(&&pid));
 }
@@ -116,29 +139,11 @@ fn three_clients_at_once_each_get_a_process() {
 /// other: with `/1`, a second peer waits for the first one's process.
 #[test]
 fn peers_wait_for_room_under_the_cap() {
-    if !require("python3") {
+    let Some(server) = start_server("udpnowait-cap", "nowait/1", &[]) else {
         return;
-    }
-    let dir = Dir::new("udpnowait-cap-script");
-    let script = dir.create("serve.py", SERVER);
-    let port = free_port("127.0.0.1");
-    let user = current_user();
-    let d = Daemon::start(
-        "udpnowait-cap",
-        &format!(
-            "127.0.0.1:{port} dgram udp nowait/1 {user} {} python3 {}\n",
-            python(),
-            script.display()
-        ),
-    );
-    let client = || {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        s
     };
-    let (a, b) = (client(), client());
+    let (d, port) = (&server.daemon, server.port);
+    let (a, b) = (client("127.0.0.1", port), client("127.0.0.1", port));
     let (pid_a, _) = ask(&a, "hello");
     b.send(b"hello").unwrap();
     d.wait_for_log("at its limit of concurrent children");
@@ -154,40 +159,18 @@ fn peers_wait_for_room_under_the_cap() {
 /// (its datagram consumed, so the listener goes on), then served.
 #[test]
 fn one_child_per_client_address() {
-    if !require("python3") {
+    let Some(server) = start_server("udpnowait-client", "nowait/0/0/1", &[]) else {
         return;
-    }
-    let dir = Dir::new("udpnowait-client-script");
-    let script = dir.create("serve.py", SERVER);
-    let port = free_port("127.0.0.1");
-    let user = current_user();
-    let d = Daemon::start(
-        "udpnowait-client",
-        &format!(
-            "127.0.0.1:{port} dgram udp nowait/0/0/1 {user} {} python3 {}\n",
-            python(),
-            script.display()
-        ),
-    );
-    let client = || {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        s
     };
-    let (a, b) = (client(), client());
+    let (d, port) = (&server.daemon, server.port);
+    let (a, b) = (client("127.0.0.1", port), client("127.0.0.1", port));
     let (pid_a, _) = ask(&a, "hello");
     b.send(b"hello").unwrap();
     d.wait_for_log("refused connection from 127.0.0.1");
     let mut buf = [0u8; 64];
     assert!(b.recv(&mut buf).is_err(), "a second child for one client");
     // Another host is served meanwhile.
-    let other = UdpSocket::bind("127.0.0.2:0").unwrap();
-    other.connect(("127.0.0.1", port)).unwrap();
-    other
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let other = client("127.0.0.2", port);
     let (pid_other, _) = ask(&other, "bye");
     assert_ne!(pid_other, pid_a);
     assert_eq!(ask(&a, "bye").0, pid_a);
@@ -201,32 +184,12 @@ fn one_child_per_client_address() {
 /// second try, not one peer a round.
 #[test]
 fn a_burst_of_new_peers_is_served_in_one_retry() {
-    if !require("python3") {
+    let Some(server) = start_server("udpnowait-burst", "nowait", &["-R", "1000"]) else {
         return;
-    }
-    let dir = Dir::new("udpnowait-burst-script");
-    let script = dir.create("serve.py", SERVER);
-    let port = free_port("127.0.0.1");
-    let user = current_user();
-    let d = Daemon::start_with(
-        "udpnowait-burst",
-        &format!(
-            "127.0.0.1:{port} dgram udp nowait {user} {} python3 {}\n",
-            python(),
-            script.display()
-        ),
-        &["-R", "1000"],
-    );
+    };
+    let port = server.port;
     const PEERS: usize = 20;
-    let clients: Vec<UdpSocket> = (0..PEERS)
-        .map(|_| {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.connect(("127.0.0.1", port)).unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(100)))
-                .unwrap();
-            s
-        })
-        .collect();
+    let clients: Vec<UdpSocket> = (0..PEERS).map(|_| client("127.0.0.1", port)).collect();
     for c in &clients {
         c.send(b"bye").unwrap();
     }
@@ -244,7 +207,7 @@ fn a_burst_of_new_peers_is_served_in_one_retry() {
     assert_eq!(pids.len(), PEERS, "one process per peer");
     // One 300 ms retry, with room for 20 Python start-ups on a busy machine.
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    drop(d);
+    drop(server);
 }
 
 /// Access control applies per peer: a denied host gets nothing (and the
@@ -253,21 +216,10 @@ fn a_burst_of_new_peers_is_served_in_one_retry() {
 /// peer's connected socket.
 #[test]
 fn access_is_decided_per_peer() {
-    if !require("python3") {
+    let Some(server) = start_server("udpnowait-access", "nowait", &[]) else {
         return;
-    }
-    let dir = Dir::new("udpnowait-access-script");
-    let script = dir.create("serve.py", SERVER);
-    let port = free_port("127.0.0.1");
-    let user = current_user();
-    let d = Daemon::start(
-        "udpnowait-access",
-        &format!(
-            "127.0.0.1:{port} dgram udp nowait {user} {} python3 {}\n",
-            python(),
-            script.display()
-        ),
-    );
+    };
+    let (d, port) = (&server.daemon, server.port);
     let out = Dir::new("udpnowait-spawn-out");
     std::fs::set_permissions(
         &out.path,
@@ -283,19 +235,15 @@ fn access_is_decided_per_peer() {
             file.display()
         ),
     );
-    let denied = UdpSocket::bind("127.0.0.2:0").unwrap();
-    denied.connect(("127.0.0.1", port)).unwrap();
+    let denied = client("127.0.0.2", port);
+    // Its silence is waited for longer.
     denied
         .set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     denied.send(b"bye").unwrap();
     let mut buf = [0u8; 64];
     assert!(denied.recv(&mut buf).is_err(), "a denied peer was answered");
-    let allowed = UdpSocket::bind("127.0.0.1:0").unwrap();
-    allowed.connect(("127.0.0.1", port)).unwrap();
-    allowed
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let allowed = client("127.0.0.1", port);
     let (_, peer) = ask(&allowed, "bye");
     assert_eq!(peer, allowed.local_addr().unwrap().to_string());
     wait_until("the spawned command", || {

@@ -14,8 +14,8 @@ impl Daemon {
              {} redirected ({} bytes held)",
             self.children.len(),
             self.decisions.total(),
-            self.open_sessions,
-            self.open_relays,
+            self.sessions.len(),
+            self.relays.len(),
             self.relay_bytes_held(),
         ));
         let mut lines = Vec::with_capacity(services);

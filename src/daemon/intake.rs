@@ -648,10 +648,10 @@ impl Daemon {
         let checks = self.decisions.total();
         let counts = Counts {
             children: self.children.len(),
-            sessions: self.open_sessions + self.open_relays,
+            sessions: self.sessions.len() + self.relays.len(),
             fds: self.listeners.len()
-                + self.open_sessions
-                + 2 * self.open_relays
+                + self.sessions.len()
+                + 2 * self.relays.len()
                 + self.children.waiting_connections()
                 + checks as usize
                 + listener.peers.reserved_sockets(),

@@ -54,6 +54,7 @@ mod reload;
 mod rpc;
 mod services;
 mod sessions;
+mod slots;
 mod startup;
 
 use access::*;
@@ -69,6 +70,7 @@ use relays::*;
 use rpc::{Registrar, RPC_TOKEN};
 use services::*;
 use sessions::*;
+use slots::Slots;
 pub use startup::run;
 use startup::{load, watch_rules};
 
@@ -101,9 +103,8 @@ struct Daemon {
     services: Vec<Option<Served>>,
     listeners: Vec<Option<Listener>>,
     next_service_id: u64,
-    sessions: Vec<Option<Session>>,
-    free_sessions: Vec<usize>,
-    open_sessions: usize,
+    /// Builtin connections (see `sessions.rs`).
+    sessions: Slots<Session>,
     /// What echo connections may still keep unsent, all together.
     unsent: UnsentPool,
     /// Sessions waiting for room in `unsent`.
@@ -112,9 +113,7 @@ struct Daemon {
     /// `records.rs`); closed at a reload, so a rotated file is let go.
     record_files: HashMap<PathBuf, RecordFile>,
     /// Redirected connections (see `relays.rs`).
-    relays: Vec<Option<RelaySlot>>,
-    free_relays: Vec<usize>,
-    open_relays: usize,
+    relays: Slots<RelaySlot>,
     children: Children,
     /// The access decisions under way in children, per client and in all.
     decisions: DecisionTable,
@@ -255,7 +254,7 @@ impl Daemon {
                 State::Unbound(at) | State::Paused(at, _) => Some(at),
                 _ => None,
             });
-        let sweep = (self.open_sessions + self.open_relays > 0).then_some(self.next_idle_sweep);
+        let sweep = (self.sessions.len() + self.relays.len() > 0).then_some(self.next_idle_sweep);
         listeners
             .chain(sweep)
             .chain(self.log.next_tick())
@@ -273,7 +272,7 @@ impl Daemon {
                 _ => {}
             }
         }
-        if self.open_sessions + self.open_relays > 0 && self.next_idle_sweep <= now {
+        if self.sessions.len() + self.relays.len() > 0 && self.next_idle_sweep <= now {
             self.close_stale_relays(now);
             self.close_idle_sessions(now);
         }

@@ -57,7 +57,7 @@ impl Daemon {
                 return;
             }
         };
-        let index = self.free_relays.pop().unwrap_or(self.relays.len());
+        let index = self.relays.next();
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
         let registry = self.poll.registry();
         let registered = registry
@@ -75,12 +75,7 @@ impl Daemon {
             });
         if let Err(e) = registered {
             let _ = registry.deregister(&mut client_stream);
-            if index < self.relays.len() {
-                self.free_relays.push(index);
-            }
-            served.release(client, self.now);
-            self.log
-                .limited("register", Level::Err, format!("register connection: {e}"));
+            self.connection_unpolled(slot, client, &e);
             return;
         }
         served.active += 1;
@@ -94,18 +89,14 @@ impl Daemon {
             started: self.now,
             last_active: self.now,
         };
-        if index == self.relays.len() {
-            self.relays.push(Some(relay));
-        } else {
-            self.relays[index] = Some(relay);
-        }
-        self.open_relays += 1;
+        let inserted = self.relays.insert(relay);
+        debug_assert_eq!(inserted, index, "registered under another slot");
     }
 
     /// Either side of relay `n / 2` is ready.
     pub(super) fn on_relay(&mut self, n: usize) {
         let index = n / 2;
-        let Some(slot) = self.relays.get_mut(index).and_then(Option::as_mut) else {
+        let Some(slot) = self.relays.get_mut(index) else {
             return;
         };
         slot.last_active = self.now;
@@ -127,28 +118,14 @@ impl Daemon {
     }
 
     pub(super) fn close_relay(&mut self, index: usize) {
-        let Some(mut slot) = self.relays[index].take() else {
+        let Some(mut slot) = self.relays.remove(index) else {
             return;
         };
         let registry = self.poll.registry();
         let _ = registry.deregister(&mut slot.relay.client);
         let _ = registry.deregister(&mut slot.relay.target);
-        self.free_relays.push(index);
-        self.open_relays -= 1;
-        let (service, id) = slot.service;
-        if let Some(served) = self.services.get_mut(service).and_then(Option::as_mut) {
-            if served.id == id {
-                served.release(slot.client, self.now);
-                let ended = Ended {
-                    pid: None,
-                    status: None,
-                    started: slot.started,
-                    traffic: Some(slot.relay.traffic()),
-                };
-                self.record_exit(service, &ended);
-            }
-        }
-        self.wake_blocked();
+        let traffic = Some(slot.relay.traffic());
+        self.connection_ended(slot.service, slot.client, slot.started, traffic);
     }
 
     /// Closes relays whose target did not answer in [`CONNECT_TIMEOUT`],
@@ -158,9 +135,7 @@ impl Daemon {
         let stale: Vec<(usize, bool)> = self
             .relays
             .iter()
-            .enumerate()
             .filter_map(|(i, r)| {
-                let r = r.as_ref()?;
                 let unconnected = !r.relay.connected()
                     && now.saturating_duration_since(r.started) >= CONNECT_TIMEOUT;
                 let quiet = now.saturating_duration_since(r.last_active) >= idle;
@@ -169,7 +144,7 @@ impl Daemon {
             .collect();
         for (index, unconnected) in stale {
             if unconnected {
-                if let Some(r) = self.relays[index].as_ref() {
+                if let Some(r) = self.relays.get(index) {
                     let msg = format!("{}: {}: cannot connect: timed out", r.label, r.target);
                     self.log.limited("redirect", Level::Err, msg);
                 }
@@ -180,7 +155,7 @@ impl Daemon {
 
     /// What the relays hold for receivers that have not taken it yet.
     pub(super) fn relay_bytes_held(&self) -> usize {
-        self.relays.iter().flatten().map(|r| r.relay.held()).sum()
+        self.relays.iter().map(|(_, r)| r.relay.held()).sum()
     }
 }
 

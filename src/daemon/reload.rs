@@ -339,26 +339,24 @@ impl Daemon {
             (gates.lists_addresses() && client.is_some_and(|ip| !gates.admits(ip)))
                 .then_some("its client no longer passes only_from/no_access")
         };
-        let sessions: Vec<(usize, &'static str)> = (0..self.sessions.len())
-            .filter_map(|i| {
-                let s = self.sessions[i].as_ref()?;
-                Some((i, ended(s.service, s.client)?))
-            })
+        let sessions: Vec<(usize, &'static str)> = self
+            .sessions
+            .iter()
+            .filter_map(|(i, s)| Some((i, ended(s.service, s.client)?)))
             .collect();
-        let relays: Vec<(usize, &'static str)> = (0..self.relays.len())
-            .filter_map(|i| {
-                let r = self.relays[i].as_ref()?;
-                Some((i, ended(r.service, r.client)?))
-            })
+        let relays: Vec<(usize, &'static str)> = self
+            .relays
+            .iter()
+            .filter_map(|(i, r)| Some((i, ended(r.service, r.client)?)))
             .collect();
         for (index, why) in sessions {
-            if let Some(label) = self.label_of(self.sessions[index].as_ref().map(|s| s.service)) {
+            if let Some(label) = self.label_of(self.sessions.get(index).map(|s| s.service)) {
                 self.log.info(format!("{label}: connection closed: {why}"));
             }
             self.close_session(index);
         }
         for (index, why) in relays {
-            if let Some(label) = self.label_of(self.relays[index].as_ref().map(|r| r.service)) {
+            if let Some(label) = self.label_of(self.relays.get(index).map(|r| r.service)) {
                 self.log
                     .info(format!("{label}: redirected connection closed: {why}"));
             }

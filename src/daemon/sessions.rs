@@ -43,19 +43,14 @@ impl Daemon {
         let Some(served) = self.services[slot].as_mut() else {
             return;
         };
-        let index = self.free_sessions.pop().unwrap_or(self.sessions.len());
+        let index = self.sessions.next();
         let registered = self.poll.registry().register(
             stream.source(),
             Key::Session(index).token(),
             Connection::interest(service),
         );
         if let Err(e) = registered {
-            if index < self.sessions.len() {
-                self.free_sessions.push(index);
-            }
-            served.release(client, self.now);
-            self.log
-                .limited("register", Level::Err, format!("register connection: {e}"));
+            self.connection_unpolled(slot, client, &e);
             return;
         }
         served.active += 1;
@@ -77,16 +72,12 @@ impl Daemon {
             last_active: self.now,
             deadline,
         };
-        if index == self.sessions.len() {
-            self.sessions.push(Some(session));
-        } else {
-            self.sessions[index] = Some(session);
-        }
-        self.open_sessions += 1;
+        let inserted = self.sessions.insert(session);
+        debug_assert_eq!(inserted, index, "registered under another slot");
     }
 
     pub(super) fn on_session(&mut self, index: usize) {
-        let Some(session) = self.sessions.get_mut(index).and_then(Option::as_mut) else {
+        let Some(session) = self.sessions.get_mut(index) else {
             return;
         };
         session.last_active = self.now;
@@ -105,7 +96,7 @@ impl Daemon {
 
     /// The request line of a builtin that reads one.
     fn on_request(&mut self, index: usize, line: Line) {
-        let Some(session) = self.sessions[index].as_ref() else {
+        let Some(session) = self.sessions.get(index) else {
             return;
         };
         match session.connection.service {
@@ -119,7 +110,7 @@ impl Daemon {
     /// RFC 1413: the owner of the connection the client asks about, from
     /// the kernel's socket tables, inline (see `builtins/ident.rs`).
     fn on_ident(&mut self, index: usize, line: Line) {
-        let Some(session) = self.sessions[index].as_ref() else {
+        let Some(session) = self.sessions.get(index) else {
             return;
         };
         let args = self.services[session.service.0]
@@ -180,7 +171,7 @@ impl Daemon {
                 .map(|(slot, _)| slot),
         };
         let Some(target) = target else {
-            if let Some(session) = self.sessions[index].as_ref() {
+            if let Some(session) = self.sessions.get(index) {
                 let peer = session.peer();
                 let label = self.services[session.service.0]
                     .as_ref()
@@ -207,7 +198,7 @@ impl Daemon {
     /// once (a long `HELP`) is written as the client reads, within the
     /// unsent pool and the idle timeout.
     fn answer_and_close(&mut self, index: usize, answer: &[u8]) {
-        let Some(session) = self.sessions[index].as_mut() else {
+        let Some(session) = self.sessions.get_mut(index) else {
             return;
         };
         if session.connection.answer(answer, &mut self.unsent) == Progress::Closed {
@@ -241,30 +232,56 @@ impl Daemon {
     /// Ends a session, gives back what it held and counted, and returns its
     /// connection (no longer polled), for another to serve.
     pub(super) fn end_session(&mut self, index: usize) -> Option<Stream> {
-        let mut session = self.sessions[index].take()?;
+        let mut session = self.sessions.remove(index)?;
         let _ = self
             .poll
             .registry()
             .deregister(session.connection.stream.source());
-        self.free_sessions.push(index);
-        self.open_sessions -= 1;
         self.unsent.release(&session.connection);
         self.feed_starved();
-        let (slot, id) = session.service;
+        self.connection_ended(session.service, session.client, session.started, None);
+        Some(session.connection.stream)
+    }
+
+    /// A builtin connection or a relay the poll did not take is dropped,
+    /// released from its service (`Served::release`) and logged.
+    pub(super) fn connection_unpolled(
+        &mut self,
+        slot: usize,
+        client: Option<IpAddr>,
+        e: &io::Error,
+    ) {
+        if let Some(served) = self.services[slot].as_mut() {
+            served.release(client, self.now);
+        }
+        self.log
+            .limited("register", Level::Err, format!("register connection: {e}"));
+    }
+
+    /// A builtin connection or a relay ended: the service it counted
+    /// against, if still in the table, takes back its count and its
+    /// client's, and writes the `EXIT` line it asks for; a listener waiting
+    /// for room may go on.
+    pub(super) fn connection_ended(
+        &mut self,
+        (slot, id): (usize, u64),
+        client: Option<IpAddr>,
+        started: Instant,
+        traffic: Option<(u64, u64)>,
+    ) {
         if let Some(served) = self.services.get_mut(slot).and_then(Option::as_mut) {
             if served.id == id {
-                served.release(session.client, self.now);
+                served.release(client, self.now);
                 let ended = Ended {
                     pid: None,
                     status: None,
-                    started: session.started,
-                    traffic: None,
+                    started,
+                    traffic,
                 };
                 self.record_exit(slot, &ended);
             }
         }
         self.wake_blocked();
-        Some(session.connection.stream)
     }
 
     /// Closes the sessions idle for the idle timeout, and those whose
@@ -274,15 +291,13 @@ impl Daemon {
         let idle: Vec<usize> = self
             .sessions
             .iter()
-            .enumerate()
             .filter_map(|(i, s)| {
-                let s = s.as_ref()?;
                 let late = s.deadline.is_some_and(|at| at <= now);
                 (late || now.saturating_duration_since(s.last_active) >= timeout).then_some(i)
             })
             .collect();
         for index in idle {
-            if let Some(session) = self.sessions[index].as_ref() {
+            if let Some(session) = self.sessions.get(index) {
                 if session.deadline.is_some_and(|at| at <= now) {
                     let peer = session.peer();
                     let service = session.connection.service.name();

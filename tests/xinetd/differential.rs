@@ -8,7 +8,9 @@
 //! hosts.allow never decides for xinetd.
 //!
 //! Where we differ on purpose, [`DIFFERENCES`] says how and why, and both
-//! sides' outcomes are checked against it.
+//! sides' outcomes are checked against it. What `runtime.rs` shares with
+//! this file is here: the outcomes, the client operations, starting
+//! xinetd, and [`compare`].
 
 use std::fmt;
 use std::fs;
@@ -43,6 +45,34 @@ impl fmt::Display for Outcome {
             Outcome::Silent => f.write_str("silent"),
         }
     }
+}
+
+/// Compares the outcomes of the same operations, xinetd's and ours, by
+/// label: equal, or as `differences` (label, xinetd's, ours, why) says
+/// they differ on purpose. The report is printed; a `!!` line fails.
+pub(super) fn compare(
+    theirs: &[(String, Outcome)],
+    ours: &[(String, Outcome)],
+    differences: &[(&str, &str, &str, &str)],
+) {
+    let mut report = Vec::new();
+    for ((label, theirs), (_, ours)) in theirs.iter().zip(ours) {
+        let expected = differences.iter().find(|d| d.0 == label);
+        let fine = match expected {
+            Some((_, xinetd, here, _)) => {
+                theirs.to_string() == *xinetd && ours.to_string() == *here
+            }
+            None => theirs == ours,
+        };
+        report.push(format!(
+            "{} {label}: xinetd {theirs}, ours {ours}{}",
+            if fine { "  " } else { "!!" },
+            expected.map_or(String::new(), |d| format!(" (on purpose: {})", d.3))
+        ));
+    }
+    let report = report.join("\n");
+    eprintln!("{report}");
+    assert!(!report.contains("!!"), "outcomes differ:\n{report}");
 }
 
 /// How long a client waits for an answer that may not come.
@@ -542,7 +572,9 @@ const DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-fn run_xinetd(binary: &Path, dir: &Dir, conf: &Path, p: &Ports) -> Vec<(String, Outcome)> {
+/// Starts xinetd on `conf` in the foreground, its pid file and log
+/// (`xinetd.log`) in `dir`; stopped when dropped.
+pub(super) fn start_xinetd(binary: &Path, dir: &Dir, conf: &Path) -> Daemon {
     let child = Command::new(binary)
         .arg("-dontfork")
         .arg("-f")
@@ -556,7 +588,11 @@ fn run_xinetd(binary: &Path, dir: &Dir, conf: &Path, p: &Ports) -> Vec<(String, 
         .stderr(Stdio::null())
         .spawn()
         .expect("start xinetd");
-    let _xinetd = Daemon::adopt(child);
+    Daemon::adopt(child)
+}
+
+fn run_xinetd(binary: &Path, dir: &Dir, conf: &Path, p: &Ports) -> Vec<(String, Outcome)> {
+    let _xinetd = start_xinetd(binary, dir, conf);
     let log = dir.join("xinetd.log");
     wait_ready(p.probe, &|| fs::read_to_string(&log).unwrap_or_default());
     operations(p)
@@ -594,24 +630,7 @@ fn the_same_files_serve_the_same_as_xinetd() {
         wait_ready(p.probe, &|| d.log_text());
         operations(&p)
     };
-    let mut report = Vec::new();
-    for ((label, theirs), (_, ours)) in theirs.iter().zip(&ours) {
-        let expected = DIFFERENCES.iter().find(|d| d.0 == label);
-        let fine = match expected {
-            Some((_, xinetd, here, _)) => {
-                theirs.to_string() == *xinetd && ours.to_string() == *here
-            }
-            None => theirs == ours,
-        };
-        report.push(format!(
-            "{} {label}: xinetd {theirs}, ours {ours}{}",
-            if fine { "  " } else { "!!" },
-            expected.map_or(String::new(), |d| format!(" (on purpose: {})", d.3))
-        ));
-    }
-    let report = report.join("\n");
-    eprintln!("{report}");
-    assert!(!report.contains("!!"), "outcomes differ:\n{report}");
+    compare(&theirs, &ours, DIFFERENCES);
     // The operations meant something: a few outcomes pinned.
     let outcome = |label: &str| ours.iter().find(|o| o.0 == label).unwrap().1.clone();
     assert_eq!(outcome("echo over TCP"), Outcome::Answer(b"hello".to_vec()));

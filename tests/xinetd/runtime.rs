@@ -12,12 +12,13 @@
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::differential::{exchange, tcp, wait_ready, xinetd, Outcome, PATIENCE};
+use super::differential::{
+    compare, exchange, start_xinetd, tcp, wait_ready, xinetd, Outcome, PATIENCE,
+};
 use crate::util::{connect_from, current_user, free_port, is_root, wait_until, Daemon, Dir};
 
 /// The local time of day in minutes, as both daemons read it.
@@ -453,52 +454,9 @@ fn userid(log: &str, service: &str) -> Option<String> {
     })
 }
 
-fn start_xinetd(binary: &Path, dir: &Dir, conf: &Path) -> Daemon {
-    let child = Command::new(binary)
-        .arg("-dontfork")
-        .arg("-f")
-        .arg(conf)
-        .arg("-pidfile")
-        .arg(dir.join("xinetd.pid"))
-        .arg("-filelog")
-        .arg(dir.join("xinetd.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start xinetd");
-    Daemon::adopt(child)
-}
-
 fn xinetd_log(dir: &Dir) -> String {
     fs::read_to_string(dir.join("xinetd.log")).unwrap_or_default()
         + &fs::read_to_string(dir.join("services.log")).unwrap_or_default()
-}
-
-/// Compares labelled outcomes under `differences`; the report is printed.
-fn compare(
-    theirs: &[(String, Outcome)],
-    ours: &[(String, Outcome)],
-    differences: &[(&str, &str, &str, &str)],
-) {
-    let mut report = Vec::new();
-    for ((label, theirs), (_, ours)) in theirs.iter().zip(ours) {
-        let expected = differences.iter().find(|d| d.0 == label);
-        let fine = match expected {
-            Some((_, xinetd, here, _)) => {
-                theirs.to_string() == *xinetd && ours.to_string() == *here
-            }
-            None => theirs == ours,
-        };
-        report.push(format!(
-            "{} {label}: xinetd {theirs}, ours {ours}{}",
-            if fine { "  " } else { "!!" },
-            expected.map_or(String::new(), |d| format!(" (on purpose: {})", d.3))
-        ));
-    }
-    let report = report.join("\n");
-    eprintln!("{report}");
-    assert!(!report.contains("!!"), "outcomes differ:\n{report}");
 }
 
 #[test]
