@@ -48,7 +48,8 @@ impl Daemon {
         let mut target_stream = match mio::net::TcpStream::connect(target) {
             Ok(stream) => stream,
             Err(e) => {
-                served.release(client, self.now);
+                // Not counted yet: only its client's count goes back.
+                served.release_client(client, self.now);
                 self.log.limited(
                     "redirect",
                     Level::Err,

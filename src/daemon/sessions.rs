@@ -244,7 +244,8 @@ impl Daemon {
     }
 
     /// A builtin connection or a relay the poll did not take is dropped,
-    /// released from its service (`Served::release`) and logged.
+    /// its client's count given back (the service's own was not raised
+    /// yet) and logged.
     pub(super) fn connection_unpolled(
         &mut self,
         slot: usize,
@@ -252,7 +253,7 @@ impl Daemon {
         e: &io::Error,
     ) {
         if let Some(served) = self.services[slot].as_mut() {
-            served.release(client, self.now);
+            served.release_client(client, self.now);
         }
         self.log
             .limited("register", Level::Err, format!("register connection: {e}"));
