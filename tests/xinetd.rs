@@ -575,6 +575,8 @@ fn log_type_file_takes_the_records_up_to_its_hard_limit() {
             .all(|l| l.starts_with("26/") || l.as_bytes().get(8) == Some(&b'@')),
         "{text}"
     );
+    // As xinetd's for what it serves in-process: a START without a pid.
+    assert!(text.contains("START: echo-log from=127.0.0.1\n"), "{text}");
     assert!(
         text.len() <= 300,
         "past the hard limit: {} bytes",

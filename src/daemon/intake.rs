@@ -239,6 +239,7 @@ impl Daemon {
                 match builtin {
                     Some(service) if checked => self.park_datagram(slot, service, peer, len),
                     Some(service) => {
+                        self.record_start(slot, None, Some(&Peer::Inet(peer)));
                         let n = self.replies_sent[service as usize];
                         let reply = builtins::datagram_reply(service, &self.scratch[..len], n);
                         send_reply(self.socket(slot), reply, peer);
@@ -558,10 +559,12 @@ impl Daemon {
         None
     }
 
-    /// A builtin connection whose client may be served: a session, or the
-    /// answer at once (daytime, time).
-    /// Serves a connection the loop serves itself, by the service's program.
+    /// Serves a connection the loop serves itself, by the service's program:
+    /// a session, the answer at once (daytime, time) or a relay. Its `START`
+    /// record has no pid, as xinetd's for what it serves in-process.
     fn serve_connection(&mut self, slot: usize, mut stream: Stream, client: Option<IpAddr>) {
+        let peer = client.map(|ip| Peer::Inet(SocketAddr::new(ip, 0)));
+        self.record_start(slot, None, peer.as_ref());
         let program = self.services[slot]
             .as_ref()
             .map(|l| l.service.program.clone());
@@ -623,6 +626,7 @@ impl Daemon {
 
     /// Sends the reply to a datagram whose sender was granted access.
     pub(super) fn answer_parked(&mut self, slot: usize, parked: ParkedDatagram) {
+        self.record_start(slot, None, Some(&Peer::Inet(parked.peer)));
         let n = self.replies_sent[parked.service as usize];
         let reply = builtins::datagram_reply(parked.service, &parked.data, n);
         send_reply(self.socket(slot), reply, parked.peer);

@@ -571,6 +571,17 @@ fn the_runtime_features_serve_as_in_xinetd() {
             .filter(|f| !f.is_empty())
             .collect()
     };
+    // Both write a START for each redirected connection.
+    let starts = |log: &str| {
+        let records = records(log, "redirect");
+        records.iter().filter(|r| r.starts_with("START")).count()
+    };
+    assert_eq!(
+        starts(&our_log),
+        starts(&their_log),
+        "xinetd:\n{their_log}\nours:\n{our_log}"
+    );
+    assert!(starts(&our_log) > 0, "{our_log}");
     let both = "in=262149(bytes) out=262144(bytes)".to_string();
     assert!(traffic(&their_log).contains(&both), "{their_log}");
     assert!(traffic(&our_log).contains(&both), "{our_log}");
