@@ -475,11 +475,22 @@ pub fn udp_request(addr: &str, payload: &[u8]) -> Vec<u8> {
     socket.set_read_timeout(Some(TIMEOUT)).unwrap();
     socket.send_to(payload, addr).unwrap();
     let mut buf = vec![0; 65536];
-    let (n, _) = socket
-        .recv_from(&mut buf)
+    let (n, _) = retrying(|| socket.recv_from(&mut buf))
         .unwrap_or_else(|e| panic!("no reply from {addr}: {e}"));
     buf.truncate(n);
     buf
+}
+
+/// `call` again while a signal cuts it short: a timed socket call returns
+/// EINTR for any signal the test process catches, even with SA_RESTART
+/// (glibc's signal 33 reaches every thread when one changes credentials).
+pub fn retrying<T>(mut call: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    loop {
+        match call() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            done => return done,
+        }
+    }
 }
 
 /// Connects to `addr` from the loopback address `source` (127.0.0.2, say).
@@ -503,12 +514,20 @@ pub fn connect_from(source: &str, addr: &str) -> std::io::Result<TcpStream> {
 
 /// Whether the peer sends anything (or closes) within `wait`.
 pub fn answers_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    use std::io::ErrorKind;
     stream.set_read_timeout(Some(wait)).unwrap();
     let mut byte = [0u8; 1];
-    let answered = !matches!(
-        stream.peek(&mut byte),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut
-    );
+    let answered = loop {
+        match stream.peek(&mut byte) {
+            // A signal to the test process cut the wait short (see
+            // `retrying`): no answer of the daemon's.
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break false
+            }
+            _ => break true,
+        }
+    };
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     answered
 }
