@@ -62,7 +62,7 @@ impl Daemon {
             every,
             success,
             fail,
-        } = &service.banners;
+        } = &service.extras.banners;
         let mut read = |path: &Option<PathBuf>| -> Option<Rc<[u8]>> {
             let path = path.as_ref()?;
             match crate::files::read_regular(path) {
@@ -111,7 +111,7 @@ impl Daemon {
         let Some(served) = self.services[slot].as_mut() else {
             return Ok(());
         };
-        if !open_at(&served.service.access_times, local_minute()) {
+        if !open_at(&served.service.extras.access_times, local_minute()) {
             return Err(Closed::Hours);
         }
         let Some((rate, wait)) = served.service.limits.cps else {

@@ -68,7 +68,7 @@ impl Daemon {
         let waits = !datagrams && !per_peer && served.hands_over_socket();
         // -L holds programs back; a service's own max_load (xinetd's) holds
         // back whatever it serves.
-        let load_gated = kind == Kind::Program || served.service.gates.max_load.is_some();
+        let load_gated = kind == Kind::Program || served.service.extras.gates.max_load.is_some();
         for _ in 0..ACCEPT_BATCH {
             // A builtin's datagrams are limited by the reply budgets.
             if (!datagrams && !self.has_room(slot, kind)) || (load_gated && !self.load_allows(slot))
@@ -393,7 +393,7 @@ impl Daemon {
         let Some(served) = self.services[slot].as_ref() else {
             return false;
         };
-        let gates = &served.service.gates;
+        let gates = &served.service.extras.gates;
         if !gates.lists_addresses() || gates.admits(client.ip()) {
             return true;
         }
@@ -703,7 +703,7 @@ impl Daemon {
         // A service's own max_load (xinetd's) before the daemon's -L.
         let own = self.services[slot]
             .as_ref()
-            .and_then(|s| s.service.gates.max_load)
+            .and_then(|s| s.service.extras.gates.max_load)
             .map(|hundredths| f64::from(hundredths) / 100.0);
         let Some(max) = own.or(self.opts.limits.max_load) else {
             return true;

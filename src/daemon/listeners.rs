@@ -58,7 +58,7 @@ impl Listener {
         Listener {
             listen: service.listen.clone(),
             socket_type: service.socket_type,
-            options: service.socket_options,
+            options: service.extras.socket_options,
             label,
             socket: None,
             state: State::Unbound(now),

@@ -189,7 +189,7 @@ impl Daemon {
         let real = |want_names: bool| {
             self.services.iter().flatten().any(|s| {
                 s.service.program == Program::Builtin(Builtin::Auth)
-                    && builtins::ident::Options::parse(&s.service.builtin_args)
+                    && builtins::ident::Options::parse(&s.service.extras.builtin_args)
                         .is_ok_and(|(o, _)| o.real && !o.random && (!want_names || !o.numeric))
             })
         };
@@ -229,7 +229,8 @@ impl Daemon {
     pub(super) fn checked_name(&self, service: &Service) -> Option<String> {
         let tcpd = matches!(&service.program,
             Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
-        (self.opts.wrap && !service.gates.no_wrap && !tcpd).then(|| service.access_name())
+        (self.opts.wrap && !service.extras.gates.no_wrap && !tcpd)
+            .then(|| service.access_name().to_string())
     }
 
     /// `Some(None)` for builtins, `None` when the program cannot be prepared.
@@ -244,7 +245,7 @@ impl Daemon {
             service.user.switch(),
         ) {
             Ok(exec) => Some(Some(
-                exec.with_settings(ChildSettings::of(&service.process)),
+                exec.with_settings(ChildSettings::of(&service.extras.process)),
             )),
             Err(e) => {
                 self.log.err(format!(
@@ -290,13 +291,13 @@ impl Daemon {
             let Some(served) = self.services[slot].as_ref().filter(|s| s.id == id) else {
                 continue;
             };
-            let gates = &served.service.gates;
+            let gates = &served.service.extras.gates;
             if gates.lists_addresses() && !gates.admits(client.ip()) {
                 let why = format!("its client {client} no longer passes only_from/no_access");
                 stop.push((pid, child.label.clone(), why));
                 continue;
             }
-            if !open_at(&served.service.access_times, minute) {
+            if !open_at(&served.service.extras.access_times, minute) {
                 let why = "its service is outside its access times now".to_string();
                 stop.push((pid, child.label.clone(), why));
                 continue;
@@ -334,7 +335,7 @@ impl Daemon {
             let served = self.services[slot]
                 .as_ref()
                 .filter(|s| s.id == id && checked.get(slot).copied().unwrap_or(false))?;
-            let gates = &served.service.gates;
+            let gates = &served.service.extras.gates;
             (gates.lists_addresses() && client.is_some_and(|ip| !gates.admits(ip)))
                 .then_some("its client no longer passes only_from/no_access")
         };

@@ -497,17 +497,14 @@ impl Parser<'_> {
                 listen_fds: flags.listen_fds && wait && !builtin,
                 user: user.clone(),
                 program: program.clone(),
-                process: ProcessSettings::default(),
-                access_times: Vec::new(),
-                banners: Banners::default(),
-                log: LogFields::default(),
-                log_target: LogTarget::default(),
-                builtin_args: builtin_args.clone(),
-                socket_options: extras.socket_options,
                 rpc,
-                gates: Gates::default(),
                 hard_reload: false,
-                log_name: None,
+                extras: ExtraSettings {
+                    builtin_args: builtin_args.clone(),
+                    socket_options: extras.socket_options,
+                    ..ExtraSettings::default()
+                }
+                .into(),
             })
             .collect())
     }

@@ -355,24 +355,26 @@ fn service(
         listen_fds: false,
         user,
         program,
-        builtin_args: Vec::new(),
-        process: process(spec, defaults, resolver),
-        access_times: spec.access_times.clone().unwrap_or_default(),
-        banners: Banners {
-            every: spec.banner.as_ref().map(PathBuf::from),
-            success: spec.banner_success.as_ref().map(PathBuf::from),
-            fail: spec.banner_fail.as_ref().map(PathBuf::from),
-        },
-        log: LogFields {
-            on_success: log_fields(&spec.log_on_success),
-            on_failure: log_fields(&spec.log_on_failure),
-        },
-        log_target: spec.log_type.clone().unwrap_or_default(),
-        hard_reload: true,
-        log_name: spec.id.clone(),
-        socket_options: SocketOptions::default(),
         rpc: None,
-        gates,
+        hard_reload: true,
+        extras: ExtraSettings {
+            process: process(spec, defaults, resolver),
+            access_times: spec.access_times.clone().unwrap_or_default(),
+            banners: Banners {
+                every: spec.banner.as_ref().map(PathBuf::from),
+                success: spec.banner_success.as_ref().map(PathBuf::from),
+                fail: spec.banner_fail.as_ref().map(PathBuf::from),
+            },
+            log: LogFields {
+                on_success: log_fields(&spec.log_on_success),
+                on_failure: log_fields(&spec.log_on_failure),
+            },
+            log_target: spec.log_type.clone().unwrap_or_default(),
+            log_name: spec.id.clone(),
+            gates,
+            ..ExtraSettings::default()
+        }
+        .into(),
     }])
 }
 

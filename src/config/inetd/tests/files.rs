@@ -516,9 +516,9 @@ fn netbsd_inetd() {
     let telnet = &all[2];
     assert_eq!(telnet.limits.max_child, Some(16));
     assert_eq!(telnet.limits.max_per_minute, Some(60));
-    assert_eq!(telnet.socket_options.receive_buffer, Some(64 * 1024));
+    assert_eq!(telnet.extras.socket_options.receive_buffer, Some(64 * 1024));
     assert_eq!(
-        all[6].socket_options.defer_accept,
+        all[6].extras.socket_options.defer_accept,
         Some(DEFAULT_DEFER_ACCEPT_SECS)
     );
     assert_eq!(all[7].user.group.as_deref(), Some("tty"));

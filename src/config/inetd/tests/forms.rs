@@ -28,17 +28,9 @@ fn builtin_service() {
                 groups: vec![],
             },
             program: Program::Builtin(Builtin::Echo),
-            process: ProcessSettings::default(),
-            access_times: Vec::new(),
-            banners: Banners::default(),
-            log: LogFields::default(),
-            log_target: LogTarget::default(),
-            builtin_args: vec![],
-            socket_options: SocketOptions::default(),
             rpc: None,
-            gates: Gates::default(),
             hard_reload: false,
-            log_name: None,
+            extras: crate::config::Extras::default(),
         }
     );
 }
@@ -652,9 +644,10 @@ fn time_windows_include_their_ends_and_may_run_over_midnight() {
 fn auth_takes_freebsds_options() {
     let s = service("ident stream tcp nowait root internal auth -r -o UNIX");
     assert_eq!(s.program, Program::Builtin(Builtin::Auth));
-    assert_eq!(s.builtin_args, ["-r", "-o", "UNIX"]);
+    assert_eq!(s.extras.builtin_args, ["-r", "-o", "UNIX"]);
     assert!(s.dump_line().ends_with(" internal=auth -r -o UNIX"));
     assert!(service("auth stream tcp nowait root internal")
+        .extras
         .builtin_args
         .is_empty());
     // Options it ignores are warnings; those it cannot serve skip the line.
