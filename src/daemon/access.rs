@@ -42,7 +42,7 @@ impl Daemon {
             program.push(path.to_string_lossy().into_owned());
             program.extend(argv.iter().cloned());
         }
-        let name = served.access_name.as_deref()?;
+        let name = served.access_name()?;
         // A `tcpmux/+` service's `+Go` is the child's to give, on a grant.
         let flags = match served.service.listen {
             Listen::Tcpmux { plus: true, .. } => vec![tcpd::TCPMUX_GO.to_string()],
@@ -64,7 +64,7 @@ impl Daemon {
         server: SocketAddr,
     ) -> Option<Exec> {
         let served = self.services[slot].as_ref()?;
-        let name = served.access_name.as_deref()?;
+        let name = served.access_name()?;
         let addresses = [client.to_string(), server.to_string()];
         self.tcpd_exec("--tcpd-datagram", &addresses, name, &[], &served.service)
             .ok()
@@ -176,7 +176,7 @@ impl Daemon {
         let Some(served) = self.services[slot].as_ref() else {
             return Access::Denied;
         };
-        let Some(daemon) = &served.access_name else {
+        let Some(daemon) = served.access_name() else {
             return Access::Granted;
         };
         let request = Request {
@@ -224,8 +224,7 @@ impl Daemon {
         // (Only where inetd checks access: the child is its access check.)
         let wants_userid = self.services[slot].as_ref().is_some_and(|s| {
             let log = s.service.extras.log;
-            s.access_name.is_some()
-                && (log.on_success | log.on_failure) & config::LogFields::USERID != 0
+            s.checks_access && (log.on_success | log.on_failure) & config::LogFields::USERID != 0
         });
         if wants_userid && matches!(peer, Peer::Inet(_)) {
             return Access::InChild;

@@ -313,7 +313,9 @@ impl Daemon {
                 continue;
             }
             served.release(child.client, self.now);
-            served.peers.child_ended(child.peer.as_ref());
+            if let Some(peers) = served.peers.as_mut() {
+                peers.child_ended(child.peer.as_ref());
+            }
             let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
             match verdict_for {
                 Some(Waiting::Datagram(parked)) if granted => self.answer_parked(slot, parked),

@@ -654,7 +654,7 @@ impl Daemon {
                 + 2 * self.open_relays
                 + self.children.waiting_connections()
                 + checks as usize
-                + listener.peers.reserved_sockets(),
+                + listener.peers.as_ref().map_or(0, |p| p.reserved_sockets()),
             checks,
             service_active: listener.active,
             service_checks: listener.deciding,

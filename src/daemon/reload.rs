@@ -69,7 +69,7 @@ impl Daemon {
                 close.push(slot);
                 continue;
             };
-            let access_name = self.checked_name(&service);
+            let checks_access = self.checks_access(&service);
             let limits = ServiceLimits::new(&service, &self.opts.limits);
             let label = label(&service);
             let banners = self.load_banners(&service);
@@ -80,7 +80,7 @@ impl Daemon {
             let Some(served) = self.services[slot].as_mut() else {
                 continue;
             };
-            served.access_name = access_name;
+            served.checks_access = checks_access;
             served.label = label;
             served.limits = limits;
             served.service = service;
@@ -127,11 +127,10 @@ impl Daemon {
             };
             let served = Served {
                 banners: self.load_banners(&service),
-                per_second: RateWindow::default(),
-                refusing_until: None,
+                connection_rate: None,
                 label,
                 limits: ServiceLimits::new(&service, &self.opts.limits),
-                access_name: self.checked_name(&service),
+                checks_access: self.checks_access(&service),
                 service,
                 id,
                 exec,
@@ -143,7 +142,7 @@ impl Daemon {
                 refused: 0,
                 clients: None,
                 paused_until: None,
-                peers: Peers::default(),
+                peers: None,
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
             while self.services.get(free_slot).is_some_and(Option::is_some) {
@@ -223,14 +222,14 @@ impl Daemon {
         self.listeners[slot] = listener;
     }
 
-    /// The access name of a service whose access inetd checks: not with
-    /// `--no-wrap` or the service's NOLIBWRAP (xinetd's), nor when the program is tcpd, which checks the rules
-    /// itself (checking them twice would run `spawn` and send banners twice).
-    pub(super) fn checked_name(&self, service: &Service) -> Option<String> {
+    /// Whether inetd checks a service's access: not with `--no-wrap` or
+    /// the service's NOLIBWRAP (xinetd's), nor when the program is tcpd,
+    /// which checks the rules itself (checking them twice would run
+    /// `spawn` and send banners twice).
+    pub(super) fn checks_access(&self, service: &Service) -> bool {
         let tcpd = matches!(&service.program,
             Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
-        (self.opts.wrap && !service.extras.gates.no_wrap && !tcpd)
-            .then(|| service.access_name().to_string())
+        self.opts.wrap && !service.extras.gates.no_wrap && !tcpd
     }
 
     /// `Some(None)` for builtins, `None` when the program cannot be prepared.
@@ -302,11 +301,9 @@ impl Daemon {
                 stop.push((pid, child.label.clone(), why));
                 continue;
             }
-            let (true, Some(daemon), Listen::Inet { addr: server, .. }) = (
-                rules_apply,
-                served.access_name.as_deref(),
-                &served.service.listen,
-            ) else {
+            let (true, Some(daemon), Listen::Inet { addr: server, .. }) =
+                (rules_apply, served.access_name(), &served.service.listen)
+            else {
                 continue;
             };
             let request = Request {

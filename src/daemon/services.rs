@@ -16,9 +16,9 @@ pub(super) struct Served {
     /// `service/protocol`, for log lines.
     pub(super) label: Rc<str>,
     pub(super) exec: Option<Exec>,
-    /// The name matched against hosts.allow/hosts.deny daemon patterns;
-    /// `None` when inetd does not check them for this service.
-    pub(super) access_name: Option<String>,
+    /// Whether inetd checks hosts.allow/hosts.deny for this service (see
+    /// [`Served::access_name`]).
+    pub(super) checks_access: bool,
     pub(super) limits: ServiceLimits,
     pub(super) spawns: RateWindow,
     pub(super) failures: FailureStreak,
@@ -34,17 +34,27 @@ pub(super) struct Served {
     /// Per-client counts, when the service limits clients: boxed, since
     /// most services never make one (8 bytes each instead of 56).
     pub(super) clients: Option<Box<ClientTable>>,
-    /// Its banner files' contents.
-    pub(super) banners: LoadedBanners,
-    /// Connections this second, against `cps`.
-    pub(super) per_second: RateWindow,
-    /// Past `cps`: every connection is refused until then.
-    pub(super) refusing_until: Option<Instant>,
+    /// Its banner files' contents; `None` when it has no banners (most
+    /// services: boxed, 8 bytes instead of 48).
+    pub(super) banners: Option<Box<LoadedBanners>>,
+    /// Its connections against `cps`; made at the first one (boxed too:
+    /// only xinetd's services have a `cps`).
+    pub(super) connection_rate: Option<Box<ConnectionRate>>,
     /// Until when a service without a listener (tcpmux) refuses what comes,
     /// as a listener's pause would (see `listeners.rs`).
     pub(super) paused_until: Option<Instant>,
-    /// The peers of a UDP `nowait` service that have a child (see `per_peer.rs`).
-    pub(super) peers: Peers,
+    /// The peers of a UDP `nowait` service that have a child (see
+    /// `per_peer.rs`); made at the first one (boxed: 8 bytes instead of 72).
+    pub(super) peers: Option<Box<Peers>>,
+}
+
+/// A service's connections against its `cps` (xinetd's rate limit).
+#[derive(Default)]
+pub(super) struct ConnectionRate {
+    /// Connections this second.
+    pub(super) per_second: RateWindow,
+    /// Past `cps`: every connection is refused until then.
+    pub(super) refusing_until: Option<Instant>,
 }
 
 /// A service's limits after its own suffixes override the daemon's
@@ -104,6 +114,17 @@ impl Served {
         matches!(self.service.program, Program::External { .. })
             && !matches!(self.service.listen, Listen::Tcpmux { .. })
             && !self.hands_over_socket()
+    }
+
+    /// The name matched against hosts.allow/hosts.deny daemon patterns;
+    /// `None` when inetd does not check them for this service.
+    pub(super) fn access_name(&self) -> Option<&str> {
+        self.checks_access.then(|| self.service.access_name())
+    }
+
+    /// Its peers with a child, made at the first.
+    pub(super) fn peers_mut(&mut self) -> &mut Peers {
+        self.peers.get_or_insert_with(Box::default)
     }
 
     /// Counts one child or connection of `client` ended.
