@@ -22,6 +22,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub use crate::builtins::Builtin;
 use crate::resolve::Resolver;
@@ -32,8 +33,9 @@ pub use sources::Source;
 /// bind addresses yields one `Service` per address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
-    /// Where the line was defined, for log messages.
-    pub file: String,
+    /// Where the line was defined, for log messages: one string shared by
+    /// the services of a file.
+    pub file: Rc<str>,
     pub line: usize,
     /// The service field as written (`echo`, `8080`, `/run/foo.sock`).
     pub name: String,
@@ -792,7 +794,7 @@ impl Service {
     #[cfg(test)]
     pub(crate) fn for_test(name: &str, listen: Listen, program: Program) -> Service {
         Service {
-            file: "inetd.conf".to_string(),
+            file: "inetd.conf".into(),
             line: 1,
             name: name.to_string(),
             protocol: "tcp".to_string(),

@@ -90,7 +90,7 @@ pub fn parse_with(
     includes: &dyn Includes,
 ) -> (Vec<Service>, Vec<ConfigError>) {
     let mut parser = Parser {
-        file: file.to_string(),
+        file: file.into(),
         resolver,
         options,
         includes,
@@ -173,8 +173,9 @@ struct DefaultHost {
 }
 
 struct Parser<'a> {
-    /// The file being read (an included one while it is).
-    file: String,
+    /// The file being read (an included one while it is), shared by its
+    /// services.
+    file: Rc<str>,
     resolver: &'a dyn Resolver,
     options: &'a Options,
     includes: &'a dyn Includes,
@@ -195,7 +196,7 @@ struct Parser<'a> {
 
 /// A listener taken by a line.
 struct Claim {
-    file: String,
+    file: Rc<str>,
     line: usize,
     service: usize,
 }
@@ -352,7 +353,7 @@ impl Parser<'_> {
                     continue;
                 }
             };
-            let outer = std::mem::replace(&mut self.file, included.clone());
+            let outer = std::mem::replace(&mut self.file, included.as_str().into());
             self.stack.push(included);
             let default_host = self.default_host.as_ref().map(|d| DefaultHost {
                 hosts: d.hosts.clone(),
@@ -367,7 +368,7 @@ impl Parser<'_> {
 
     fn report(&mut self, line: usize, severity: Severity, reason: String) {
         self.errors.push(ConfigError {
-            file: self.file.clone(),
+            file: self.file.to_string(),
             line,
             severity,
             reason,

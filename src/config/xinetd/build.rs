@@ -342,7 +342,7 @@ fn service(
         ));
     }
     Ok(vec![Service {
-        file: file.to_string(),
+        file: file.into(),
         line,
         name: name.to_string(),
         protocol: protocol.to_string(),

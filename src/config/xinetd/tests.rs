@@ -594,7 +594,7 @@ fn include_and_includedir() {
     let names: Vec<_> = parsed
         .services()
         .into_iter()
-        .map(|s| (s.name, s.file, s.limits.max_child))
+        .map(|s| (s.name, s.file.to_string(), s.limits.max_child))
         .collect();
     // strcmp order: daytime before echo; the defaults of an included file
     // apply, and its warnings name it.
