@@ -52,7 +52,9 @@ pub struct Service {
     /// A `wait` service's socket also on fd 3, with `LISTEN_FDS`,
     /// `LISTEN_PID` and `LISTEN_FDNAMES` (systemd's socket passing).
     pub listen_fds: bool,
-    pub user: Credentials,
+    /// Shared by the services of one user field of a file: a dialect
+    /// resolves each field once.
+    pub user: Rc<Credentials>,
     pub program: Program,
     /// A Sun RPC service (`rpc/udp`...): its socket is bound to an
     /// anonymous port (the listen address's port is 0), which the daemon
@@ -804,13 +806,13 @@ impl Service {
             limits: Limits::default(),
             environment: false,
             listen_fds: false,
-            user: Credentials {
+            user: Rc::new(Credentials {
                 user: "root".to_string(),
                 uid: 0,
                 gid: 0,
                 group: None,
                 groups: Vec::new(),
-            },
+            }),
             program,
             rpc: None,
             hard_reload: false,

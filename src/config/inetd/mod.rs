@@ -100,6 +100,7 @@ pub fn parse_with(
         errors: Vec::new(),
         stack: vec![file.to_string()],
         included: 0,
+        users: HashMap::new(),
     };
     parser.text(text);
     (
@@ -192,6 +193,9 @@ struct Parser<'a> {
     stack: Vec<String>,
     /// Files included so far.
     included: usize,
+    /// The credentials of each user field read so far (see
+    /// [`Parser::credentials`]).
+    users: HashMap<String, Rc<Credentials>>,
 }
 
 /// A listener taken by a line.
@@ -693,7 +697,12 @@ impl Parser<'_> {
     }
 
     /// `user`, `user:group` or `user.group`, then an optional `/login-class`.
-    fn credentials(&self, field: &str, warnings: &mut Vec<String>) -> Result<Credentials, String> {
+    /// Each is resolved once: the services of the same one share it.
+    fn credentials(
+        &mut self,
+        field: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Rc<Credentials>, String> {
         let (spec, class) = match field.split_once('/') {
             Some((spec, class)) => (spec, Some(class)),
             None => (field, None),
@@ -703,6 +712,9 @@ impl Parser<'_> {
                 "{} ignored, not supported: login classes",
                 shown(class)
             ));
+        }
+        if let Some(known) = self.users.get(spec) {
+            return Ok(Rc::clone(known));
         }
         let (name, group) = match spec.split_once(':') {
             Some((name, group)) => (name, Some(group)),
@@ -728,7 +740,7 @@ impl Parser<'_> {
                 .group(group)
                 .ok_or_else(|| format!("unknown group {}", shown(group)))?,
         };
-        Ok(Credentials {
+        let credentials = Rc::new(Credentials {
             user: name.to_string(),
             uid: user.uid,
             gid,
@@ -738,7 +750,9 @@ impl Parser<'_> {
             } else {
                 self.resolver.groups(name, gid)
             },
-        })
+        });
+        self.users.insert(spec.to_string(), Rc::clone(&credentials));
+        Ok(credentials)
     }
 
     /// Records the listeners of a line. One the line names twice rejects

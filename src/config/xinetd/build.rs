@@ -353,7 +353,7 @@ fn service(
         // xinetd gives a program REMOTE_HOST: here with UCSPI's names.
         environment: matches!(program, Program::External { .. }),
         listen_fds: false,
-        user,
+        user: user.into(),
         program,
         rpc: None,
         hard_reload: true,

@@ -4,8 +4,19 @@
 use super::*;
 
 #[test]
+fn the_services_of_one_user_field_share_its_credentials() {
+    let all = services(
+        "ftp stream tcp nowait nobody /x\n\
+         ssh stream tcp nowait nobody /y\n\
+         telnet stream tcp nowait nobody:tty /z",
+    );
+    assert!(Rc::ptr_eq(&all[0].user, &all[1].user));
+    assert_eq!(all[2].user.gid, 5);
+}
+
+#[test]
 fn users_and_groups() {
-    let user = |field: &str| service(&format!("ftp stream tcp nowait {field} /x")).user;
+    let user = |field: &str| (*service(&format!("ftp stream tcp nowait {field} /x")).user).clone();
     assert_eq!(
         user("nobody"),
         Credentials {

@@ -26,7 +26,8 @@ fn builtin_service() {
                 group: None,
                 // root with no group keeps inetd's credentials: not looked up.
                 groups: vec![],
-            },
+            }
+            .into(),
             program: Program::Builtin(Builtin::Echo),
             rpc: None,
             hard_reload: false,
