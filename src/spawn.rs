@@ -106,14 +106,18 @@ pub struct Exec {
     /// The arguments in `strings`, then a null.
     argv_ptrs: Box<[*const c_char]>,
     env: Rc<Environment>,
-    /// `None`: run as the daemon's own user (inetd not running as root).
-    credentials: Option<(uid_t, gid_t, Box<[gid_t]>)>,
+    /// `None`: run as the daemon's own user (inetd not running as root,
+    /// or a root service that keeps inetd's groups).
+    credentials: Option<Box<Credentials>>,
     /// Leave the daemon's fd 2 in place (for inetd's own `--tcpd` modes
     /// when the daemon logs to stderr; they put the socket there themselves).
     keep_stderr: bool,
     /// `None`: none to apply (the defaults).
     settings: Option<Box<ChildSettings>>,
 }
+
+/// What the child switches to: uid, gid and supplementary groups.
+type Credentials = (uid_t, gid_t, Box<[gid_t]>);
 
 /// A service's process settings in the form the child applies them:
 /// `nice(2)`, `umask(2)` and `setrlimit(2)` arguments.
@@ -192,7 +196,7 @@ impl Exec {
         let root = *ROOT.get_or_init(|| unsafe { libc::geteuid() } == 0);
         let credentials = switch_to
             .filter(|_| root)
-            .map(|(uid, gid, groups)| (uid, gid, groups.into()));
+            .map(|(uid, gid, groups)| Box::new((uid, gid, groups.into())));
         Ok(Exec {
             strings,
             argv_ptrs,
@@ -551,7 +555,7 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     // The raw system calls: glibc's wrappers would, were the daemon ever
     // to have threads, signal each of them to change its credentials too
     // (taking locks in memory this child shares with the parent).
-    if let Some((uid, gid, groups)) = &ctx.exec.credentials {
+    if let Some((uid, gid, groups)) = ctx.exec.credentials.as_deref() {
         if libc::syscall(SYS_SETGROUPS, groups.len(), groups.as_ptr()) < 0 {
             return "setgroups";
         }

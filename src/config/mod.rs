@@ -38,9 +38,10 @@ pub struct Service {
     pub file: Rc<str>,
     pub line: usize,
     /// The service field as written (`echo`, `8080`, `/run/foo.sock`).
-    pub name: String,
-    /// The protocol field as written (`tcp6`, `udp46`, `unix`).
-    pub protocol: String,
+    pub name: Box<str>,
+    /// The protocol field as written (`tcp6`, `udp46`, `unix`), shared by
+    /// the services of a file that write it alike.
+    pub protocol: Rc<str>,
     pub listen: Listen,
     pub socket_type: SocketType,
     /// `wait`: the listening socket itself goes to one child at a time.
@@ -798,8 +799,8 @@ impl Service {
         Service {
             file: "inetd.conf".into(),
             line: 1,
-            name: name.to_string(),
-            protocol: "tcp".to_string(),
+            name: name.into(),
+            protocol: "tcp".into(),
             listen,
             socket_type: SocketType::Stream,
             wait: false,

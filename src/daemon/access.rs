@@ -95,9 +95,9 @@ impl Daemon {
                 service
                     .extras
                     .log_name
-                    .as_ref()
+                    .as_deref()
                     .unwrap_or(&service.name)
-                    .clone(),
+                    .to_string(),
             );
         }
         // It writes the verdict's banner itself.

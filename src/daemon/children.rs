@@ -216,7 +216,7 @@ impl Daemon {
         let handoff = Handoff {
             blocking: served.accepts_blocking(),
             env: &env,
-            listen_fds: passing.listen_fds.then_some(served.service.name.as_str()),
+            listen_fds: passing.listen_fds.then_some(&*served.service.name),
         };
         let result = self.spawner.spawn(exec, fd, write_end, drain, handoff);
         let label = served.label.clone();

@@ -129,8 +129,8 @@ impl Daemon {
         let served = self.services.get(slot)?.as_ref()?;
         let fields = served.service.extras.log;
         let service = &served.service;
-        let name = service.extras.log_name.as_ref().unwrap_or(&service.name);
-        (fields != LogFields::default()).then(|| (fields, name.clone()))
+        let name = service.extras.log_name.as_deref().unwrap_or(&service.name);
+        (fields != LogFields::default()).then(|| (fields, name.to_string()))
     }
 
     /// `START: service [pid=N] [from=ADDRESS]`.

@@ -111,6 +111,10 @@ impl Daemon {
                 self.close_listener(listener);
             }
         }
+        // Room for them all at once: growing one slot at a time would
+        // leave the smaller tables' memory behind, in pieces.
+        self.services.reserve(plan.open.len());
+        self.listeners.reserve(plan.open.len());
         let mut free_slot = 0;
         for service in plan.open {
             let Some(exec) = self.prepare_exec(&service) else {

@@ -101,6 +101,7 @@ pub fn parse_with(
         stack: vec![file.to_string()],
         included: 0,
         users: HashMap::new(),
+        protocols: Vec::new(),
     };
     parser.text(text);
     (
@@ -196,6 +197,8 @@ struct Parser<'a> {
     /// The credentials of each user field read so far (see
     /// [`Parser::credentials`]).
     users: HashMap<String, Rc<Credentials>>,
+    /// The protocol fields read so far, each shared by its services.
+    protocols: Vec<Rc<str>>,
 }
 
 /// A listener taken by a line.
@@ -487,13 +490,14 @@ impl Parser<'_> {
         }
         drop_inapplicable_limits(&mut limits, socket_type, wait, family, &program, warnings);
         self.claim(&listens, socket_type, rpc, line, warnings)?;
+        let protocol = self.shared_protocol(fields.protocol);
         Ok(listens
             .into_iter()
             .map(|listen| Service {
                 file: self.file.clone(),
                 line,
-                name: fields.service.to_string(),
-                protocol: fields.protocol.to_string(),
+                name: fields.service.into(),
+                protocol: Rc::clone(&protocol),
                 listen,
                 socket_type,
                 wait,
@@ -694,6 +698,17 @@ impl Parser<'_> {
             )),
             None => Err(wrong_family()),
         }
+    }
+
+    /// The one string of a protocol field (`tcp`, `udp6`...): a file
+    /// writes a handful of them.
+    fn shared_protocol(&mut self, field: &str) -> Rc<str> {
+        if let Some(known) = self.protocols.iter().find(|p| ***p == *field) {
+            return Rc::clone(known);
+        }
+        let protocol: Rc<str> = field.into();
+        self.protocols.push(Rc::clone(&protocol));
+        protocol
     }
 
     /// `user`, `user:group` or `user.group`, then an optional `/login-class`.

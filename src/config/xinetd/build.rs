@@ -344,8 +344,8 @@ fn service(
     Ok(vec![Service {
         file: file.into(),
         line,
-        name: name.to_string(),
-        protocol: protocol.to_string(),
+        name: name.into(),
+        protocol: protocol.into(),
         listen,
         socket_type,
         wait,

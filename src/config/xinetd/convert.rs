@@ -174,7 +174,7 @@ fn line(service: &Service, resolver: &dyn Resolver) -> String {
         SocketType::Dgram => "udp",
     };
     let name = if resolver.port(&service.name, proto) == Some(addr.port()) {
-        service.name.clone()
+        service.name.to_string()
     } else {
         addr.port().to_string()
     };

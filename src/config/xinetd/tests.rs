@@ -202,7 +202,7 @@ fn the_documentation_sample_parses_and_says_what_it_skips() {
     let login = parsed
         .services()
         .into_iter()
-        .find(|s| s.name == "login")
+        .find(|s| &*s.name == "login")
         .unwrap();
     let only = login.extras.gates.only_from.clone().unwrap();
     assert!(only.contains(&Net::new("128.138.193.0".parse().unwrap(), 24)));
@@ -316,7 +316,7 @@ fn disable_enabled_and_disabled_pick_services() {
         parsed(text)
             .services()
             .into_iter()
-            .map(|s| s.name)
+            .map(|s| s.name.into())
             .collect()
     };
     assert_eq!(
@@ -594,7 +594,7 @@ fn include_and_includedir() {
     let names: Vec<_> = parsed
         .services()
         .into_iter()
-        .map(|s| (s.name, s.file.to_string(), s.limits.max_child))
+        .map(|s| (s.name.into(), s.file.to_string(), s.limits.max_child))
         .collect();
     // strcmp order: daytime before echo; the defaults of an included file
     // apply, and its warnings name it.

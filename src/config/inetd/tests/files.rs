@@ -4,7 +4,7 @@
 use super::*;
 
 #[test]
-fn the_services_of_one_user_field_share_its_credentials() {
+fn the_services_of_one_user_or_protocol_field_share_it() {
     let all = services(
         "ftp stream tcp nowait nobody /x\n\
          ssh stream tcp nowait nobody /y\n\
@@ -12,6 +12,7 @@ fn the_services_of_one_user_field_share_its_credentials() {
     );
     assert!(Rc::ptr_eq(&all[0].user, &all[1].user));
     assert_eq!(all[2].user.gid, 5);
+    assert!(Rc::ptr_eq(&all[0].protocol, &all[2].protocol));
 }
 
 #[test]
@@ -301,7 +302,7 @@ fn error_display() {
 fn unix_socket_owner_prefix() {
     let s = service(":nobody:tty:0660:/run/x stream unix nowait root /bin/cat");
     assert_eq!(s.listen, unix("/run/x", Some((65534, 5)), 0o660));
-    assert_eq!(s.name, "/run/x");
+    assert_eq!(&*s.name, "/run/x");
     // The mode in octal, with or without its leading zero; colons may follow in the path.
     let s = service(":root:staff:666:/run/a:/b stream unix nowait root /bin/cat");
     assert_eq!(s.listen, unix("/run/a:/b", Some((0, 50)), 0o666));
@@ -557,7 +558,7 @@ fn rpc_services() {
         })
     );
     assert_eq!(s.listen, inet("0.0.0.0:0", false));
-    assert_eq!(s.protocol, "rpc/udp");
+    assert_eq!(&*s.protocol, "rpc/udp");
     assert_eq!(
         s.dump_line(),
         "0.0.0.0:0 udp4 dgram wait rate=- child=- ip-rate=- ip-child=- user=root uid=0 gid=0 \
