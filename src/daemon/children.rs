@@ -280,8 +280,9 @@ impl Daemon {
     /// started it; left there, it would start the next child at once, and
     /// so on forever. Consume one (the rate limit bounds what is left).
     pub(super) fn drain_failed_datagram(&mut self, slot: usize) {
-        if let Some(listener) = self.listeners[slot].as_ref() {
-            if let (SocketType::Dgram, Some(socket)) = (listener.socket_type, &listener.socket) {
+        let socket_type = self.services[slot].as_ref().map(|s| s.service.socket_type);
+        if let (Some(SocketType::Dgram), Some(listener)) = (socket_type, &self.listeners[slot]) {
+            if let Some(socket) = &listener.socket {
                 let _ = socket.drain_datagram();
             }
         }

@@ -491,7 +491,7 @@ impl Daemon {
         match accepted {
             Ok((stream, peer)) => {
                 if self.opts.log_connections {
-                    let label = listener.label.clone();
+                    let label = label_at(&self.services, slot);
                     self.log.info(format!("{label}: connection from {peer}"));
                 }
                 Some((stream, peer))
@@ -507,7 +507,7 @@ impl Daemon {
                 // connection stays in the backlog. The listener is edge
                 // triggered, so pause it rather than spin, until a
                 // descriptor is freed or a short time has passed.
-                let label = listener.label.clone();
+                let label = label_at(&self.services, slot);
                 self.log.limited(
                     "accept",
                     Level::Err,

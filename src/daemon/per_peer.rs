@@ -158,11 +158,13 @@ impl Daemon {
             self.drain_failed_datagram(slot);
             return Flow::Next;
         }
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let (Some(listener), Some(served)) =
+            (self.listeners[slot].as_ref(), self.services[slot].as_ref())
+        else {
             return Flow::Stop;
         };
         // The address as bound: an RPC service's port was anonymous.
-        let listen = match (&listener.listen, &listener.socket) {
+        let listen = match (&served.service.listen, &listener.socket) {
             (Listen::Inet { v6only, .. }, Some(Socket::Udp(udp))) => match udp.local_addr() {
                 Ok(addr) => Listen::Inet {
                     addr,
@@ -267,7 +269,7 @@ impl Daemon {
             .as_mut()
             .map(|s| s.register(self.poll.registry(), token))
         {
-            let label = listener.label.clone();
+            let label = label_at(&self.services, slot);
             self.log.err(format!("{label}: register: {e}"));
             listener.state = State::Paused(self.now + RESOURCE_PAUSE, Pause::Resources);
             self.resources_paused = true;

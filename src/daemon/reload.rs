@@ -73,9 +73,6 @@ impl Daemon {
             let limits = ServiceLimits::new(&service, &self.opts.limits);
             let label = label(&service);
             let banners = self.load_banners(&service);
-            if let Some(listener) = self.listeners[slot].as_mut() {
-                listener.label = label.clone();
-            }
             // Its counts stay: its children and connections are still its own.
             let Some(served) = self.services[slot].as_mut() else {
                 continue;
@@ -106,10 +103,8 @@ impl Daemon {
             self.stop_what_reload_ended(&removed, &checked);
         }
         for slot in close {
+            self.close_listener(slot);
             self.services[slot] = None;
-            if let Some(listener) = self.listeners[slot].take() {
-                self.close_listener(listener);
-            }
         }
         // Room for them all at once: growing one slot at a time would
         // leave the smaller tables' memory behind, in pieces.
@@ -122,12 +117,11 @@ impl Daemon {
             };
             let id = self.next_service_id;
             self.next_service_id += 1;
-            // One label for both, shared.
             let label = label(&service);
             // A tcpmux service is reached through tcpmux: no socket.
             let listener = match service.listen {
                 Listen::Tcpmux { .. } => None,
-                _ => Some(Listener::new(&service, label.clone(), self.now)),
+                _ => Some(Listener::new(&service, self.now)),
             };
             let served = Served {
                 banners: self.load_banners(&service),

@@ -57,6 +57,16 @@ pub(super) struct ConnectionRate {
     pub(super) refusing_until: Option<Instant>,
 }
 
+/// The label of the service at `slot`, for the log lines of its listener
+/// (a function of the table, so that it can be called while a listener
+/// is borrowed).
+pub(super) fn label_at(services: &[Option<Served>], slot: usize) -> Rc<str> {
+    services
+        .get(slot)
+        .and_then(Option::as_ref)
+        .map_or_else(|| "".into(), |s| s.label.clone())
+}
+
 /// A service's limits after its own suffixes override the daemon's
 /// defaults; 0 means none.
 #[derive(Clone, Copy, Debug)]
