@@ -133,7 +133,7 @@ impl Daemon {
     fn start(&mut self, slot: usize, mut arrival: Arrival) -> Flow {
         if self.services[slot]
             .as_ref()
-            .is_some_and(|s| s.limits.starts_nothing)
+            .is_some_and(|s| s.limits(&self.opts.limits).starts_nothing)
         {
             return self.drop_unstarted(slot, arrival);
         }
@@ -666,7 +666,7 @@ impl Daemon {
             // At most half the children, so that services needing no
             // lookup always have room.
             checks: limits.max_children.div_ceil(2),
-            service_active: listener.limits.max_active,
+            service_active: listener.limits(limits).max_active,
             service_checks: limits.decisions_per_service,
         };
         (counts, caps)
@@ -731,7 +731,7 @@ impl Daemon {
         let Some(served) = self.services[slot].as_mut() else {
             return false;
         };
-        let limit = served.limits.spawns_per_minute;
+        let limit = served.limits(&self.opts.limits).spawns_per_minute;
         if limit == 0 || served.spawns.allow(now, limit, limits::MINUTE) {
             return true;
         }
@@ -753,7 +753,7 @@ impl Daemon {
         let (Some(listener), Peer::Inet(addr)) = (self.services[slot].as_mut(), peer) else {
             return Ok(None);
         };
-        let limits = listener.limits;
+        let limits = listener.limits(&self.opts.limits);
         if !limits.limits_clients() {
             return Ok(None);
         }

@@ -70,7 +70,6 @@ impl Daemon {
                 continue;
             };
             let checks_access = self.checks_access(&service);
-            let limits = ServiceLimits::new(&service, &self.opts.limits);
             let label = label(&service);
             let banners = self.load_banners(&service);
             // Its counts stay: its children and connections are still its own.
@@ -79,7 +78,6 @@ impl Daemon {
             };
             served.checks_access = checks_access;
             served.label = label;
-            served.limits = limits;
             served.service = service;
             served.exec = exec;
             served.banners = banners;
@@ -127,7 +125,6 @@ impl Daemon {
                 banners: self.load_banners(&service),
                 connection_rate: None,
                 label,
-                limits: ServiceLimits::new(&service, &self.opts.limits),
                 checks_access: self.checks_access(&service),
                 service,
                 id,

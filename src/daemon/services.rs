@@ -19,7 +19,6 @@ pub(super) struct Served {
     /// Whether inetd checks hosts.allow/hosts.deny for this service (see
     /// [`Served::access_name`]).
     pub(super) checks_access: bool,
-    pub(super) limits: ServiceLimits,
     pub(super) spawns: RateWindow,
     pub(super) failures: FailureStreak,
     /// Live children, or open builtin connections.
@@ -130,6 +129,12 @@ impl Served {
     /// `None` when inetd does not check them for this service.
     pub(super) fn access_name(&self) -> Option<&str> {
         self.checks_access.then(|| self.service.access_name())
+    }
+
+    /// Its limits, under the daemon's `defaults`: worked out when asked
+    /// (a few comparisons) rather than kept in every service.
+    pub(super) fn limits(&self, defaults: &cli::Limits) -> ServiceLimits {
+        ServiceLimits::new(&self.service, defaults)
     }
 
     /// Its peers with a child, made at the first.
