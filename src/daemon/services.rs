@@ -154,3 +154,29 @@ impl Served {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// What every configured service costs the daemon in its tables, as
+    /// measured on a 64-bit target (issue 18): a field added to these
+    /// types should be rare or boxed, not carried by every plain line.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_service_stays_small() {
+        assert!(
+            size_of::<Option<Served>>() <= 456,
+            "{}",
+            size_of::<Served>()
+        );
+        assert!(size_of::<Service>() <= 240, "{}", size_of::<Service>());
+        assert!(
+            size_of::<Option<Listener>>() <= 88,
+            "{}",
+            size_of::<Listener>()
+        );
+        assert!(size_of::<Option<Exec>>() <= 64, "{}", size_of::<Exec>());
+    }
+}
