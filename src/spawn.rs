@@ -97,8 +97,9 @@ impl Environment {
 }
 
 /// A program ready to be started: C strings and pointer arrays built once.
-/// Every service keeps one: its strings are one block, and what most
-/// programs do not have (credentials to switch to, settings) takes no room.
+/// Every external service keeps one: its strings are one block, and what
+/// most programs do not have (credentials to switch to, settings) takes no
+/// room.
 pub struct Exec {
     /// The path, then each argument, each ending in its NUL. Never mutated:
     /// `argv_ptrs` points into it.
