@@ -71,7 +71,10 @@ pub fn to_inetd_conf(sources: &[Source]) -> i32 {
 }
 
 fn access_names(services: &[Service]) -> BTreeSet<String> {
-    services.iter().map(Service::access_name).collect()
+    services
+        .iter()
+        .map(|s| s.access_name().to_string())
+        .collect()
 }
 
 #[cfg(test)]

@@ -38,7 +38,9 @@ pub enum Socket {
 /// the socket is dropped, if the path still names that file.
 pub struct Bound<S> {
     socket: S,
-    _file: SocketFile,
+    /// Boxed: most sockets are not UNIX ones, and every listener has room
+    /// for a `Socket`.
+    _file: Box<SocketFile>,
 }
 
 impl<S> Deref for Bound<S> {
@@ -375,10 +377,10 @@ fn open_unix(
         return Err(io::Error::other("the path was replaced while binding"));
     }
     // From here the file is ours: an error below unlinks it.
-    let file = SocketFile {
+    let file = Box::new(SocketFile {
         path: path.to_path_buf(),
         identity: (stat.st_dev, stat.st_ino),
-    };
+    });
     if let Some((uid, gid)) = perms.owner {
         // SAFETY: fchownat on a descriptor we own with an empty C string.
         if unsafe {

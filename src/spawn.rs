@@ -17,7 +17,7 @@
 //! which tells it by [`on_child_stack`] and does what the default would
 //! ([`default_action_in_child`]) instead of the daemon's work.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -97,23 +97,32 @@ impl Environment {
 }
 
 /// A program ready to be started: C strings and pointer arrays built once.
+/// Every external service keeps one: its strings are one block, and what
+/// most programs do not have (credentials to switch to, settings) takes no
+/// room.
 pub struct Exec {
-    path: CString,
-    // The pointer array points into these strings; they are never mutated.
-    _argv: Vec<CString>,
-    argv_ptrs: Vec<*const c_char>,
+    /// The path, then each argument, each ending in its NUL. Never mutated:
+    /// `argv_ptrs` points into it.
+    strings: Box<[u8]>,
+    /// The arguments in `strings`, then a null.
+    argv_ptrs: Box<[*const c_char]>,
     env: Rc<Environment>,
-    /// `None`: run as the daemon's own user (inetd not running as root).
-    credentials: Option<(uid_t, gid_t, Vec<gid_t>)>,
+    /// `None`: run as the daemon's own user (inetd not running as root,
+    /// or a root service that keeps inetd's groups).
+    credentials: Option<Box<Credentials>>,
     /// Leave the daemon's fd 2 in place (for inetd's own `--tcpd` modes
     /// when the daemon logs to stderr; they put the socket there themselves).
     keep_stderr: bool,
-    settings: ChildSettings,
+    /// `None`: none to apply (the defaults).
+    settings: Option<Box<ChildSettings>>,
 }
+
+/// What the child switches to: uid, gid and supplementary groups.
+type Credentials = (uid_t, gid_t, Box<[gid_t]>);
 
 /// A service's process settings in the form the child applies them:
 /// `nice(2)`, `umask(2)` and `setrlimit(2)` arguments.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChildSettings {
     pub nice: Option<c_int>,
     pub umask: Option<libc::mode_t>,
@@ -157,33 +166,51 @@ impl Exec {
         env: &Rc<Environment>,
         switch_to: Option<(u32, u32, &[u32])>,
     ) -> io::Result<Exec> {
-        let path = cstring(path.as_os_str())?;
-        let argv: Vec<CString> = argv
-            .iter()
-            .map(|a| cstring(OsStr::new(a)))
-            .collect::<io::Result<_>>()?;
-        let argv_ptrs = null_terminated(&argv);
+        let path = path.as_os_str().as_bytes();
+        let size = path.len() + 1 + argv.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut strings = Vec::with_capacity(size);
+        let mut starts = Vec::with_capacity(argv.len());
+        for (i, string) in std::iter::once(path)
+            .chain(argv.iter().map(|a| a.as_bytes()))
+            .enumerate()
+        {
+            if string.contains(&0) {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"));
+            }
+            if i > 0 {
+                starts.push(strings.len());
+            }
+            strings.extend_from_slice(string);
+            strings.push(0);
+        }
+        // Exactly `size`: no reallocation, and no spare room kept.
+        let strings = strings.into_boxed_slice();
+        let base = strings.as_ptr();
+        let argv_ptrs = starts
+            .into_iter()
+            .map(|at| base.wrapping_add(at).cast::<c_char>())
+            .chain(std::iter::once(ptr::null()))
+            .collect();
         // The daemon's user does not change: asked once, not per service.
         static ROOT: OnceLock<bool> = OnceLock::new();
         // SAFETY: geteuid has no preconditions.
         let root = *ROOT.get_or_init(|| unsafe { libc::geteuid() } == 0);
         let credentials = switch_to
             .filter(|_| root)
-            .map(|(uid, gid, groups)| (uid, gid, groups.to_vec()));
+            .map(|(uid, gid, groups)| Box::new((uid, gid, groups.into())));
         Ok(Exec {
-            path,
-            _argv: argv,
+            strings,
             argv_ptrs,
             env: Rc::clone(env),
             credentials,
             keep_stderr: false,
-            settings: ChildSettings::default(),
+            settings: None,
         })
     }
 
     /// The child also applies `settings` before exec.
     pub fn with_settings(mut self, settings: ChildSettings) -> Exec {
-        self.settings = settings;
+        self.settings = (settings != ChildSettings::default()).then(|| Box::new(settings));
         self
     }
 
@@ -192,10 +219,6 @@ impl Exec {
         self.keep_stderr = true;
         self
     }
-}
-
-fn cstring(s: &OsStr) -> io::Result<CString> {
-    CString::new(s.as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"))
 }
 
 fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
@@ -513,26 +536,27 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
         }
     }
     // The service's own, while still privileged (a hard limit may rise).
-    let settings = &ctx.exec.settings;
-    for (resource, limit) in &settings.rlimits {
-        if libc::setrlimit(*resource as _, limit) < 0 {
-            return "setrlimit";
+    if let Some(settings) = &ctx.exec.settings {
+        for (resource, limit) in &settings.rlimits {
+            if libc::setrlimit(*resource as _, limit) < 0 {
+                return "setrlimit";
+            }
         }
-    }
-    if let Some(increment) = settings.nice {
-        // nice(2) may return -1 on success: errno tells.
-        *libc::__errno_location() = 0;
-        if libc::nice(increment) == -1 && *libc::__errno_location() != 0 {
-            return "nice";
+        if let Some(increment) = settings.nice {
+            // nice(2) may return -1 on success: errno tells.
+            *libc::__errno_location() = 0;
+            if libc::nice(increment) == -1 && *libc::__errno_location() != 0 {
+                return "nice";
+            }
         }
-    }
-    if let Some(mask) = settings.umask {
-        libc::umask(mask);
+        if let Some(mask) = settings.umask {
+            libc::umask(mask);
+        }
     }
     // The raw system calls: glibc's wrappers would, were the daemon ever
     // to have threads, signal each of them to change its credentials too
     // (taking locks in memory this child shares with the parent).
-    if let Some((uid, gid, groups)) = &ctx.exec.credentials {
+    if let Some((uid, gid, groups)) = ctx.exec.credentials.as_deref() {
         if libc::syscall(SYS_SETGROUPS, groups.len(), groups.as_ptr()) < 0 {
             return "setgroups";
         }
@@ -545,7 +569,7 @@ unsafe fn child_setup(ctx: &ChildContext) -> &'static str {
     }
     // The mask is the daemon's (empty), and exec resets every caught signal.
     libc::execve(
-        ctx.exec.path.as_ptr(),
+        ctx.exec.strings.as_ptr().cast::<c_char>(),
         ctx.exec.argv_ptrs.as_ptr(),
         ctx.envp,
     );

@@ -361,11 +361,12 @@ fn the_dump_shows_every_form() {
 
 #[test]
 fn dual_stack_tcp_serves_both_families() {
-    let port = free_port("127.0.0.1");
     if std::net::TcpListener::bind(("::1", 0)).is_err() {
         eprintln!("skipping: no IPv6 loopback");
         return;
     }
+    // Free in both families: the daemon binds the dual-stack [::].
+    let port = free_port("::");
     let _inetd = Daemon::start_with(
         "netbsd-dual-stack",
         &format!(

@@ -22,6 +22,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub use crate::builtins::Builtin;
 use crate::resolve::Resolver;
@@ -32,13 +33,15 @@ pub use sources::Source;
 /// bind addresses yields one `Service` per address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
-    /// Where the line was defined, for log messages.
-    pub file: String,
+    /// Where the line was defined, for log messages: one string shared by
+    /// the services of a file.
+    pub file: Rc<str>,
     pub line: usize,
     /// The service field as written (`echo`, `8080`, `/run/foo.sock`).
-    pub name: String,
-    /// The protocol field as written (`tcp6`, `udp46`, `unix`).
-    pub protocol: String,
+    pub name: Box<str>,
+    /// The protocol field as written (`tcp6`, `udp46`, `unix`), shared by
+    /// the services of a file that write it alike.
+    pub protocol: Rc<str>,
     pub listen: Listen,
     pub socket_type: SocketType,
     /// `wait`: the listening socket itself goes to one child at a time.
@@ -50,8 +53,34 @@ pub struct Service {
     /// A `wait` service's socket also on fd 3, with `LISTEN_FDS`,
     /// `LISTEN_PID` and `LISTEN_FDNAMES` (systemd's socket passing).
     pub listen_fds: bool,
-    pub user: Credentials,
+    /// Shared by the services of one user field of a file: a dialect
+    /// resolves each field once.
+    pub user: Rc<Credentials>,
     pub program: Program,
+    /// A Sun RPC service (`rpc/udp`...): its socket is bound to an
+    /// anonymous port (the listen address's port is 0), which the daemon
+    /// registers with rpcbind for each version.
+    pub rpc: Option<Rpc>,
+    /// A reload that removes the service or changes who may reach it
+    /// stops its running children and connections (xinetd's hard
+    /// reconfiguration: set by the xinetd dialect; for inetd.conf
+    /// services, `--hard-reload`).
+    pub hard_reload: bool,
+    /// What the line says beyond a plain inetd.conf line's fields.
+    pub extras: Extras,
+}
+
+/// A service's [`ExtraSettings`], stored only when some differ from the
+/// defaults: a plain inetd.conf line has none, and they are most of a
+/// `Service`'s size. Reads as the settings themselves (the defaults when
+/// none are stored); made from them with `into()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extras(Option<Box<ExtraSettings>>);
+
+/// What an xinetd entry, a NetBSD line or an auth builtin's options may
+/// add to a service; all empty for a plain inetd.conf line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtraSettings {
     /// The words after `internal NAME` of a builtin that takes options
     /// (auth's, checked at load); empty otherwise.
     pub builtin_args: Vec<String>,
@@ -68,24 +97,66 @@ pub struct Service {
     pub log: LogFields,
     /// Where those records go (xinetd's `log_type`).
     pub log_target: LogTarget,
-    /// Options of the listening socket (NetBSD's buffer sizes and accept
-    /// filter), set when it is opened.
-    pub socket_options: SocketOptions,
-    /// A Sun RPC service (`rpc/udp`...): its socket is bound to an
-    /// anonymous port (the listen address's port is 0), which the daemon
-    /// registers with rpcbind for each version.
-    pub rpc: Option<Rpc>,
-    /// xinetd's per-service gates (address lists, NOLIBWRAP, max_load);
-    /// the default, from inetd.conf, gates nothing.
-    pub gates: Gates,
-    /// A reload that removes the service or changes who may reach it
-    /// stops its running children and connections (xinetd's hard
-    /// reconfiguration: set by the xinetd dialect; for inetd.conf
-    /// services, `--hard-reload`).
-    pub hard_reload: bool,
     /// What xinetd's log lines (`START:`, `EXIT:`, `FAIL:`, `USERID:`)
     /// name the service by: its `id` when it has one, else `name`.
     pub log_name: Option<String>,
+    /// Options of the listening socket (NetBSD's buffer sizes and accept
+    /// filter), set when it is opened.
+    pub socket_options: SocketOptions,
+    /// xinetd's per-service gates (address lists, NOLIBWRAP, max_load);
+    /// the default, from inetd.conf, gates nothing.
+    pub gates: Gates,
+}
+
+/// What [`Extras`] reads as when none are stored: [`ExtraSettings`]'s
+/// defaults, written out because a `static` cannot call `default()`.
+static NO_EXTRAS: ExtraSettings = ExtraSettings {
+    builtin_args: Vec::new(),
+    process: ProcessSettings {
+        nice: None,
+        umask: None,
+        rlimits: Vec::new(),
+        env: Vec::new(),
+        env_alone: false,
+    },
+    access_times: Vec::new(),
+    banners: Banners {
+        every: None,
+        success: None,
+        fail: None,
+    },
+    log: LogFields {
+        on_success: 0,
+        on_failure: 0,
+    },
+    log_target: LogTarget::Daemon,
+    log_name: None,
+    socket_options: SocketOptions {
+        send_buffer: None,
+        receive_buffer: None,
+        defer_accept: None,
+    },
+    gates: Gates {
+        only_from: None,
+        no_access: Vec::new(),
+        no_wrap: false,
+        wrap_name: None,
+        max_load: None,
+    },
+};
+
+impl std::ops::Deref for Extras {
+    type Target = ExtraSettings;
+
+    fn deref(&self) -> &ExtraSettings {
+        self.0.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+}
+
+impl From<ExtraSettings> for Extras {
+    fn from(settings: ExtraSettings) -> Extras {
+        Extras((settings != NO_EXTRAS).then(|| Box::new(settings)))
+    }
 }
 
 /// The program number and version range of an RPC service line
@@ -452,17 +523,23 @@ impl Service {
     /// basename of argv[0] (for a tcpd line, the program tcpd execs), or
     /// the name xinetd's `libwrap` gives. The daemon, `--check-hosts` and
     /// `--match` all take it from here.
-    pub fn access_name(&self) -> String {
-        if let Some(name) = &self.gates.wrap_name {
-            return name.clone();
+    pub fn access_name(&self) -> &str {
+        match &self.extras.gates.wrap_name {
+            Some(name) => name,
+            None => self.program_name(),
         }
+    }
+
+    /// The access name the program gives, whatever xinetd's `libwrap`
+    /// says (see [`Service::access_name`]).
+    pub fn program_name(&self) -> &str {
         match &self.program {
-            Program::Builtin(builtin) => builtin.name().to_string(),
+            Program::Builtin(builtin) => builtin.name(),
             // As xinetd names a redirect service to libwrap: by the service.
-            Program::Redirect(_) => self.name.clone(),
+            Program::Redirect(_) => &self.name,
             Program::External { argv, .. } => {
                 let argv0 = argv.first().map_or("", String::as_str);
-                argv0.rsplit('/').next().unwrap_or(argv0).to_string()
+                argv0.rsplit('/').next().unwrap_or(argv0)
             }
         }
     }
@@ -503,7 +580,7 @@ impl Service {
         let program = match &self.program {
             Program::Builtin(builtin) => {
                 let mut program = format!("internal={}", builtin.name());
-                for arg in &self.builtin_args {
+                for arg in &self.extras.builtin_args {
                     program.push(' ');
                     program.push_str(arg);
                 }
@@ -526,7 +603,7 @@ impl Service {
             Listen::Inet { .. } | Listen::Tcpmux { .. } => String::new(),
         };
         let mut options = String::new();
-        let opts = &self.socket_options;
+        let opts = &self.extras.socket_options;
         for (name, value) in [
             ("sndbuf", opts.send_buffer),
             ("rcvbuf", opts.receive_buffer),
@@ -545,7 +622,7 @@ impl Service {
                 rpc.program, rpc.low, rpc.high
             ));
         }
-        options.push_str(&self.gates.dump_fields());
+        options.push_str(&self.extras.gates.dump_fields());
         options.push_str(&self.runtime_fields());
         format!(
             "{} {} {} {} rate={} child={} ip-rate={} ip-child={} user={} uid={} gid={} group={} groups={}{socket}{options} {}",
@@ -575,8 +652,9 @@ impl Service {
     /// `hard-reload`, `log-name=ID`.
     fn runtime_fields(&self) -> String {
         let mut out = String::new();
-        if !self.access_times.is_empty() {
+        if !self.extras.access_times.is_empty() {
             let windows: Vec<String> = self
+                .extras
                 .access_times
                 .iter()
                 .map(|w| {
@@ -595,15 +673,15 @@ impl Service {
             out.push_str(&format!(" cps={rate}/{wait}"));
         }
         for (name, path) in [
-            ("banner", &self.banners.every),
-            ("banner-success", &self.banners.success),
-            ("banner-fail", &self.banners.fail),
+            ("banner", &self.extras.banners.every),
+            ("banner-success", &self.extras.banners.success),
+            ("banner-fail", &self.extras.banners.fail),
         ] {
             if let Some(path) = path {
                 out.push_str(&format!(" {name}={}", shown_arg(&path.to_string_lossy())));
             }
         }
-        let process = &self.process;
+        let process = &self.extras.process;
         if let Some(nice) = process.nice {
             out.push_str(&format!(" nice={nice}"));
         }
@@ -621,8 +699,8 @@ impl Service {
             out.push_str(" env-alone");
         }
         for (name, bits) in [
-            ("log-success", self.log.on_success),
-            ("log-failure", self.log.on_failure),
+            ("log-success", self.extras.log.on_success),
+            ("log-failure", self.extras.log.on_failure),
         ] {
             if bits != 0 {
                 let flags: Vec<&str> = LogFields::NAMES
@@ -633,14 +711,14 @@ impl Service {
                 out.push_str(&format!(" {name}={}", flags.join(",")));
             }
         }
-        if let Some(field) = self.log_target.dump_field() {
+        if let Some(field) = self.extras.log_target.dump_field() {
             out.push(' ');
             out.push_str(&field);
         }
         if self.hard_reload {
             out.push_str(" hard-reload");
         }
-        if let Some(name) = &self.log_name {
+        if let Some(name) = &self.extras.log_name {
             out.push_str(&format!(" log-name={}", shown_arg(name)));
         }
         out
@@ -719,35 +797,47 @@ impl Service {
     #[cfg(test)]
     pub(crate) fn for_test(name: &str, listen: Listen, program: Program) -> Service {
         Service {
-            file: "inetd.conf".to_string(),
+            file: "inetd.conf".into(),
             line: 1,
-            name: name.to_string(),
-            protocol: "tcp".to_string(),
+            name: name.into(),
+            protocol: "tcp".into(),
             listen,
             socket_type: SocketType::Stream,
             wait: false,
             limits: Limits::default(),
             environment: false,
             listen_fds: false,
-            user: Credentials {
+            user: Rc::new(Credentials {
                 user: "root".to_string(),
                 uid: 0,
                 gid: 0,
                 group: None,
                 groups: Vec::new(),
-            },
+            }),
             program,
-            process: ProcessSettings::default(),
-            access_times: Vec::new(),
-            banners: Banners::default(),
-            log: LogFields::default(),
-            log_target: LogTarget::default(),
-            builtin_args: Vec::new(),
-            socket_options: SocketOptions::default(),
             rpc: None,
-            gates: Gates::default(),
             hard_reload: false,
-            log_name: None,
+            extras: Extras::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extras_store_only_what_differs_from_the_defaults() {
+        let none: Extras = ExtraSettings::default().into();
+        assert!(none.0.is_none());
+        // What a service without extras reads is the defaults.
+        assert_eq!(*none, ExtraSettings::default());
+        let named: Extras = ExtraSettings {
+            log_name: Some("ftp".to_string()),
+            ..ExtraSettings::default()
+        }
+        .into();
+        assert_eq!(named.log_name.as_deref(), Some("ftp"));
+        assert_eq!(named.gates, Gates::default());
     }
 }

@@ -9,6 +9,7 @@
 use crate::keyhash::KeyMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use super::xinetd::Tree;
 use super::*;
@@ -188,10 +189,13 @@ fn load_inetd(
     Ok((services, errors))
 }
 
+/// What two services collide by: an RPC program's port is anonymous, so
+/// programs, not ports, collide.
+type ListenerKey = (Listen, SocketType, Option<u32>);
+
 /// Keeps the first service of each listener; a later one is an error.
 fn drop_duplicates(services: Vec<Service>, errors: &mut Vec<ConfigError>) -> Vec<Service> {
-    // An RPC program's port is anonymous: programs, not ports, collide.
-    let mut first: KeyMap<(Listen, SocketType, Option<u32>), (String, usize)> = KeyMap::default();
+    let mut first: KeyMap<ListenerKey, (Rc<str>, usize)> = KeyMap::default();
     let mut kept = Vec::with_capacity(services.len());
     for service in services {
         let key = (
@@ -202,7 +206,7 @@ fn drop_duplicates(services: Vec<Service>, errors: &mut Vec<ConfigError>) -> Vec
         match first.get(&key) {
             // One line may give several services; they never collide with their own file's.
             Some((file, line)) if *file != service.file => errors.push(ConfigError {
-                file: service.file.clone(),
+                file: service.file.to_string(),
                 line: service.line,
                 severity: Severity::Error,
                 reason: format!(

@@ -42,7 +42,7 @@ impl Daemon {
             program.push(path.to_string_lossy().into_owned());
             program.extend(argv.iter().cloned());
         }
-        let name = served.access_name.as_deref()?;
+        let name = served.access_name()?;
         // A `tcpmux/+` service's `+Go` is the child's to give, on a grant.
         let flags = match served.service.listen {
             Listen::Tcpmux { plus: true, .. } => vec![tcpd::TCPMUX_GO.to_string()],
@@ -52,7 +52,7 @@ impl Daemon {
             .tcpd_exec("--tcpd", &flags, name, &program, &served.service)
             .ok()?;
         // The checked program runs in this process after the check.
-        Some(exec.with_settings(ChildSettings::of(&served.service.process)))
+        Some(exec.with_settings(ChildSettings::of(&served.service.extras.process)))
     }
 
     /// inetd's `--tcpd-datagram` mode, for the verdict on a datagram from
@@ -64,7 +64,7 @@ impl Daemon {
         server: SocketAddr,
     ) -> Option<Exec> {
         let served = self.services[slot].as_ref()?;
-        let name = served.access_name.as_deref()?;
+        let name = served.access_name()?;
         let addresses = [client.to_string(), server.to_string()];
         self.tcpd_exec("--tcpd-datagram", &addresses, name, &[], &served.service)
             .ok()
@@ -88,13 +88,20 @@ impl Daemon {
             argv.push(tcpd::LOG_STDERR.to_string());
         }
         // It asks who the client is, for the log.
-        let log = service.log;
+        let log = service.extras.log;
         if (log.on_success | log.on_failure) & config::LogFields::USERID != 0 {
             argv.push(tcpd::USERID.to_string());
-            argv.push(service.log_name.as_ref().unwrap_or(&service.name).clone());
+            argv.push(
+                service
+                    .extras
+                    .log_name
+                    .as_deref()
+                    .unwrap_or(&service.name)
+                    .to_string(),
+            );
         }
         // It writes the verdict's banner itself.
-        let banners = &service.banners;
+        let banners = &service.extras.banners;
         if banners.success.is_some() || banners.fail.is_some() {
             let path = |p: &Option<PathBuf>| {
                 p.as_ref()
@@ -123,8 +130,8 @@ impl Daemon {
     /// entries (see [`Environment::with`]); or, with `env_alone`, the
     /// service's entries only (xinetd's `passenv`, resolved at load).
     pub(super) fn service_env(&self, service: &Service) -> Rc<Environment> {
-        let own = &service.process.env;
-        if service.process.env_alone {
+        let own = &service.extras.process.env;
+        if service.extras.process.env_alone {
             return Environment::new(
                 own.iter()
                     .filter_map(|e| CString::new(e.as_str()).ok())
@@ -169,7 +176,7 @@ impl Daemon {
         let Some(served) = self.services[slot].as_ref() else {
             return Access::Denied;
         };
-        let Some(daemon) = &served.access_name else {
+        let Some(daemon) = served.access_name() else {
             return Access::Granted;
         };
         let request = Request {
@@ -216,9 +223,8 @@ impl Daemon {
     pub(super) fn stream_access(&mut self, slot: usize, stream: &Stream, peer: &Peer) -> Access {
         // (Only where inetd checks access: the child is its access check.)
         let wants_userid = self.services[slot].as_ref().is_some_and(|s| {
-            let log = s.service.log;
-            s.access_name.is_some()
-                && (log.on_success | log.on_failure) & config::LogFields::USERID != 0
+            let log = s.service.extras.log;
+            s.checks_access && (log.on_success | log.on_failure) & config::LogFields::USERID != 0
         });
         if wants_userid && matches!(peer, Peer::Inet(_)) {
             return Access::InChild;

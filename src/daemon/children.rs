@@ -193,7 +193,7 @@ impl Daemon {
         let handoff = Handoff {
             blocking: served.accepts_blocking(),
             env: &env,
-            listen_fds: passing.listen_fds.then_some(served.service.name.as_str()),
+            listen_fds: passing.listen_fds.then_some(&*served.service.name),
         };
         let result = self.spawner.spawn(exec, fd, write_end, drain, handoff);
         let label = served.label.clone();
@@ -257,8 +257,9 @@ impl Daemon {
     /// started it; left there, it would start the next child at once, and
     /// so on forever. Consume one (the rate limit bounds what is left).
     pub(super) fn drain_failed_datagram(&mut self, slot: usize) {
-        if let Some(listener) = self.listeners[slot].as_ref() {
-            if let (SocketType::Dgram, Some(socket)) = (listener.socket_type, &listener.socket) {
+        let socket_type = self.services[slot].as_ref().map(|s| s.service.socket_type);
+        if let (Some(SocketType::Dgram), Some(listener)) = (socket_type, &self.listeners[slot]) {
+            if let Some(socket) = &listener.socket {
                 let _ = socket.drain_datagram();
             }
         }
@@ -290,7 +291,9 @@ impl Daemon {
                 continue;
             }
             served.release(child.client, self.now);
-            served.peers.child_ended(child.peer.as_ref());
+            if let Some(peers) = served.peers.as_mut() {
+                peers.child_ended(child.peer.as_ref());
+            }
             let granted = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == tcpd::GRANTED;
             match verdict_for {
                 Some(Waiting::Datagram(parked)) if granted => self.answer_parked(slot, parked),

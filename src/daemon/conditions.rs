@@ -57,12 +57,12 @@ pub(super) fn open_at(windows: &[TimeWindow], minute: u16) -> bool {
 impl Daemon {
     /// Reads a service's banner files; one that cannot be read is logged
     /// and left out.
-    pub(super) fn load_banners(&mut self, service: &Service) -> LoadedBanners {
+    pub(super) fn load_banners(&mut self, service: &Service) -> Option<Box<LoadedBanners>> {
         let Banners {
             every,
             success,
             fail,
-        } = &service.banners;
+        } = &service.extras.banners;
         let mut read = |path: &Option<PathBuf>| -> Option<Rc<[u8]>> {
             let path = path.as_ref()?;
             match crate::files::read_regular(path) {
@@ -81,17 +81,22 @@ impl Daemon {
                 }
             }
         };
-        LoadedBanners {
+        let loaded = LoadedBanners {
             every: read(every),
             success: read(success),
             fail: read(fail),
-        }
+        };
+        (loaded.every.is_some() || loaded.success.is_some() || loaded.fail.is_some())
+            .then(|| Box::new(loaded))
     }
 
     /// Writes one of the service's banners to a fresh connection, as much
     /// as its send buffer takes now.
     pub(super) fn send_banner(&self, slot: usize, stream: &mut Stream, which: Banner) {
-        let Some(banners) = self.services[slot].as_ref().map(|s| &s.banners) else {
+        let Some(banners) = self.services[slot]
+            .as_ref()
+            .and_then(|s| s.banners.as_deref())
+        else {
             return;
         };
         let banner = match which {
@@ -111,21 +116,22 @@ impl Daemon {
         let Some(served) = self.services[slot].as_mut() else {
             return Ok(());
         };
-        if !open_at(&served.service.access_times, local_minute()) {
+        if !open_at(&served.service.extras.access_times, local_minute()) {
             return Err(Closed::Hours);
         }
         let Some((rate, wait)) = served.service.limits.cps else {
             return Ok(());
         };
-        if served.refusing_until.is_some_and(|until| now < until) {
+        let counted = served.connection_rate.get_or_insert_with(Box::default);
+        if counted.refusing_until.is_some_and(|until| now < until) {
             return Err(Closed::Rate);
         }
-        served.refusing_until = None;
-        if served.per_second.allow(now, rate, Duration::from_secs(1)) {
+        counted.refusing_until = None;
+        if counted.per_second.allow(now, rate, Duration::from_secs(1)) {
             return Ok(());
         }
-        served.per_second = RateWindow::default();
-        served.refusing_until = Some(now + Duration::from_secs(u64::from(wait)));
+        counted.per_second = RateWindow::default();
+        counted.refusing_until = Some(now + Duration::from_secs(u64::from(wait)));
         self.log.err(format!(
             "{}: more than {rate} connections in a second: refusing connections for {wait} s",
             served.label

@@ -68,7 +68,7 @@ impl Daemon {
         let waits = !datagrams && !per_peer && served.hands_over_socket();
         // -L holds programs back; a service's own max_load (xinetd's) holds
         // back whatever it serves.
-        let load_gated = kind == Kind::Program || served.service.gates.max_load.is_some();
+        let load_gated = kind == Kind::Program || served.service.extras.gates.max_load.is_some();
         for _ in 0..ACCEPT_BATCH {
             // A builtin's datagrams are limited by the reply budgets.
             if (!datagrams && !self.has_room(slot, kind)) || (load_gated && !self.load_allows(slot))
@@ -133,7 +133,7 @@ impl Daemon {
     fn start(&mut self, slot: usize, mut arrival: Arrival) -> Flow {
         if self.services[slot]
             .as_ref()
-            .is_some_and(|s| s.limits.starts_nothing)
+            .is_some_and(|s| s.limits(&self.opts.limits).starts_nothing)
         {
             return self.drop_unstarted(slot, arrival);
         }
@@ -394,7 +394,7 @@ impl Daemon {
         let Some(served) = self.services[slot].as_ref() else {
             return false;
         };
-        let gates = &served.service.gates;
+        let gates = &served.service.extras.gates;
         if !gates.lists_addresses() || gates.admits(client.ip()) {
             return true;
         }
@@ -492,7 +492,7 @@ impl Daemon {
         match accepted {
             Ok((stream, peer)) => {
                 if self.opts.log_connections {
-                    let label = listener.label.clone();
+                    let label = label_at(&self.services, slot);
                     self.log.info(format!("{label}: connection from {peer}"));
                 }
                 Some((stream, peer))
@@ -508,7 +508,7 @@ impl Daemon {
                 // connection stays in the backlog. The listener is edge
                 // triggered, so pause it rather than spin, until a
                 // descriptor is freed or a short time has passed.
-                let label = listener.label.clone();
+                let label = label_at(&self.services, slot);
                 self.log.limited(
                     "accept",
                     Level::Err,
@@ -658,7 +658,7 @@ impl Daemon {
                 + 2 * self.relays.len()
                 + self.children.waiting_connections()
                 + checks as usize
-                + listener.peers.reserved_sockets(),
+                + listener.peers.as_ref().map_or(0, |p| p.reserved_sockets()),
             checks,
             service_active: listener.active,
             service_checks: listener.deciding,
@@ -670,7 +670,7 @@ impl Daemon {
             // At most half the children, so that services needing no
             // lookup always have room.
             checks: limits.max_children.div_ceil(2),
-            service_active: listener.limits.max_active,
+            service_active: listener.limits(limits).max_active,
             service_checks: limits.decisions_per_service,
         };
         (counts, caps)
@@ -707,7 +707,7 @@ impl Daemon {
         // A service's own max_load (xinetd's) before the daemon's -L.
         let own = self.services[slot]
             .as_ref()
-            .and_then(|s| s.service.gates.max_load)
+            .and_then(|s| s.service.extras.gates.max_load)
             .map(|hundredths| f64::from(hundredths) / 100.0);
         let Some(max) = own.or(self.opts.limits.max_load) else {
             return true;
@@ -735,7 +735,7 @@ impl Daemon {
         let Some(served) = self.services[slot].as_mut() else {
             return false;
         };
-        let limit = served.limits.spawns_per_minute;
+        let limit = served.limits(&self.opts.limits).spawns_per_minute;
         if limit == 0 || served.spawns.allow(now, limit, limits::MINUTE) {
             return true;
         }
@@ -757,7 +757,7 @@ impl Daemon {
         let (Some(listener), Peer::Inet(addr)) = (self.services[slot].as_mut(), peer) else {
             return Ok(None);
         };
-        let limits = listener.limits;
+        let limits = listener.limits(&self.opts.limits);
         if !limits.limits_clients() {
             return Ok(None);
         }

@@ -1,7 +1,9 @@
 //! The listener table: sockets and their states (listening, handed to a
 //! `wait` child, waiting to bind, paused), binding with back-off, pausing
 //! and resuming. A listener at slot `i` is the socket of the service at
-//! slot `i` (`services.rs`); a service may have none. It knows nothing of
+//! slot `i` (`services.rs`), whose address, socket type and label it
+//! binds and logs by (a reload keeps a listener only for a service of the
+//! same address and type); a service may have none. It knows nothing of
 //! services' programs, children, sessions or access rules: others tell it
 //! when to pause or wake.
 
@@ -14,21 +16,14 @@ pub(super) const BIND_RETRY: Duration = Duration::from_secs(5);
 
 pub(super) const BIND_RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// A listening socket: what to bind, and its state.
+/// A listening socket and its state; what it binds is its service's.
 pub(super) struct Listener {
-    pub(super) listen: Listen,
-    pub(super) socket_type: SocketType,
     /// Set when the socket is opened (a reload keeps an open socket as it is).
     pub(super) options: SocketOptions,
-    /// `service/protocol` of the service that owns it, for log lines.
-    pub(super) label: Rc<str>,
     pub(super) socket: Option<Socket>,
     pub(super) state: State,
     /// Failed binds in a row (see [`Daemon::bind`]).
     pub(super) bind_failures: u32,
-    /// A UDP `nowait` listener, bound to share its port with its
-    /// children's sockets (see `per_peer.rs`).
-    pub(super) per_peer: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,18 +47,13 @@ pub(super) enum Pause {
 }
 
 impl Listener {
-    /// A listener for `service`'s address (or path) and socket type, not
-    /// bound yet.
-    pub(super) fn new(service: &Service, label: Rc<str>, now: Instant) -> Listener {
+    /// A listener for `service`, not bound yet.
+    pub(super) fn new(service: &Service, now: Instant) -> Listener {
         Listener {
-            listen: service.listen.clone(),
-            socket_type: service.socket_type,
-            options: service.socket_options,
-            label,
+            options: service.extras.socket_options,
             socket: None,
             state: State::Unbound(now),
             bind_failures: 0,
-            per_peer: serves_peers(service),
         }
     }
 }
@@ -77,8 +67,13 @@ impl Daemon {
             .unwrap_or_default()
     }
 
-    pub(super) fn close_listener(&mut self, mut listener: Listener) {
-        self.rpc_closed(&listener);
+    /// Closes the listener at `slot`, before its service goes (whose
+    /// address and label it is closed by).
+    pub(super) fn close_listener(&mut self, slot: usize) {
+        self.rpc_closed(slot);
+        let Some(mut listener) = self.listeners[slot].take() else {
+            return;
+        };
         if let Some(socket) = &mut listener.socket {
             if listener.state == State::Listening {
                 let _ = socket.deregister(self.poll.registry());
@@ -86,20 +81,26 @@ impl Daemon {
         }
         // A unix socket's file goes with it, if it is still ours.
         drop(listener.socket.take());
-        self.log.info(format!("{}: removed", listener.label));
+        if let Some(served) = self.services[slot].as_ref() {
+            self.log.info(format!("{}: removed", served.label));
+        }
     }
 
     pub(super) fn bind(&mut self, slot: usize) {
         let backlog = self.opts.backlog;
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let (Some(listener), Some(served)) = (
+            self.listeners[slot].as_mut(),
+            self.services.get(slot).and_then(Option::as_ref),
+        ) else {
             return;
         };
-        let opened = if listener.per_peer {
-            listener::open_shared_udp(&listener.listen, &listener.options)
+        let (service, label) = (&served.service, &served.label);
+        let opened = if serves_peers(service) {
+            listener::open_shared_udp(&service.listen, &listener.options)
         } else {
             listener::open(
-                &listener.listen,
-                listener.socket_type,
+                &service.listen,
+                service.socket_type,
                 backlog,
                 &listener.options,
             )
@@ -107,15 +108,14 @@ impl Daemon {
         match opened {
             Ok(mut socket) => {
                 if let Err(e) = socket.register(self.poll.registry(), Key::Listener(slot).token()) {
-                    self.log.err(format!("{}: register: {e}", listener.label));
+                    self.log.err(format!("{label}: register: {e}"));
                     listener.state = State::Unbound(self.now + BIND_RETRY);
                     return;
                 }
                 listener.socket = Some(socket);
                 listener.state = State::Listening;
                 let failures = std::mem::take(&mut listener.bind_failures);
-                let place = describe(&listener.listen);
-                let label = &listener.label;
+                let place = describe(&service.listen);
                 match failures {
                     0 => self
                         .log
@@ -141,9 +141,8 @@ impl Daemon {
                         format!(" (failed {failures} times)")
                     };
                     self.log.err(format!(
-                        "{}: cannot bind {}: {e}{again}; retrying in {} s",
-                        listener.label,
-                        describe(&listener.listen),
+                        "{label}: cannot bind {}: {e}{again}; retrying in {} s",
+                        describe(&service.listen),
                         retry.as_secs()
                     ));
                 }
@@ -194,7 +193,7 @@ impl Daemon {
         match restored {
             Ok(()) => listener.state = State::Listening,
             Err(e) => {
-                let label = listener.label.clone();
+                let label = label_at(&self.services, slot);
                 self.log
                     .err(format!("{label}: cannot resume listening: {e}"));
                 listener.state = State::Paused(self.now + RESOURCE_PAUSE, Pause::Resources);

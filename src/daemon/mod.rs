@@ -289,8 +289,8 @@ impl Daemon {
     fn shutdown(&mut self) {
         let _ = self.notifier.stopping();
         self.log.info("terminating");
-        for listener in std::mem::take(&mut self.listeners).into_iter().flatten() {
-            self.close_listener(listener);
+        for slot in 0..self.listeners.len() {
+            self.close_listener(slot);
         }
         self.rpc_flush();
         if let Some(pidfile) = self.pidfile.take() {
@@ -334,9 +334,7 @@ impl Key {
 }
 
 fn label(service: &Service) -> Rc<str> {
-    [service.name.as_str(), "/", service.protocol.as_str()]
-        .concat()
-        .into()
+    [&*service.name, "/", &*service.protocol].concat().into()
 }
 
 fn describe(listen: &Listen) -> Described<'_> {

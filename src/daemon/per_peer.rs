@@ -105,16 +105,16 @@ impl Daemon {
     /// A reserved socket that has its peer's datagram; expired ones go.
     fn reserved_waiting(&mut self, slot: usize) -> Option<SocketAddr> {
         let now = self.now;
-        let served = self.services.get_mut(slot)?.as_mut()?;
+        let peers = self.services.get_mut(slot)?.as_mut()?.peers.as_mut()?;
         let registry = self.poll.registry();
-        served.peers.reserved.retain_mut(|r| {
+        peers.reserved.retain_mut(|r| {
             let fresh = now.saturating_duration_since(r.since) < RESERVATION;
             if !fresh {
                 let _ = r.socket.deregister(registry);
             }
             fresh
         });
-        served.peers.reserved.iter().find_map(|r| match &r.socket {
+        peers.reserved.iter().find_map(|r| match &r.socket {
             Socket::Udp(udp) if udp.peek(&mut [0u8; 1]).is_ok() => Some(r.peer),
             _ => None,
         })
@@ -129,7 +129,7 @@ impl Daemon {
                     .services
                     .get_mut(slot)
                     .and_then(Option::as_mut)
-                    .and_then(|s| s.peers.take_reserved(peer))
+                    .and_then(|s| s.peers.as_mut()?.take_reserved(peer))
                 {
                     let _ = socket.deregister(self.poll.registry());
                 }
@@ -149,7 +149,8 @@ impl Daemon {
     ) -> Flow {
         let known = self.services[slot]
             .as_ref()
-            .is_some_and(|s| s.peers.known(&sender));
+            .and_then(|s| s.peers.as_ref())
+            .is_some_and(|p| p.known(&sender));
         if waits == Waits::Listener && known {
             // Sent before its own socket was connected: from now on the
             // kernel gives the peer's datagrams to that socket.
@@ -157,11 +158,13 @@ impl Daemon {
             self.drain_failed_datagram(slot);
             return Flow::Next;
         }
-        let Some(listener) = self.listeners[slot].as_mut() else {
+        let (Some(listener), Some(served)) =
+            (self.listeners[slot].as_ref(), self.services[slot].as_ref())
+        else {
             return Flow::Stop;
         };
         // The address as bound: an RPC service's port was anonymous.
-        let listen = match (&listener.listen, &listener.socket) {
+        let listen = match (&served.service.listen, &listener.socket) {
             (Listen::Inet { v6only, .. }, Some(Socket::Udp(udp))) => match udp.local_addr() {
                 Ok(addr) => Listen::Inet {
                     addr,
@@ -174,7 +177,7 @@ impl Daemon {
         let taken = match waits {
             Waits::Reserved => self.services[slot]
                 .as_mut()
-                .and_then(|s| s.peers.take_reserved(sender)),
+                .and_then(|s| s.peers.as_mut()?.take_reserved(sender)),
             Waits::Listener => {
                 match self.replace_listener(slot, &listen, sender, client, checked) {
                     Ok(taken) => taken,
@@ -222,7 +225,7 @@ impl Daemon {
         drop(taken);
         if spawned.is_ok() {
             if let Some(served) = self.services[slot].as_mut() {
-                served.peers.with_child.insert(sender);
+                served.peers_mut().with_child.insert(sender);
             }
         }
         self.after_spawn(slot, client, spawned)
@@ -266,7 +269,7 @@ impl Daemon {
             .as_mut()
             .map(|s| s.register(self.poll.registry(), token))
         {
-            let label = listener.label.clone();
+            let label = label_at(&self.services, slot);
             self.log.err(format!("{label}: register: {e}"));
             listener.state = State::Paused(self.now + RESOURCE_PAUSE, Pause::Resources);
             self.resources_paused = true;
@@ -288,7 +291,11 @@ impl Daemon {
             if counts.fds + 1 + admission::FD_RESERVE > caps.fds {
                 return;
             }
-            if served.peers.reserved.len() >= MAX_RESERVED || served.peers.known(&peer) {
+            let full_or_known = served
+                .peers
+                .as_ref()
+                .is_some_and(|p| p.reserved.len() >= MAX_RESERVED || p.known(&peer));
+            if full_or_known {
                 continue;
             }
             let options = self.listener_options(slot);
@@ -305,7 +312,7 @@ impl Daemon {
             let Some(served) = self.services[slot].as_mut() else {
                 return;
             };
-            served.peers.reserved.push(Reserved {
+            served.peers_mut().reserved.push(Reserved {
                 peer,
                 socket,
                 since: now,

@@ -78,7 +78,7 @@ impl Daemon {
     fn emit(&mut self, slot: usize, line: String) {
         let target = self.services[slot]
             .as_ref()
-            .map(|s| s.service.log_target.clone());
+            .map(|s| s.service.extras.log_target.clone());
         match target {
             None | Some(LogTarget::Daemon) => self.log.info(line),
             Some(LogTarget::Syslog(priority)) => self.log.auth(priority, line),
@@ -127,10 +127,10 @@ impl Daemon {
 
     fn fields(&self, slot: usize) -> Option<(LogFields, String)> {
         let served = self.services.get(slot)?.as_ref()?;
-        let fields = served.service.log;
+        let fields = served.service.extras.log;
         let service = &served.service;
-        let name = service.log_name.as_ref().unwrap_or(&service.name);
-        (fields != LogFields::default()).then(|| (fields, name.clone()))
+        let name = service.extras.log_name.as_deref().unwrap_or(&service.name);
+        (fields != LogFields::default()).then(|| (fields, name.to_string()))
     }
 
     /// `START: service [pid=N] [from=ADDRESS]`.

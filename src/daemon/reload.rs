@@ -70,20 +70,15 @@ impl Daemon {
                 close.push(slot);
                 continue;
             };
-            let access_name = self.checked_name(&service);
-            let limits = ServiceLimits::new(&service, &self.opts.limits);
+            let checks_access = self.checks_access(&service);
             let label = label(&service);
             let banners = self.load_banners(&service);
-            if let Some(listener) = self.listeners[slot].as_mut() {
-                listener.label = label.clone();
-            }
             // Its counts stay: its children and connections are still its own.
             let Some(served) = self.services[slot].as_mut() else {
                 continue;
             };
-            served.access_name = access_name;
+            served.checks_access = checks_access;
             served.label = label;
-            served.limits = limits;
             served.service = service;
             served.exec = exec;
             served.banners = banners;
@@ -107,11 +102,13 @@ impl Daemon {
             self.stop_what_reload_ended(&removed, &checked);
         }
         for slot in close {
+            self.close_listener(slot);
             self.services[slot] = None;
-            if let Some(listener) = self.listeners[slot].take() {
-                self.close_listener(listener);
-            }
         }
+        // Room for them all at once: growing one slot at a time would
+        // leave the smaller tables' memory behind, in pieces.
+        self.services.reserve(plan.open.len());
+        self.listeners.reserve(plan.open.len());
         let mut free_slot = 0;
         for service in plan.open {
             let Some(exec) = self.prepare_exec(&service) else {
@@ -119,20 +116,17 @@ impl Daemon {
             };
             let id = self.next_service_id;
             self.next_service_id += 1;
-            // One label for both, shared.
             let label = label(&service);
             // A tcpmux service is reached through tcpmux: no socket.
             let listener = match service.listen {
                 Listen::Tcpmux { .. } => None,
-                _ => Some(Listener::new(&service, label.clone(), self.now)),
+                _ => Some(Listener::new(&service, self.now)),
             };
             let served = Served {
                 banners: self.load_banners(&service),
-                per_second: RateWindow::default(),
-                refusing_until: None,
+                connection_rate: None,
                 label,
-                limits: ServiceLimits::new(&service, &self.opts.limits),
-                access_name: self.checked_name(&service),
+                checks_access: self.checks_access(&service),
                 service,
                 id,
                 exec,
@@ -144,7 +138,7 @@ impl Daemon {
                 refused: 0,
                 clients: None,
                 paused_until: None,
-                peers: Peers::default(),
+                peers: None,
             };
             // Slots below `free_slot` are taken: the scan is linear in all.
             while self.services.get(free_slot).is_some_and(Option::is_some) {
@@ -190,7 +184,7 @@ impl Daemon {
         let real = |want_names: bool| {
             self.services.iter().flatten().any(|s| {
                 s.service.program == Program::Builtin(Builtin::Auth)
-                    && builtins::ident::Options::parse(&s.service.builtin_args)
+                    && builtins::ident::Options::parse(&s.service.extras.builtin_args)
                         .is_ok_and(|(o, _)| o.real && !o.random && (!want_names || !o.numeric))
             })
         };
@@ -224,13 +218,14 @@ impl Daemon {
         self.listeners[slot] = listener;
     }
 
-    /// The access name of a service whose access inetd checks: not with
-    /// `--no-wrap` or the service's NOLIBWRAP (xinetd's), nor when the program is tcpd, which checks the rules
-    /// itself (checking them twice would run `spawn` and send banners twice).
-    pub(super) fn checked_name(&self, service: &Service) -> Option<String> {
+    /// Whether inetd checks a service's access: not with `--no-wrap` or
+    /// the service's NOLIBWRAP (xinetd's), nor when the program is tcpd,
+    /// which checks the rules itself (checking them twice would run
+    /// `spawn` and send banners twice).
+    pub(super) fn checks_access(&self, service: &Service) -> bool {
         let tcpd = matches!(&service.program,
             Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
-        (self.opts.wrap && !service.gates.no_wrap && !tcpd).then(|| service.access_name())
+        self.opts.wrap && !service.extras.gates.no_wrap && !tcpd
     }
 
     /// `Some(None)` for builtins, `None` when the program cannot be prepared.
@@ -245,7 +240,7 @@ impl Daemon {
             service.user.switch(),
         ) {
             Ok(exec) => Some(Some(
-                exec.with_settings(ChildSettings::of(&service.process)),
+                exec.with_settings(ChildSettings::of(&service.extras.process)),
             )),
             Err(e) => {
                 self.log.err(format!(
@@ -291,22 +286,20 @@ impl Daemon {
             let Some(served) = self.services[slot].as_ref().filter(|s| s.id == id) else {
                 continue;
             };
-            let gates = &served.service.gates;
+            let gates = &served.service.extras.gates;
             if gates.lists_addresses() && !gates.admits(client.ip()) {
                 let why = format!("its client {client} no longer passes only_from/no_access");
                 stop.push((pid, child.label.clone(), why));
                 continue;
             }
-            if !open_at(&served.service.access_times, minute) {
+            if !open_at(&served.service.extras.access_times, minute) {
                 let why = "its service is outside its access times now".to_string();
                 stop.push((pid, child.label.clone(), why));
                 continue;
             }
-            let (true, Some(daemon), Listen::Inet { addr: server, .. }) = (
-                rules_apply,
-                served.access_name.as_deref(),
-                &served.service.listen,
-            ) else {
+            let (true, Some(daemon), Listen::Inet { addr: server, .. }) =
+                (rules_apply, served.access_name(), &served.service.listen)
+            else {
                 continue;
             };
             let request = Request {
@@ -335,7 +328,7 @@ impl Daemon {
             let served = self.services[slot]
                 .as_ref()
                 .filter(|s| s.id == id && checked.get(slot).copied().unwrap_or(false))?;
-            let gates = &served.service.gates;
+            let gates = &served.service.extras.gates;
             (gates.lists_addresses() && client.is_some_and(|ip| !gates.admits(ip)))
                 .then_some("its client no longer passes only_from/no_access")
         };

@@ -216,7 +216,8 @@ impl Daemon {
         let Some(bound) = listener.socket.as_ref().and_then(local_addr) else {
             return;
         };
-        let mappings = mappings(rpc, &listener.listen, listener.socket_type, bound);
+        let service = &served.service;
+        let mappings = mappings(rpc, &service.listen, service.socket_type, bound);
         if self.rpc.socket.is_none() {
             match self.rpcbind_socket() {
                 Ok(socket) => self.rpc.socket = Some(socket),
@@ -264,12 +265,19 @@ impl Daemon {
         Ok(socket)
     }
 
-    /// A listener is closing: unregister its mappings, if it has any.
-    pub(super) fn rpc_closed(&mut self, listener: &Listener) {
+    /// The listener at `slot` is closing: unregister its mappings, if it
+    /// has any.
+    pub(super) fn rpc_closed(&mut self, slot: usize) {
+        let (Some(listener), Some(served)) = (
+            self.listeners.get(slot).and_then(Option::as_ref),
+            self.services.get(slot).and_then(Option::as_ref),
+        ) else {
+            return;
+        };
         let Some(bound) = listener.socket.as_ref().and_then(local_addr) else {
             return;
         };
-        let transports = netids(&listener.listen, listener.socket_type);
+        let transports = netids(&served.service.listen, served.service.socket_type);
         let (gone, kept): (Vec<Wanted>, Vec<Wanted>) = std::mem::take(&mut self.rpc.wanted)
             .into_iter()
             .partition(|w| w.mapping.port == bound.port() && transports.contains(&w.mapping.netid));

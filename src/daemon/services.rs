@@ -16,10 +16,9 @@ pub(super) struct Served {
     /// `service/protocol`, for log lines.
     pub(super) label: Rc<str>,
     pub(super) exec: Option<Exec>,
-    /// The name matched against hosts.allow/hosts.deny daemon patterns;
-    /// `None` when inetd does not check them for this service.
-    pub(super) access_name: Option<String>,
-    pub(super) limits: ServiceLimits,
+    /// Whether inetd checks hosts.allow/hosts.deny for this service (see
+    /// [`Served::access_name`]).
+    pub(super) checks_access: bool,
     pub(super) spawns: RateWindow,
     pub(super) failures: FailureStreak,
     /// Live children, or open builtin connections.
@@ -34,17 +33,37 @@ pub(super) struct Served {
     /// Per-client counts, when the service limits clients: boxed, since
     /// most services never make one (8 bytes each instead of 56).
     pub(super) clients: Option<Box<ClientTable>>,
-    /// Its banner files' contents.
-    pub(super) banners: LoadedBanners,
-    /// Connections this second, against `cps`.
-    pub(super) per_second: RateWindow,
-    /// Past `cps`: every connection is refused until then.
-    pub(super) refusing_until: Option<Instant>,
+    /// Its banner files' contents; `None` when it has no banners (most
+    /// services: boxed, 8 bytes instead of 48).
+    pub(super) banners: Option<Box<LoadedBanners>>,
+    /// Its connections against `cps`; made at the first one (boxed too:
+    /// only xinetd's services have a `cps`).
+    pub(super) connection_rate: Option<Box<ConnectionRate>>,
     /// Until when a service without a listener (tcpmux) refuses what comes,
     /// as a listener's pause would (see `listeners.rs`).
     pub(super) paused_until: Option<Instant>,
-    /// The peers of a UDP `nowait` service that have a child (see `per_peer.rs`).
-    pub(super) peers: Peers,
+    /// The peers of a UDP `nowait` service that have a child (see
+    /// `per_peer.rs`); made at the first one (boxed: 8 bytes instead of 72).
+    pub(super) peers: Option<Box<Peers>>,
+}
+
+/// A service's connections against its `cps` (xinetd's rate limit).
+#[derive(Default)]
+pub(super) struct ConnectionRate {
+    /// Connections this second.
+    pub(super) per_second: RateWindow,
+    /// Past `cps`: every connection is refused until then.
+    pub(super) refusing_until: Option<Instant>,
+}
+
+/// The label of the service at `slot`, for the log lines of its listener
+/// (a function of the table, so that it can be called while a listener
+/// is borrowed).
+pub(super) fn label_at(services: &[Option<Served>], slot: usize) -> Rc<str> {
+    services
+        .get(slot)
+        .and_then(Option::as_ref)
+        .map_or_else(|| "".into(), |s| s.label.clone())
 }
 
 /// A service's limits after its own suffixes override the daemon's
@@ -106,6 +125,23 @@ impl Served {
             && !self.hands_over_socket()
     }
 
+    /// The name matched against hosts.allow/hosts.deny daemon patterns;
+    /// `None` when inetd does not check them for this service.
+    pub(super) fn access_name(&self) -> Option<&str> {
+        self.checks_access.then(|| self.service.access_name())
+    }
+
+    /// Its limits, under the daemon's `defaults`: worked out when asked
+    /// (a few comparisons) rather than kept in every service.
+    pub(super) fn limits(&self, defaults: &cli::Limits) -> ServiceLimits {
+        ServiceLimits::new(&self.service, defaults)
+    }
+
+    /// Its peers with a child, made at the first.
+    pub(super) fn peers_mut(&mut self) -> &mut Peers {
+        self.peers.get_or_insert_with(Box::default)
+    }
+
     /// Counts one child or connection of `client` ended.
     pub(super) fn release(&mut self, client: Option<IpAddr>, now: Instant) {
         self.active = self.active.saturating_sub(1);
@@ -116,5 +152,31 @@ impl Served {
         if let (Some(table), Some(client)) = (self.clients.as_mut(), client) {
             table.release(client, now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// What every configured service costs the daemon in its tables, as
+    /// measured on a 64-bit target (issue 18): a field added to these
+    /// types should be rare or boxed, not carried by every plain line.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_service_stays_small() {
+        assert!(
+            size_of::<Option<Served>>() <= 456,
+            "{}",
+            size_of::<Served>()
+        );
+        assert!(size_of::<Service>() <= 240, "{}", size_of::<Service>());
+        assert!(
+            size_of::<Option<Listener>>() <= 88,
+            "{}",
+            size_of::<Listener>()
+        );
+        assert!(size_of::<Option<Exec>>() <= 64, "{}", size_of::<Exec>());
     }
 }

@@ -58,7 +58,7 @@ impl Daemon {
         // auth's -t sets its own; an idle connection is closed after the
         // idle timeout anyway.
         let deadline = match service {
-            Builtin::Auth => ident::Options::parse(&served.service.builtin_args)
+            Builtin::Auth => ident::Options::parse(&served.service.extras.builtin_args)
                 .ok()
                 .map(|(options, _)| options.deadline()),
             _ => service.line_deadline(),
@@ -115,7 +115,7 @@ impl Daemon {
         };
         let args = self.services[session.service.0]
             .as_ref()
-            .map_or(&[][..], |s| &s.service.builtin_args[..]);
+            .map_or(&[][..], |s| &s.service.extras.builtin_args[..]);
         // Checked at load: a line with options it cannot serve is skipped.
         let options = ident::Options::parse(args).map_or_else(|_| Default::default(), |o| o.0);
         let endpoints = match &session.connection.stream {

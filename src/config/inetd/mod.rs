@@ -90,7 +90,7 @@ pub fn parse_with(
     includes: &dyn Includes,
 ) -> (Vec<Service>, Vec<ConfigError>) {
     let mut parser = Parser {
-        file: file.to_string(),
+        file: file.into(),
         resolver,
         options,
         includes,
@@ -103,6 +103,8 @@ pub fn parse_with(
         errors: Vec::new(),
         stack: vec![file.to_string()],
         included: 0,
+        users: KeyMap::default(),
+        protocols: Vec::new(),
     };
     parser.text(text);
     (
@@ -179,8 +181,9 @@ struct DefaultHost {
 }
 
 struct Parser<'a> {
-    /// The file being read (an included one while it is).
-    file: String,
+    /// The file being read (an included one while it is), shared by its
+    /// services.
+    file: Rc<str>,
     resolver: &'a dyn Resolver,
     options: &'a Options,
     includes: &'a dyn Includes,
@@ -197,11 +200,16 @@ struct Parser<'a> {
     stack: Vec<String>,
     /// Files included so far.
     included: usize,
+    /// The credentials of each user field read so far (see
+    /// [`Parser::credentials`]).
+    users: KeyMap<String, Rc<Credentials>>,
+    /// The protocol fields read so far, each shared by its services.
+    protocols: Vec<Rc<str>>,
 }
 
 /// A listener taken by a line.
 struct Claim {
-    file: String,
+    file: Rc<str>,
     line: usize,
     service: usize,
 }
@@ -358,7 +366,7 @@ impl Parser<'_> {
                     continue;
                 }
             };
-            let outer = std::mem::replace(&mut self.file, included.clone());
+            let outer = std::mem::replace(&mut self.file, included.as_str().into());
             self.stack.push(included);
             let default_host = self.default_host.as_ref().map(|d| DefaultHost {
                 hosts: d.hosts.clone(),
@@ -373,7 +381,7 @@ impl Parser<'_> {
 
     fn report(&mut self, line: usize, severity: Severity, reason: String) {
         self.errors.push(ConfigError {
-            file: self.file.clone(),
+            file: self.file.to_string(),
             line,
             severity,
             reason,
@@ -488,13 +496,14 @@ impl Parser<'_> {
         }
         drop_inapplicable_limits(&mut limits, socket_type, wait, family, &program, warnings);
         self.claim(&listens, socket_type, rpc, line, warnings)?;
+        let protocol = self.shared_protocol(fields.protocol);
         Ok(listens
             .into_iter()
             .map(|listen| Service {
                 file: self.file.clone(),
                 line,
-                name: fields.service.to_string(),
-                protocol: fields.protocol.to_string(),
+                name: fields.service.into(),
+                protocol: Rc::clone(&protocol),
                 listen,
                 socket_type,
                 wait,
@@ -503,17 +512,14 @@ impl Parser<'_> {
                 listen_fds: flags.listen_fds && wait && !builtin,
                 user: user.clone(),
                 program: program.clone(),
-                process: ProcessSettings::default(),
-                access_times: Vec::new(),
-                banners: Banners::default(),
-                log: LogFields::default(),
-                log_target: LogTarget::default(),
-                builtin_args: builtin_args.clone(),
-                socket_options: extras.socket_options,
                 rpc,
-                gates: Gates::default(),
                 hard_reload: false,
-                log_name: None,
+                extras: ExtraSettings {
+                    builtin_args: builtin_args.clone(),
+                    socket_options: extras.socket_options,
+                    ..ExtraSettings::default()
+                }
+                .into(),
             })
             .collect())
     }
@@ -700,8 +706,24 @@ impl Parser<'_> {
         }
     }
 
+    /// The one string of a protocol field (`tcp`, `udp6`...): a file
+    /// writes a handful of them.
+    fn shared_protocol(&mut self, field: &str) -> Rc<str> {
+        if let Some(known) = self.protocols.iter().find(|p| ***p == *field) {
+            return Rc::clone(known);
+        }
+        let protocol: Rc<str> = field.into();
+        self.protocols.push(Rc::clone(&protocol));
+        protocol
+    }
+
     /// `user`, `user:group` or `user.group`, then an optional `/login-class`.
-    fn credentials(&self, field: &str, warnings: &mut Vec<String>) -> Result<Credentials, String> {
+    /// Each is resolved once: the services of the same one share it.
+    fn credentials(
+        &mut self,
+        field: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Rc<Credentials>, String> {
         let (spec, class) = match field.split_once('/') {
             Some((spec, class)) => (spec, Some(class)),
             None => (field, None),
@@ -711,6 +733,9 @@ impl Parser<'_> {
                 "{} ignored, not supported: login classes",
                 shown(class)
             ));
+        }
+        if let Some(known) = self.users.get(spec) {
+            return Ok(Rc::clone(known));
         }
         let (name, group) = match spec.split_once(':') {
             Some((name, group)) => (name, Some(group)),
@@ -736,7 +761,7 @@ impl Parser<'_> {
                 .group(group)
                 .ok_or_else(|| format!("unknown group {}", shown(group)))?,
         };
-        Ok(Credentials {
+        let credentials = Rc::new(Credentials {
             user: name.to_string(),
             uid: user.uid,
             gid,
@@ -746,7 +771,9 @@ impl Parser<'_> {
             } else {
                 self.resolver.groups(name, gid)
             },
-        })
+        });
+        self.users.insert(spec.to_string(), Rc::clone(&credentials));
+        Ok(credentials)
     }
 
     /// Records the listeners of a line. One the line names twice rejects

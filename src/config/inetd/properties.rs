@@ -367,7 +367,7 @@ fn thousands_of_lines() {
     assert_eq!(services.len(), 6000 - 6000 / 7);
     let error_lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
     assert_eq!(error_lines, (7..=6000).step_by(7).collect::<Vec<_>>());
-    assert!(services.iter().all(|s| s.name == s.line.to_string()));
+    assert!(services.iter().all(|s| *s.name == s.line.to_string()));
 }
 
 #[test]
@@ -420,7 +420,7 @@ fn key_values_text_never_takes_a_later_line() {
         let lines = text.split('\n').count();
         let good_line = lines + 2;
         let (all, all_errors) = parse_checked(&format!("{text}\n\n{GOOD}\n"), &resolver);
-        let takes = |s: &Service| s.name == "echo" && s.listen == inet("127.0.0.1:7", false);
+        let takes = |s: &Service| &*s.name == "echo" && s.listen == inet("127.0.0.1:7", false);
         let kept: Vec<Service> = services.iter().filter(|s| !takes(s)).cloned().collect();
         let (before, after): (Vec<_>, Vec<_>) = all.into_iter().partition(|s| s.line < good_line);
         assert_eq!(before, kept, "{text:?}");

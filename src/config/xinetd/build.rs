@@ -342,10 +342,10 @@ fn service(
         ));
     }
     Ok(vec![Service {
-        file: file.to_string(),
+        file: file.into(),
         line,
-        name: name.to_string(),
-        protocol: protocol.to_string(),
+        name: name.into(),
+        protocol: protocol.into(),
         listen,
         socket_type,
         wait,
@@ -353,26 +353,28 @@ fn service(
         // xinetd gives a program REMOTE_HOST: here with UCSPI's names.
         environment: matches!(program, Program::External { .. }),
         listen_fds: false,
-        user,
+        user: user.into(),
         program,
-        builtin_args: Vec::new(),
-        process: process(spec, defaults, resolver),
-        access_times: spec.access_times.clone().unwrap_or_default(),
-        banners: Banners {
-            every: spec.banner.as_ref().map(PathBuf::from),
-            success: spec.banner_success.as_ref().map(PathBuf::from),
-            fail: spec.banner_fail.as_ref().map(PathBuf::from),
-        },
-        log: LogFields {
-            on_success: log_fields(&spec.log_on_success),
-            on_failure: log_fields(&spec.log_on_failure),
-        },
-        log_target: spec.log_type.clone().unwrap_or_default(),
-        hard_reload: true,
-        log_name: spec.id.clone(),
-        socket_options: SocketOptions::default(),
         rpc: None,
-        gates,
+        hard_reload: true,
+        extras: ExtraSettings {
+            process: process(spec, defaults, resolver),
+            access_times: spec.access_times.clone().unwrap_or_default(),
+            banners: Banners {
+                every: spec.banner.as_ref().map(PathBuf::from),
+                success: spec.banner_success.as_ref().map(PathBuf::from),
+                fail: spec.banner_fail.as_ref().map(PathBuf::from),
+            },
+            log: LogFields {
+                on_success: log_fields(&spec.log_on_success),
+                on_failure: log_fields(&spec.log_on_failure),
+            },
+            log_target: spec.log_type.clone().unwrap_or_default(),
+            log_name: spec.id.clone(),
+            gates,
+            ..ExtraSettings::default()
+        }
+        .into(),
     }])
 }
 

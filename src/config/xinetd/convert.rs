@@ -174,7 +174,7 @@ fn line(service: &Service, resolver: &dyn Resolver) -> String {
         SocketType::Dgram => "udp",
     };
     let name = if resolver.port(&service.name, proto) == Some(addr.port()) {
-        service.name.clone()
+        service.name.to_string()
     } else {
         addr.port().to_string()
     };
@@ -242,14 +242,7 @@ fn forms(values: &[String], resolver: &dyn Resolver) -> Vec<(Vec<String>, Vec<Ne
 fn access_rules(entry: &Entry, service: &Service, resolver: &dyn Resolver) -> Vec<String> {
     // The name the converted line is checked by: its program's, whatever
     // `libwrap` said (see the note).
-    let unnamed = Service {
-        gates: crate::config::Gates {
-            wrap_name: None,
-            ..service.gates.clone()
-        },
-        ..service.clone()
-    };
-    let daemon = unnamed.access_name();
+    let daemon = service.program_name();
     let only_from = entry.spec.only_from.as_ref().map(|v| forms(v, resolver));
     let no_access = forms(entry.spec.no_access.as_deref().unwrap_or(&[]), resolver);
     let mut rules = Vec::new();
@@ -290,7 +283,7 @@ fn access_rules(entry: &Entry, service: &Service, resolver: &dyn Resolver) -> Ve
     // Unless tcpd runs the program: it checks the rules whatever xinetd did.
     let tcpd = matches!(&service.program,
         Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
-    if service.gates.no_wrap && !tcpd {
+    if service.extras.gates.no_wrap && !tcpd {
         rules.push(format!("{daemon}: ALL : allow"));
     }
     rules

@@ -202,9 +202,9 @@ fn the_documentation_sample_parses_and_says_what_it_skips() {
     let login = parsed
         .services()
         .into_iter()
-        .find(|s| s.name == "login")
+        .find(|s| &*s.name == "login")
         .unwrap();
-    let only = login.gates.only_from.unwrap();
+    let only = login.extras.gates.only_from.clone().unwrap();
     assert!(only.contains(&Net::new("128.138.193.0".parse().unwrap(), 24)));
     assert!(only.contains(&Net::new("127.0.0.1".parse().unwrap(), 32)));
     assert_eq!(login.limits.max_child, Some(25));
@@ -282,11 +282,14 @@ fn operators_and_defaults() {
         service discard\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n only_from = 127.0.0.1\n no_access =\n}\n";
     let services = parsed(text).services();
     assert_eq!(
-        services[0].gates.dump_fields(),
+        services[0].extras.gates.dump_fields(),
         " only-from=10.0.0.0/8,127.0.0.1/32 no-access=10.1.0.0/16"
     );
     assert_eq!(services[0].limits.max_child, Some(7));
-    assert_eq!(services[1].gates.dump_fields(), " only-from=127.0.0.1/32");
+    assert_eq!(
+        services[1].extras.gates.dump_fields(),
+        " only-from=127.0.0.1/32"
+    );
     // A second setting of a single value is ignored; so is += on one.
     let m = messages("service echo\n{\n type = INTERNAL\n socket_type = stream\n socket_type = dgram\n wait += yes\n wait = no\n}\n");
     assert_eq!(m.len(), 2, "{m:?}");
@@ -313,7 +316,7 @@ fn disable_enabled_and_disabled_pick_services() {
         parsed(text)
             .services()
             .into_iter()
-            .map(|s| s.name)
+            .map(|s| s.name.into())
             .collect()
     };
     assert_eq!(
@@ -591,7 +594,7 @@ fn include_and_includedir() {
     let names: Vec<_> = parsed
         .services()
         .into_iter()
-        .map(|s| (s.name, s.file, s.limits.max_child))
+        .map(|s| (s.name.into(), s.file.to_string(), s.limits.max_child))
         .collect();
     // strcmp order: daytime before echo; the defaults of an included file
     // apply, and its warnings name it.
@@ -902,8 +905,8 @@ fn access_times_are_windows_of_the_day_that_never_wrap_over_midnight() {
     let s = one(
         "service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n access_times = 22:00-23:59 0:00-2:00\n}\n"
     );
-    assert_eq!(s.access_times, [window(1320, 1439), window(0, 120)]);
-    let open = |minute| s.access_times.iter().any(|w| w.contains(minute));
+    assert_eq!(s.extras.access_times, [window(1320, 1439), window(0, 120)]);
+    let open = |minute| s.extras.access_times.iter().any(|w| w.contains(minute));
     assert!(open(1439) && open(0) && open(120) && open(1320));
     assert!(!open(121) && !open(1319) && !open(720));
     // A wrapping one is refused with the way to write it.
@@ -934,25 +937,34 @@ fn defaults_reach_services_as_xinetd_copies_them() {
     // The lists and banners are copied when the block begins: `+=` and
     // `-=` change the copy, `=` replaces it, a banner may be set again.
     assert_eq!(
-        ftp.log.on_success,
+        ftp.extras.log.on_success,
         LogFields::PID | LogFields::HOST | LogFields::DURATION
     );
     assert_eq!(
-        (ftp.log.on_failure, telnet.log.on_success),
+        (ftp.extras.log.on_failure, telnet.extras.log.on_success),
         (0, LogFields::EXIT)
     );
-    assert_eq!(telnet.log.on_failure, LogFields::HOST);
-    assert_eq!(ftp.banners.every.as_deref(), Some(Path::new("/etc/own")));
-    assert_eq!(telnet.banners.every.as_deref(), Some(Path::new("/etc/b")));
-    assert_eq!(ftp.banners.fail.as_deref(), Some(Path::new("/etc/f")));
-    assert_eq!(ftp.banners.success, None);
+    assert_eq!(telnet.extras.log.on_failure, LogFields::HOST);
+    assert_eq!(
+        ftp.extras.banners.every.as_deref(),
+        Some(Path::new("/etc/own"))
+    );
+    assert_eq!(
+        telnet.extras.banners.every.as_deref(),
+        Some(Path::new("/etc/b"))
+    );
+    assert_eq!(
+        ftp.extras.banners.fail.as_deref(),
+        Some(Path::new("/etc/f"))
+    );
+    assert_eq!(ftp.extras.banners.success, None);
     // passenv: the named variables of inetd's environment (the unset
     // ones left out), then env over them; the program gets those alone.
-    assert_eq!(ftp.process.env, ["LANG=C.UTF-8", "A=1"]);
-    assert_eq!(telnet.process.env, ["TZ=UTC", "LANG=fr"]);
-    assert!(ftp.process.env_alone && telnet.process.env_alone);
+    assert_eq!(ftp.extras.process.env, ["LANG=C.UTF-8", "A=1"]);
+    assert_eq!(telnet.extras.process.env, ["TZ=UTC", "LANG=fr"]);
+    assert!(ftp.extras.process.env_alone && telnet.extras.process.env_alone);
     assert_eq!(
-        (ftp.process.umask, telnet.process.umask),
+        (ftp.extras.process.umask, telnet.extras.process.umask),
         (Some(0o027), Some(0o002))
     );
     // cps: the defaults', and a rate of 0 checks nothing.
@@ -966,11 +978,11 @@ fn without_cps_a_service_has_xinetds_default_and_without_passenv_inetds_environm
         "service ftp\n{{\n {FTP}\n env = A=1 B=x=y\n env += C=3\n nice = 7\n rlimit_files = 64\n rlimit_as = 1M\n}}\n"
     ));
     assert_eq!(s.limits.cps, Some(build::DEFAULT_CPS));
-    assert_eq!(s.process.env, ["A=1", "B=x=y", "C=3"]);
-    assert!(!s.process.env_alone);
-    assert_eq!(s.process.nice, Some(7));
+    assert_eq!(s.extras.process.env, ["A=1", "B=x=y", "C=3"]);
+    assert!(!s.extras.process.env_alone);
+    assert_eq!(s.extras.process.nice, Some(7));
     assert_eq!(
-        s.process.rlimits,
+        s.extras.process.rlimits,
         [(Rlimit::Files, Some(64)), (Rlimit::As, Some(1 << 20))]
     );
     for bad in [
@@ -990,7 +1002,10 @@ fn a_redirect_is_served_by_the_loop_and_checked_as_xinetd_checks_it() {
         "socket_type = stream\n wait = no\n redirect = 10.0.0.1 23\n log_on_success = TRAFFIC DURATION",
     ));
     assert_eq!(s.program, Program::Redirect("10.0.0.1:23".parse().unwrap()));
-    assert_eq!(s.log.on_success, LogFields::TRAFFIC | LogFields::DURATION);
+    assert_eq!(
+        s.extras.log.on_success,
+        LogFields::TRAFFIC | LogFields::DURATION
+    );
     assert!(
         s.dump_line().ends_with(" hard-reload redirect=10.0.0.1:23"),
         "{}",

@@ -4,8 +4,20 @@
 use super::*;
 
 #[test]
+fn the_services_of_one_user_or_protocol_field_share_it() {
+    let all = services(
+        "ftp stream tcp nowait nobody /x\n\
+         ssh stream tcp nowait nobody /y\n\
+         telnet stream tcp nowait nobody:tty /z",
+    );
+    assert!(Rc::ptr_eq(&all[0].user, &all[1].user));
+    assert_eq!(all[2].user.gid, 5);
+    assert!(Rc::ptr_eq(&all[0].protocol, &all[2].protocol));
+}
+
+#[test]
 fn users_and_groups() {
-    let user = |field: &str| service(&format!("ftp stream tcp nowait {field} /x")).user;
+    let user = |field: &str| (*service(&format!("ftp stream tcp nowait {field} /x")).user).clone();
     assert_eq!(
         user("nobody"),
         Credentials {
@@ -290,7 +302,7 @@ fn error_display() {
 fn unix_socket_owner_prefix() {
     let s = service(":nobody:tty:0660:/run/x stream unix nowait root /bin/cat");
     assert_eq!(s.listen, unix("/run/x", Some((65534, 5)), 0o660));
-    assert_eq!(s.name, "/run/x");
+    assert_eq!(&*s.name, "/run/x");
     // The mode in octal, with or without its leading zero; colons may follow in the path.
     let s = service(":root:staff:666:/run/a:/b stream unix nowait root /bin/cat");
     assert_eq!(s.listen, unix("/run/a:/b", Some((0, 50)), 0o666));
@@ -516,9 +528,9 @@ fn netbsd_inetd() {
     let telnet = &all[2];
     assert_eq!(telnet.limits.max_child, Some(16));
     assert_eq!(telnet.limits.max_per_minute, Some(60));
-    assert_eq!(telnet.socket_options.receive_buffer, Some(64 * 1024));
+    assert_eq!(telnet.extras.socket_options.receive_buffer, Some(64 * 1024));
     assert_eq!(
-        all[6].socket_options.defer_accept,
+        all[6].extras.socket_options.defer_accept,
         Some(DEFAULT_DEFER_ACCEPT_SECS)
     );
     assert_eq!(all[7].user.group.as_deref(), Some("tty"));
@@ -546,7 +558,7 @@ fn rpc_services() {
         })
     );
     assert_eq!(s.listen, inet("0.0.0.0:0", false));
-    assert_eq!(s.protocol, "rpc/udp");
+    assert_eq!(&*s.protocol, "rpc/udp");
     assert_eq!(
         s.dump_line(),
         "0.0.0.0:0 udp4 dgram wait rate=- child=- ip-rate=- ip-child=- user=root uid=0 gid=0 \

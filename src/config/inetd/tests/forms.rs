@@ -26,19 +26,12 @@ fn builtin_service() {
                 group: None,
                 // root with no group keeps inetd's credentials: not looked up.
                 groups: vec![],
-            },
+            }
+            .into(),
             program: Program::Builtin(Builtin::Echo),
-            process: ProcessSettings::default(),
-            access_times: Vec::new(),
-            banners: Banners::default(),
-            log: LogFields::default(),
-            log_target: LogTarget::default(),
-            builtin_args: vec![],
-            socket_options: SocketOptions::default(),
             rpc: None,
-            gates: Gates::default(),
             hard_reload: false,
-            log_name: None,
+            extras: crate::config::Extras::default(),
         }
     );
 }
@@ -214,7 +207,7 @@ fn protocols() {
         };
         let s = service(&format!("echo {types} {wait} root internal"));
         assert_eq!(s.listen, inet(addr, v6only), "{types}");
-        assert_eq!(s.protocol, types.split(' ').nth(1).unwrap());
+        assert_eq!(&*s.protocol, types.split(' ').nth(1).unwrap());
     }
 }
 
@@ -256,7 +249,7 @@ fn unsupported_socket_types_and_protocols() {
 fn unix_sockets() {
     let s = service("/run/inetd/echo.sock stream unix nowait root /bin/cat");
     assert_eq!(s.listen, unix("/run/inetd/echo.sock", None, 0o600));
-    assert_eq!(s.name, "/run/inetd/echo.sock");
+    assert_eq!(&*s.name, "/run/inetd/echo.sock");
     let s = service("/run/a:b dgram unix wait nobody /bin/cat");
     assert_eq!(s.listen, unix("/run/a:b", None, 0o600));
     assert_eq!(s.socket_type, SocketType::Dgram);
@@ -289,7 +282,7 @@ fn unix_sockets() {
 fn host_prefixes() {
     let s = service("127.0.0.1:echo stream tcp nowait root internal");
     assert_eq!(s.listen, inet("127.0.0.1:7", false));
-    assert_eq!(s.name, "echo");
+    assert_eq!(&*s.name, "echo");
     let s = service("[::1]:echo stream tcp6 nowait root internal");
     assert_eq!(s.listen, inet("[::1]:7", true));
     let s = service("[::1]:echo stream tcp46 nowait root internal");
@@ -320,7 +313,7 @@ fn host_lists_give_one_service_each() {
             inet("0.0.0.0:7", false)
         ]
     );
-    assert!(all.iter().all(|s| s.line == 1 && s.name == "echo"));
+    assert!(all.iter().all(|s| s.line == 1 && &*s.name == "echo"));
     let all = services("[::1],v6box:echo stream tcp6 nowait root internal\n");
     assert_eq!(all[1].listen, inet("[2001:db8::10]:7", true));
 }
@@ -652,9 +645,10 @@ fn time_windows_include_their_ends_and_may_run_over_midnight() {
 fn auth_takes_freebsds_options() {
     let s = service("ident stream tcp nowait root internal auth -r -o UNIX");
     assert_eq!(s.program, Program::Builtin(Builtin::Auth));
-    assert_eq!(s.builtin_args, ["-r", "-o", "UNIX"]);
+    assert_eq!(s.extras.builtin_args, ["-r", "-o", "UNIX"]);
     assert!(s.dump_line().ends_with(" internal=auth -r -o UNIX"));
     assert!(service("auth stream tcp nowait root internal")
+        .extras
         .builtin_args
         .is_empty());
     // Options it ignores are warnings; those it cannot serve skip the line.
