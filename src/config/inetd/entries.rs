@@ -4,6 +4,8 @@
 //! and `.include` directives. Comments, blank lines, quotes and
 //! continuations are dealt with here.
 
+use std::collections::VecDeque;
+
 use super::keyvalues::{self, Definition};
 
 /// One positional entry: a line and its continuation lines.
@@ -49,53 +51,95 @@ pub enum Item {
 /// - A line whose second field is `on` or `off` starts a key-values
 ///   definition, which runs to its `;` (see `keyvalues.rs`); what follows
 ///   the `;` on its line is read as a line of its own.
-pub fn items(text: &str) -> Vec<Item> {
-    let lines: Vec<&str> = text
-        .split('\n')
-        .map(|raw| raw.strip_suffix('\r').unwrap_or(raw))
-        .collect();
-    let mut items = Vec::new();
-    let mut current: Option<Entry> = None;
-    let mut joining = false;
-    // The line being read and where in it: after a definition's `;`, the
-    // rest of its line.
-    let (mut index, mut start) = (0, 0);
-    while index < lines.len() {
-        let raw = &lines[index][start..];
+pub fn items(text: &str) -> Items<'_> {
+    Items {
+        lines: text
+            .split('\n')
+            .map(|raw| raw.strip_suffix('\r').unwrap_or(raw))
+            .collect(),
+        index: 0,
+        start: 0,
+        current: None,
+        joining: false,
+        ready: VecDeque::new(),
+    }
+}
+
+/// The items of a text, read a line at a time as they are asked for: a
+/// line's fields are made and dropped in turn, so that reading a file
+/// leaves no garbage between the services it keeps.
+pub struct Items<'a> {
+    lines: Vec<&'a str>,
+    /// The line being read and where in it: after a definition's `;`, the
+    /// rest of its line.
+    index: usize,
+    start: usize,
+    /// The entry still open to continuation lines.
+    current: Option<Entry>,
+    /// The line before ended in a backslash.
+    joining: bool,
+    /// Items read and not yet given (a line can end an entry and start a
+    /// definition).
+    ready: VecDeque<Item>,
+}
+
+impl Iterator for Items<'_> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        loop {
+            match self.ready.pop_front() {
+                // A lone backslash can open an entry that never gets a field.
+                Some(Item::Entry(e)) if e.fields.is_empty() && e.error.is_none() => {}
+                Some(item) => return Some(item),
+                None if self.index < self.lines.len() => self.read_line(),
+                None => self.ready.push_back(Item::Entry(self.current.take()?)),
+            }
+        }
+    }
+}
+
+impl Items<'_> {
+    /// Ends the open entry, if any.
+    fn end_entry(&mut self) {
+        self.ready.extend(self.current.take().map(Item::Entry));
+        self.joining = false;
+    }
+
+    /// Reads the line at `index` (a definition: to its `;`).
+    fn read_line(&mut self) {
+        let (index, start) = (self.index, self.start);
+        let raw = &self.lines[index][start..];
+        (self.index, self.start) = (index + 1, 0);
         if raw.bytes().all(|b| b.is_ascii_whitespace()) {
             // A blank line ends an entry.
-            items.extend(current.take().map(Item::Entry));
-            joining = false;
-            (index, start) = (index + 1, 0);
-            continue;
+            self.end_entry();
+            return;
         }
-        let continues = joining || (start == 0 && raw.starts_with([' ', '\t']));
+        let continues = self.joining || (start == 0 && raw.starts_with([' ', '\t']));
         let line = index + 1;
-        let fresh = !(continues && current.is_some());
+        let fresh = !(continues && self.current.is_some());
         if fresh {
             // The first two fields tell a definition or a directive; only
             // they are read here, so that many definitions on one line
             // cost no more than one.
             let head = split_line(raw, 2);
             if let Some(body) = definition_start(&head) {
-                items.extend(current.take().map(Item::Entry));
-                joining = false;
+                self.end_entry();
                 let enabled = head.fields[1].0.starts_with("on");
                 let service = head.fields[0].0.clone();
                 let (read, next) =
-                    keyvalues::read(&lines, (index, start + body), service, enabled, line);
-                items.push(match read {
+                    keyvalues::read(&self.lines, (index, start + body), service, enabled, line);
+                self.ready.push_back(match read {
                     Ok(definition) => Item::Definition(definition),
                     Err(reason) => Item::Bad { line, reason },
                 });
-                (index, start) = next;
-                continue;
+                (self.index, self.start) = next;
+                return;
             }
             let directive = head.fields.first().and_then(|(f, _)| f.strip_prefix('.'));
             if let Some(directive) = directive {
-                items.extend(current.take().map(Item::Entry));
-                joining = false;
-                items.push(match (directive, head.fields.get(1)) {
+                let item = match (directive, head.fields.get(1)) {
                     ("include", Some((pattern, _))) => Item::Include {
                         line,
                         pattern: pattern.clone(),
@@ -108,41 +152,34 @@ pub fn items(text: &str) -> Vec<Item> {
                         line,
                         reason: format!("unknown directive {}", super::shown(&head.fields[0].0)),
                     },
-                });
-                (index, start) = (index + 1, 0);
-                continue;
+                };
+                self.end_entry();
+                self.ready.push_back(item);
+                return;
             }
         }
         let words = split_line(raw, usize::MAX);
         if words.fields.is_empty() && !words.backslash && words.error.is_none() {
-            items.extend(current.take().map(Item::Entry));
-            joining = false;
-            (index, start) = (index + 1, 0);
-            continue;
+            self.end_entry();
+            return;
         }
         let fields = words.fields.into_iter().map(|(field, _)| field);
-        match current.as_mut() {
+        match self.current.as_mut() {
             Some(entry) if !fresh => {
                 entry.fields.extend(fields);
                 entry.error = entry.error.take().or(words.error);
             }
             _ => {
-                items.extend(current.take().map(Item::Entry));
-                current = Some(Entry {
+                self.ready.extend(self.current.take().map(Item::Entry));
+                self.current = Some(Entry {
                     line,
                     fields: fields.collect(),
                     error: words.error,
                 });
             }
         }
-        joining = words.backslash;
-        (index, start) = (index + 1, 0);
+        self.joining = words.backslash;
     }
-    items.extend(current.map(Item::Entry));
-    // A lone backslash can open an entry that never gets a field.
-    items
-        .retain(|item| !matches!(item, Item::Entry(e) if e.fields.is_empty() && e.error.is_none()));
-    items
 }
 
 /// Where a key-values definition's body starts in the line (after its
@@ -277,7 +314,6 @@ mod tests {
 
     fn lines(text: &str) -> Vec<(usize, String)> {
         items(text)
-            .into_iter()
             .map(|item| match item {
                 Item::Entry(e) => (e.line, e.fields.join(" ")),
                 other => panic!("not an entry: {other:?}"),
@@ -331,7 +367,7 @@ mod tests {
 
     #[test]
     fn quotes_make_one_field() {
-        let fields = |text: &str| match &items(text)[..] {
+        let fields = |text: &str| match &items(text).collect::<Vec<_>>()[..] {
             [Item::Entry(e)] => (e.fields.clone(), e.error.clone()),
             other => panic!("{other:?}"),
         };
@@ -365,7 +401,7 @@ mod tests {
     #[test]
     fn directives() {
         assert_eq!(
-            items(".include /etc/inetd.d/*.conf\n.include\n.frob x\n"),
+            items(".include /etc/inetd.d/*.conf\n.include\n.frob x\n").collect::<Vec<_>>(),
             [
                 Item::Include {
                     line: 1,

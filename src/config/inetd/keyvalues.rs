@@ -327,7 +327,7 @@ mod tests {
     use super::*;
 
     fn definitions(text: &str) -> Vec<Item> {
-        items(text)
+        items(text).collect()
     }
 
     fn keys(pairs: &[(&str, &[&str])]) -> Vec<Key> {
@@ -380,7 +380,6 @@ mod tests {
 
     fn bad(text: &str) -> Vec<(usize, String)> {
         items(text)
-            .into_iter()
             .map(|item| match item {
                 Item::Bad { line, reason } => (line, reason),
                 Item::Entry(e) => (e.line, format!("entry {}", e.fields.join(" "))),
