@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::keyhash::KeyMap;
+use crate::spawn::Execs;
 
 /// What a new configuration does to the running listeners: which keep
 /// their socket (and state and counts) and take a new service, which are
@@ -64,8 +65,9 @@ impl Daemon {
         let plan = plan(running, services);
         let mut close = plan.close;
         let mut kept = Vec::new();
+        let mut execs = Execs::default();
         for (slot, service) in plan.keep {
-            let Some(exec) = self.prepare_exec(&service) else {
+            let Some(exec) = self.prepare_exec(&service, &mut execs) else {
                 // Its program cannot run: the service goes.
                 close.push(slot);
                 continue;
@@ -111,7 +113,7 @@ impl Daemon {
         self.listeners.reserve(plan.open.len());
         let mut free_slot = 0;
         for service in plan.open {
-            let Some(exec) = self.prepare_exec(&service) else {
+            let Some(exec) = self.prepare_exec(&service, &mut execs) else {
                 continue;
             };
             let id = self.next_service_id;
@@ -229,7 +231,11 @@ impl Daemon {
     }
 
     /// `Some(None)` for builtins, `None` when the program cannot be prepared.
-    pub(super) fn prepare_exec(&mut self, service: &Service) -> Option<Option<Exec>> {
+    pub(super) fn prepare_exec(
+        &mut self,
+        service: &Service,
+        execs: &mut Execs,
+    ) -> Option<Option<Rc<Exec>>> {
         let Program::External { path, argv } = &service.program else {
             return Some(None);
         };
@@ -240,7 +246,7 @@ impl Daemon {
             service.user.switch(),
         ) {
             Ok(exec) => Some(Some(
-                exec.with_settings(ChildSettings::of(&service.extras.process)),
+                execs.share(exec.with_settings(ChildSettings::of(&service.extras.process))),
             )),
             Err(e) => {
                 self.log.err(format!(

@@ -15,7 +15,8 @@ pub(super) struct Served {
     pub(super) id: u64,
     /// `service/protocol`, for log lines.
     pub(super) label: Rc<str>,
-    pub(super) exec: Option<Exec>,
+    /// Shared by the services that start the same program alike.
+    pub(super) exec: Option<Rc<Exec>>,
     /// Whether inetd checks hosts.allow/hosts.deny for this service (see
     /// [`Served::access_name`]).
     pub(super) checks_access: bool,
@@ -177,6 +178,6 @@ mod tests {
             "{}",
             size_of::<Listener>()
         );
-        assert!(size_of::<Option<Exec>>() <= 64, "{}", size_of::<Exec>());
+        assert!(size_of::<Exec>() <= 64, "{}", size_of::<Exec>());
     }
 }
