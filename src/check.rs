@@ -95,10 +95,10 @@ mod tests {
     }
 
     fn external(path: &str, argv: &[&str]) -> Program {
-        Program::External {
-            path: PathBuf::from(path),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-        }
+        Program::external(
+            PathBuf::from(path),
+            argv.iter().map(|s| s.to_string()).collect(),
+        )
     }
 
     #[test]

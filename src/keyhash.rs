@@ -3,12 +3,37 @@
 //! multiplication per word, where SipHash, which a table keyed by what a
 //! client sends needs against collisions, costs more than the rest of a
 //! lookup. Tables keyed by client addresses keep std's SipHash.
+//!
+//! [`Interner`] is such a table too: one copy of each value that many
+//! services of a configuration repeat.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::rc::Rc;
 
 /// A `HashMap` with [`KeyHasher`].
 pub type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// Shares equal values: what many services repeat (a program and its
+/// arguments, a prepared exec) is held once, however many lines name it.
+pub struct Interner<T>(HashSet<Rc<T>, BuildHasherDefault<KeyHasher>>);
+
+impl<T> Default for Interner<T> {
+    fn default() -> Interner<T> {
+        Interner(HashSet::default())
+    }
+}
+
+impl<T: Hash + Eq> Interner<T> {
+    /// The copy of `value` shared before, or `value`, shared from now on.
+    pub fn share(&mut self, value: Rc<T>) -> Rc<T> {
+        if let Some(shared) = self.0.get(&value) {
+            return Rc::clone(shared);
+        }
+        self.0.insert(Rc::clone(&value));
+        value
+    }
+}
 
 /// Each word is mixed in by a rotation, an xor and a multiplication by an
 /// odd constant (2^64 / the golden ratio: Fibonacci hashing).
@@ -31,7 +56,9 @@ impl Hasher for KeyHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut words = bytes.chunks_exact(8);
         for word in &mut words {
-            self.mix(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+            let mut whole = [0u8; 8];
+            whole.copy_from_slice(word);
+            self.mix(u64::from_le_bytes(whole));
         }
         let rest = words.remainder();
         if !rest.is_empty() {
@@ -73,6 +100,16 @@ mod tests {
 
     fn hash(value: impl std::hash::Hash) -> u64 {
         BuildHasherDefault::<KeyHasher>::default().hash_one(value)
+    }
+
+    #[test]
+    fn an_interner_gives_one_copy_of_equal_values() {
+        let mut interner = Interner::default();
+        let first = interner.share(Rc::new("/bin/cat".to_string()));
+        let again = interner.share(Rc::new("/bin/cat".to_string()));
+        let other = interner.share(Rc::new("/bin/sh".to_string()));
+        assert!(Rc::ptr_eq(&first, &again));
+        assert!(!Rc::ptr_eq(&first, &other));
     }
 
     #[test]

@@ -17,9 +17,8 @@
 //! which tells it by [`on_child_stack`] and does what the default would
 //! ([`default_action_in_child`]) instead of the daemon's work.
 
-use std::collections::HashSet;
 use std::ffi::CString;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -30,8 +29,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use libc::{c_char, c_int, c_void, gid_t, pid_t, uid_t};
-
-use crate::keyhash::KeyHasher;
 
 /// The child stack of the [`Spawner`] last made, `[low, high)`, for the
 /// signal handler to tell where it runs (see [`on_child_stack`]).
@@ -223,9 +220,14 @@ impl Exec {
         self.keep_stderr = true;
         self
     }
+}
 
-    /// Whether the two start the same process in the same way.
-    fn starts_as(&self, other: &Exec) -> bool {
+/// Two are equal when they start the same process in the same way: an
+/// [`Interner`](crate::keyhash::Interner) of them shares one among the
+/// services whose programs start alike (the many lines of a configuration
+/// that run one program as one user).
+impl PartialEq for Exec {
+    fn eq(&self, other: &Exec) -> bool {
         self.strings == other.strings
             && Rc::ptr_eq(&self.env, &other.env)
             && self.credentials == other.credentials
@@ -234,39 +236,11 @@ impl Exec {
     }
 }
 
-/// The programs prepared by one load: services whose programs start alike
-/// (the same path and arguments, user, environment and settings, as the
-/// many lines of a configuration that run one program) share one [`Exec`].
-#[derive(Default)]
-pub struct Execs(HashSet<SharedExec, BuildHasherDefault<KeyHasher>>);
+impl Eq for Exec {}
 
-impl Execs {
-    /// `exec`, or the one prepared before that starts alike.
-    pub fn share(&mut self, exec: Exec) -> Rc<Exec> {
-        let exec = SharedExec(Rc::new(exec));
-        if let Some(earlier) = self.0.get(&exec) {
-            return Rc::clone(&earlier.0);
-        }
-        let shared = Rc::clone(&exec.0);
-        self.0.insert(exec);
-        shared
-    }
-}
-
-/// An [`Exec`] in an [`Execs`]: equal to those that start alike.
-struct SharedExec(Rc<Exec>);
-
-impl PartialEq for SharedExec {
-    fn eq(&self, other: &SharedExec) -> bool {
-        self.0.starts_as(&other.0)
-    }
-}
-
-impl Eq for SharedExec {}
-
-impl Hash for SharedExec {
+impl Hash for Exec {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.strings.hash(state);
+        self.strings.hash(state);
     }
 }
 
@@ -748,21 +722,22 @@ mod tests {
             let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
             Exec::new(Path::new(path), &argv, &env, user).unwrap()
         };
-        let mut execs = Execs::default();
-        let first = execs.share(exec("/bin/cat", &["cat"], None));
-        let same = execs.share(exec("/bin/cat", &["cat"], None));
+        let mut execs = crate::keyhash::Interner::default();
+        let mut share = |exec| execs.share(Rc::new(exec));
+        let first = share(exec("/bin/cat", &["cat"], None));
+        let same = share(exec("/bin/cat", &["cat"], None));
         assert!(Rc::ptr_eq(&first, &same));
         let others = [
-            execs.share(exec("/bin/cat", &["cat", "-u"], None)),
-            execs.share(exec("/bin/cat", &["ca", "t"], None)),
-            execs.share(exec("/bin/cat", &["cat"], None).keep_stderr()),
-            execs.share(
+            share(exec("/bin/cat", &["cat", "-u"], None)),
+            share(exec("/bin/cat", &["ca", "t"], None)),
+            share(exec("/bin/cat", &["cat"], None).keep_stderr()),
+            share(
                 exec("/bin/cat", &["cat"], None).with_settings(ChildSettings {
                     nice: Some(1),
                     ..ChildSettings::default()
                 }),
             ),
-            execs.share(
+            share(
                 Exec::new(
                     Path::new("/bin/cat"),
                     &["cat".to_string()],
@@ -776,7 +751,7 @@ mod tests {
             assert!(!Rc::ptr_eq(&first, other), "{i}");
         }
         // Credentials count only when inetd runs as root.
-        let nobody = execs.share(exec("/bin/cat", &["cat"], Some((65534, 65534, &[]))));
+        let nobody = share(exec("/bin/cat", &["cat"], Some((65534, 65534, &[]))));
         let root = unsafe { libc::geteuid() } == 0;
         assert_eq!(Rc::ptr_eq(&first, &nobody), !root);
     }

@@ -451,11 +451,32 @@ pub enum Program {
     /// `internal redirect HOST:PORT`: each connection forwarded there by
     /// the daemon itself (see `relay.rs`).
     Redirect(SocketAddr),
-    /// `argv[0]` exactly as written, or the program's basename when the line has no arguments.
-    External {
-        path: PathBuf,
-        argv: Vec<String>,
-    },
+    /// A program: shared by the services of a file that run it alike.
+    External(Rc<Command>),
+}
+
+/// A program and its arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Command {
+    pub path: PathBuf,
+    /// `argv[0]` exactly as written, or the program's basename when the
+    /// line has no arguments.
+    pub argv: Vec<String>,
+}
+
+impl Command {
+    /// Whether the program is tcp_wrappers' `tcpd`, which checks the
+    /// access rules itself.
+    pub fn runs_tcpd(&self) -> bool {
+        self.path.file_name().is_some_and(|n| n == "tcpd")
+    }
+}
+
+impl Program {
+    /// An external program (not yet shared with any other service).
+    pub fn external(path: PathBuf, argv: Vec<String>) -> Program {
+        Program::External(Rc::new(Command { path, argv }))
+    }
 }
 
 /// A rejected line, or a warning about one.
@@ -537,8 +558,8 @@ impl Service {
             Program::Builtin(builtin) => builtin.name(),
             // As xinetd names a redirect service to libwrap: by the service.
             Program::Redirect(_) => &self.name,
-            Program::External { argv, .. } => {
-                let argv0 = argv.first().map_or("", String::as_str);
+            Program::External(command) => {
+                let argv0 = command.argv.first().map_or("", String::as_str);
                 argv0.rsplit('/').next().unwrap_or(argv0)
             }
         }
@@ -587,9 +608,13 @@ impl Service {
                 program
             }
             Program::Redirect(target) => format!("redirect={target}"),
-            Program::External { path, argv } => {
-                let argv = argv.iter().map(|arg| shown_arg(arg)).collect::<Vec<_>>();
-                format!("exec={} argv={}", path.display(), argv.join(" "))
+            Program::External(command) => {
+                let argv = command
+                    .argv
+                    .iter()
+                    .map(|arg| shown_arg(arg))
+                    .collect::<Vec<_>>();
+                format!("exec={} argv={}", command.path.display(), argv.join(" "))
             }
         };
         let socket = match &self.listen {

@@ -38,9 +38,9 @@ impl Daemon {
     pub(super) fn checked_exec(&self, slot: usize) -> Option<Exec> {
         let served = self.services[slot].as_ref()?;
         let mut program = Vec::new();
-        if let Program::External { path, argv } = &served.service.program {
-            program.push(path.to_string_lossy().into_owned());
-            program.extend(argv.iter().cloned());
+        if let Program::External(command) = &served.service.program {
+            program.push(command.path.to_string_lossy().into_owned());
+            program.extend(command.argv.iter().cloned());
         }
         let name = served.access_name()?;
         // A `tcpmux/+` service's `+Go` is the child's to give, on a grant.

@@ -201,7 +201,7 @@ impl Daemon {
             Ok(pid) => (pid, false),
             Err(e) => {
                 let program = match &served.service.program {
-                    Program::External { path, .. } => path.display().to_string(),
+                    Program::External(command) => command.path.display().to_string(),
                     Program::Builtin(_) | Program::Redirect(_) => String::new(),
                 };
                 let msg = format!("{label}: {program}: {}: {}", e.step, e.error);

@@ -21,7 +21,7 @@ pub(super) struct Passing {
 
 impl Passing {
     pub(super) fn of(service: &Service, opts: &Options) -> Passing {
-        let program = matches!(service.program, Program::External { .. });
+        let program = matches!(service.program, Program::External(_));
         Passing {
             environment: program && (service.environment || opts.environment),
             listen_fds: program && service.wait && (service.listen_fds || opts.listen_fds),

@@ -411,7 +411,7 @@ impl Daemon {
     fn runs_program(&self, slot: usize) -> bool {
         self.services[slot]
             .as_ref()
-            .is_some_and(|l| matches!(l.service.program, Program::External { .. }))
+            .is_some_and(|l| matches!(l.service.program, Program::External(_)))
     }
 
     /// What a failed spawn means for the listener's loop.
@@ -767,7 +767,7 @@ impl Daemon {
             Program::Builtin(_) | Program::Redirect(_) => {
                 CLIENT_TABLE_CAPACITY.max(self.opts.limits.max_builtins as usize)
             }
-            Program::External { .. } => CLIENT_TABLE_CAPACITY,
+            Program::External(_) => CLIENT_TABLE_CAPACITY,
         };
         let table = listener
             .clients
@@ -810,7 +810,7 @@ fn kind_of(program: &Program) -> Kind {
         Program::Builtin(builtin) if builtin.answer().is_some() => Kind::Answer,
         Program::Builtin(_) => Kind::Session,
         Program::Redirect(_) => Kind::Relay,
-        Program::External { .. } => Kind::Program,
+        Program::External(_) => Kind::Program,
     }
 }
 

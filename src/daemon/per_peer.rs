@@ -18,7 +18,7 @@ use super::*;
 pub(super) fn serves_peers(service: &Service) -> bool {
     service.socket_type == SocketType::Dgram
         && !service.wait
-        && matches!(service.program, Program::External { .. })
+        && matches!(service.program, Program::External(_))
         && matches!(service.listen, Listen::Inet { .. })
 }
 

@@ -3,8 +3,8 @@
 //! SIGHUP reload that refuses a file with bad lines.
 
 use super::*;
+use crate::keyhash::Interner;
 use crate::keyhash::KeyMap;
-use crate::spawn::Execs;
 
 /// What a new configuration does to the running listeners: which keep
 /// their socket (and state and counts) and take a new service, which are
@@ -65,7 +65,7 @@ impl Daemon {
         let plan = plan(running, services);
         let mut close = plan.close;
         let mut kept = Vec::new();
-        let mut execs = Execs::default();
+        let mut execs = Interner::default();
         for (slot, service) in plan.keep {
             let Some(exec) = self.prepare_exec(&service, &mut execs) else {
                 // Its program cannot run: the service goes.
@@ -225,8 +225,7 @@ impl Daemon {
     /// which checks the rules itself (checking them twice would run
     /// `spawn` and send banners twice).
     pub(super) fn checks_access(&self, service: &Service) -> bool {
-        let tcpd = matches!(&service.program,
-            Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
+        let tcpd = matches!(&service.program, Program::External(command) if command.runs_tcpd());
         self.opts.wrap && !service.extras.gates.no_wrap && !tcpd
     }
 
@@ -234,20 +233,22 @@ impl Daemon {
     pub(super) fn prepare_exec(
         &mut self,
         service: &Service,
-        execs: &mut Execs,
+        execs: &mut Interner<Exec>,
     ) -> Option<Option<Rc<Exec>>> {
-        let Program::External { path, argv } = &service.program else {
+        let Program::External(command) = &service.program else {
             return Some(None);
         };
+        let config::Command { path, argv } = &**command;
         match Exec::new(
             path,
             argv,
             &self.service_env(service),
             service.user.switch(),
         ) {
-            Ok(exec) => Some(Some(
-                execs.share(exec.with_settings(ChildSettings::of(&service.extras.process))),
-            )),
+            Ok(exec) => {
+                let exec = exec.with_settings(ChildSettings::of(&service.extras.process));
+                Some(Some(execs.share(Rc::new(exec))))
+            }
             Err(e) => {
                 self.log.err(format!(
                     "{}:{}: {}: {e}",
@@ -464,10 +465,7 @@ mod tests {
 
     #[test]
     fn a_udp_line_turned_nowait_gets_a_socket_that_shares_its_port() {
-        let external = Program::External {
-            path: "/bin/cat".into(),
-            argv: vec!["cat".into()],
-        };
+        let external = Program::external("/bin/cat".into(), vec!["cat".into()]);
         let udp = |wait| Service {
             wait,
             program: external.clone(),

@@ -112,7 +112,7 @@ impl Served {
     /// (builtins never do, whatever a dialect says of `wait`).
     pub(super) fn hands_over_socket(&self) -> bool {
         // A builtin has no process to hand it to: the loop serves it.
-        matches!(self.service.program, Program::External { .. })
+        matches!(self.service.program, Program::External(_))
             && (self.service.socket_type == SocketType::Dgram || self.service.wait)
     }
 
@@ -121,7 +121,7 @@ impl Served {
     /// need not clear `O_NONBLOCK`. Not a tcpmux service's: the
     /// multiplexer's loop read their request line first.
     pub(super) fn accepts_blocking(&self) -> bool {
-        matches!(self.service.program, Program::External { .. })
+        matches!(self.service.program, Program::External(_))
             && !matches!(self.service.listen, Listen::Tcpmux { .. })
             && !self.hands_over_socket()
     }

@@ -589,7 +589,7 @@ pub(super) fn parse_program(
         fields.args.iter().map(|arg| arg.to_string()).collect()
     };
     check_exec_size(&path.to_string_lossy(), &argv, arg_max)?;
-    Ok(Program::External { path, argv })
+    Ok(Program::external(path, argv))
 }
 
 /// `internal redirect HOST:PORT` (or `[IPV6]:PORT`): where a redirect

@@ -16,7 +16,7 @@ mod properties;
 mod tests;
 mod v2;
 
-use crate::keyhash::KeyMap;
+use crate::keyhash::{Interner, KeyMap};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -105,6 +105,7 @@ pub fn parse_with(
         included: 0,
         users: KeyMap::default(),
         protocols: Vec::new(),
+        programs: Interner::default(),
     };
     parser.text(text);
     (
@@ -205,6 +206,8 @@ struct Parser<'a> {
     users: KeyMap<String, Rc<Credentials>>,
     /// The protocol fields read so far, each shared by its services.
     protocols: Vec<Rc<str>>,
+    /// The programs of the file's lines, each held once.
+    programs: Interner<Command>,
 }
 
 /// A listener taken by a line.
@@ -461,20 +464,23 @@ impl Parser<'_> {
                 }
                 Program::Redirect(parse_redirect(fields, family, self.resolver)?)
             }
-            _ => parse_program(
+            _ => match parse_program(
                 fields,
                 family,
                 self.resolver.arg_max(),
                 working_dir,
                 warnings,
-            )?,
+            )? {
+                Program::External(command) => Program::External(self.programs.share(command)),
+                program => program,
+            },
         };
         check_builtin_kind(&program, socket_type)?;
         if let [Listen::Tcpmux { .. }] = listens[..] {
             check_tcpmux_service(wait, &program)?;
         }
         let builtin_args = builtin_options(fields, &program, warnings)?;
-        let builtin = !matches!(program, Program::External { .. });
+        let builtin = !matches!(program, Program::External(_));
         // The loop serves each connection of a builtin: it has no process
         // to hand a listening socket to.
         let wait = if builtin && wait && socket_type == SocketType::Stream {

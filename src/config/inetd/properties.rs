@@ -342,10 +342,10 @@ fn huge_lines() {
     let (services, errors) =
         parse_checked(&format!("ftp stream tcp nowait root /x {args}"), &resolver);
     assert!(errors.is_empty());
-    let Some(Program::External { argv, .. }) = services.first().map(|s| &s.program) else {
+    let Some(Program::External(command)) = services.first().map(|s| &s.program) else {
         panic!("no service");
     };
-    assert_eq!(argv.len(), 100_000);
+    assert_eq!(command.argv.len(), 100_000);
     let args = "arg ".repeat(MB / 4);
     let (services, errors) =
         parse_checked(&format!("ftp stream tcp nowait root /x {args}"), &resolver);

@@ -351,7 +351,7 @@ fn service(
         wait,
         limits,
         // xinetd gives a program REMOTE_HOST: here with UCSPI's names.
-        environment: matches!(program, Program::External { .. }),
+        environment: matches!(program, Program::External(_)),
         listen_fds: false,
         user: user.into(),
         program,
@@ -485,10 +485,7 @@ fn external(spec: &Spec, name_in_args: bool, resolver: &dyn Resolver) -> Result<
         std::iter::once(base.to_string()).chain(args).collect()
     };
     crate::config::inetd::check_exec_size(server, &argv, resolver.arg_max())?;
-    Ok(Program::External {
-        path: PathBuf::from(server),
-        argv,
-    })
+    Ok(Program::external(PathBuf::from(server), argv))
 }
 
 /// The port: `port` for an UNLISTED service, else /etc/services' (which

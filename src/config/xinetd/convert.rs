@@ -56,7 +56,7 @@ pub fn convert(parsed: &Parsed, file: &str, resolver: &dyn Resolver) -> String {
         }
         // inetd.conf reads a word starting with `#` as a comment.
         if let Some(arg) = services.iter().find_map(|s| match &s.program {
-            Program::External { argv, .. } => argv.iter().find(|a| a.starts_with('#')),
+            Program::External(command) => command.argv.iter().find(|a| a.starts_with('#')),
             Program::Builtin(_) | Program::Redirect(_) => None,
         }) {
             let _ = writeln!(
@@ -202,7 +202,9 @@ fn line(service: &Service, resolver: &dyn Resolver) -> String {
         Program::Builtin(builtin) if builtin.name() == name => "internal".to_string(),
         Program::Builtin(builtin) => format!("internal {}", builtin.name()),
         Program::Redirect(target) => format!("internal redirect {target}"),
-        Program::External { path, argv } => format!("{} {}", path.display(), argv.join(" ")),
+        Program::External(command) => {
+            format!("{} {}", command.path.display(), command.argv.join(" "))
+        }
     };
     format!(
         "{host}{name}\t{}\t{protocol}\t{wait}\t{user}\t{program}",
@@ -281,8 +283,7 @@ fn access_rules(entry: &Entry, service: &Service, resolver: &dyn Resolver) -> Ve
         }
     }
     // Unless tcpd runs the program: it checks the rules whatever xinetd did.
-    let tcpd = matches!(&service.program,
-        Program::External { path, .. } if path.file_name().is_some_and(|n| n == "tcpd"));
+    let tcpd = matches!(&service.program, Program::External(command) if command.runs_tcpd());
     if service.extras.gates.no_wrap && !tcpd {
         rules.push(format!("{daemon}: ALL : allow"));
     }

@@ -105,7 +105,7 @@ fn arguments_exec_would_refuse() {
     );
     // One byte less (131071 and the NUL) is what exec takes.
     let fits = service(&format!("ftp stream tcp nowait root /x x {}", &long[1..]));
-    assert!(matches!(fits.program, Program::External { ref argv, .. } if argv.len() == 2));
+    assert!(matches!(fits.program, Program::External(ref command) if command.argv.len() == 2));
     let words = vec!["w".repeat(100_000); 21].join(" ");
     let reason = rejected(&format!("ftp stream tcp nowait root /x x {words}"));
     assert_eq!(
@@ -186,7 +186,7 @@ in.tftpd /srv/tftp
     let argv: Vec<_> = all
         .iter()
         .map(|s| match &s.program {
-            Program::External { argv, .. } => (s.line, argv.join(" ")),
+            Program::External(command) => (s.line, command.argv.join(" ")),
             _ => panic!("not a program"),
         })
         .collect();
@@ -202,10 +202,10 @@ in.tftpd /srv/tftp
 #[test]
 fn hash_inside_a_field_is_not_a_comment() {
     let s = service("ftp stream tcp nowait root /x x#1 #2 3");
-    let Program::External { argv, .. } = s.program else {
+    let Program::External(command) = s.program else {
         panic!("builtin");
     };
-    assert_eq!(argv, ["x#1"]);
+    assert_eq!(command.argv, ["x#1"]);
 }
 
 #[test]
@@ -249,10 +249,7 @@ echo stream tcp46 nowait root internal
     assert_eq!(lines, [2, 3, 5, 6, 9]);
     assert_eq!(
         services[1].program,
-        Program::External {
-            path: "/bin/cat".into(),
-            argv: vec!["cat".into()]
-        }
+        Program::external("/bin/cat".into(), vec!["cat".into()])
     );
     // A rejected line claims nothing: the same listener is fine later.
     let text = "echo stream tcp nowait nosuch internal\necho stream tcp nowait root internal\n";
@@ -382,8 +379,8 @@ fn summary(services: &[Service]) -> Vec<String> {
             let program = match &s.program {
                 Program::Builtin(b) => b.name().to_string(),
                 Program::Redirect(target) => format!("redirect {target}"),
-                Program::External { path, argv } => {
-                    format!("{} {}", path.display(), argv.join(" "))
+                Program::External(command) => {
+                    format!("{} {}", command.path.display(), command.argv.join(" "))
                 }
             };
             format!("{} {} {}", s.listen, s.family_name(), program)

@@ -109,19 +109,16 @@ fn external_program_and_argv() {
     let s = service("ftp stream tcp nowait root /usr/sbin/tcpd /usr/sbin/in.ftpd -l -a");
     assert_eq!(
         s.program,
-        Program::External {
-            path: "/usr/sbin/tcpd".into(),
-            argv: vec!["/usr/sbin/in.ftpd".into(), "-l".into(), "-a".into()],
-        }
+        Program::external(
+            "/usr/sbin/tcpd".into(),
+            vec!["/usr/sbin/in.ftpd".into(), "-l".into(), "-a".into()]
+        )
     );
     // Without arguments, argv[0] is the program's name.
     let s = service("ftp stream tcp nowait root /usr/sbin/in.ftpd");
     assert_eq!(
         s.program,
-        Program::External {
-            path: "/usr/sbin/in.ftpd".into(),
-            argv: vec!["in.ftpd".into()],
-        }
+        Program::external("/usr/sbin/in.ftpd".into(), vec!["in.ftpd".into()])
     );
 }
 
@@ -132,10 +129,28 @@ fn argv_has_no_fixed_limit() {
         "ftp stream tcp nowait root /bin/x {}",
         args.join(" ")
     ));
-    let Program::External { argv, .. } = s.program else {
+    let Program::External(command) = s.program else {
         panic!("not external");
     };
-    assert_eq!(argv, args);
+    assert_eq!(command.argv, args);
+}
+
+#[test]
+fn lines_that_run_one_program_share_it() {
+    let all = services(
+        "1 stream tcp nowait root /bin/x x -a\n\
+         2 stream tcp nowait nobody /bin/x x -a\n\
+         3 stream tcp nowait root /bin/x x -b\n\
+         4 on protocol=tcp4, wait=no, user=root, exec=/bin/x, args=x -a;\n",
+    );
+    let command = |s: &Service| match &s.program {
+        Program::External(command) => Rc::clone(command),
+        other => panic!("{other:?}"),
+    };
+    let first = command(&all[0]);
+    assert!(Rc::ptr_eq(&first, &command(&all[1])));
+    assert!(!Rc::ptr_eq(&first, &command(&all[2])));
+    assert!(Rc::ptr_eq(&first, &command(&all[3])));
 }
 
 #[test]

@@ -241,10 +241,10 @@ fn positional_extras() {
     let s = service("7006 stream tcp nowait root /bin/sh sh -c \"exec cat\" ''");
     assert_eq!(
         s.program,
-        Program::External {
-            path: "/bin/sh".into(),
-            argv: vec!["sh".into(), "-c".into(), "exec cat".into(), "".into()]
-        }
+        Program::external(
+            "/bin/sh".into(),
+            vec!["sh".into(), "-c".into(), "exec cat".into(), "".into()]
+        )
     );
     assert!(s.dump_line().ends_with(" argv=sh -c \"exec cat\" \"\""));
     // FreeBSD's T/TCP: plain TCP.
