@@ -449,8 +449,8 @@ impl Credentials {
 pub enum Program {
     Builtin(Builtin),
     /// `internal redirect HOST:PORT`: each connection forwarded there by
-    /// the daemon itself (see `relay.rs`).
-    Redirect(SocketAddr),
+    /// the daemon itself (see `relay.rs`). Boxed: few lines are one.
+    Redirect(Box<SocketAddr>),
     /// A program: shared by the services of a file that run it alike.
     External(Rc<Command>),
 }

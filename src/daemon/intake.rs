@@ -578,7 +578,7 @@ impl Daemon {
                 }
                 None => self.open_session(slot, stream, service, client),
             },
-            Some(Program::Redirect(target)) => self.open_relay(slot, stream, target, client),
+            Some(Program::Redirect(target)) => self.open_relay(slot, stream, *target, client),
             _ => self.release_client(slot, client),
         }
     }

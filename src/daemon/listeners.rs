@@ -18,8 +18,9 @@ pub(super) const BIND_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// A listening socket and its state; what it binds is its service's.
 pub(super) struct Listener {
-    /// Set when the socket is opened (a reload keeps an open socket as it is).
-    pub(super) options: SocketOptions,
+    /// Set when the socket is opened (a reload keeps an open socket as it
+    /// is); `None`: the defaults (most services: boxed, 8 bytes instead of 24).
+    pub(super) options: Option<Box<SocketOptions>>,
     pub(super) socket: Option<Socket>,
     pub(super) state: State,
     /// Failed binds in a row (see [`Daemon::bind`]).
@@ -50,7 +51,8 @@ impl Listener {
     /// A listener for `service`, not bound yet.
     pub(super) fn new(service: &Service, now: Instant) -> Listener {
         Listener {
-            options: service.extras.socket_options,
+            options: (service.extras.socket_options != SocketOptions::default())
+                .then(|| Box::new(service.extras.socket_options)),
             socket: None,
             state: State::Unbound(now),
             bind_failures: 0,
@@ -63,7 +65,7 @@ impl Daemon {
     pub(super) fn listener_options(&self, slot: usize) -> config::SocketOptions {
         self.listeners[slot]
             .as_ref()
-            .map(|l| l.options)
+            .and_then(|l| l.options.as_deref().copied())
             .unwrap_or_default()
     }
 
@@ -95,15 +97,11 @@ impl Daemon {
             return;
         };
         let (service, label) = (&served.service, &served.label);
+        let options = listener.options.as_deref().copied().unwrap_or_default();
         let opened = if serves_peers(service) {
-            listener::open_shared_udp(&service.listen, &listener.options)
+            listener::open_shared_udp(&service.listen, &options)
         } else {
-            listener::open(
-                &service.listen,
-                service.socket_type,
-                backlog,
-                &listener.options,
-            )
+            listener::open(&service.listen, service.socket_type, backlog, &options)
         };
         match opened {
             Ok(mut socket) => {

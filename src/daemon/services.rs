@@ -168,13 +168,13 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_service_stays_small() {
         assert!(
-            size_of::<Option<Served>>() <= 456,
+            size_of::<Option<Served>>() <= 368,
             "{}",
             size_of::<Served>()
         );
-        assert!(size_of::<Service>() <= 240, "{}", size_of::<Service>());
+        assert!(size_of::<Service>() <= 208, "{}", size_of::<Service>());
         assert!(
-            size_of::<Option<Listener>>() <= 88,
+            size_of::<Option<Listener>>() <= 72,
             "{}",
             size_of::<Listener>()
         );

@@ -462,7 +462,7 @@ impl Parser<'_> {
                 if socket_type != SocketType::Stream || wait {
                     return Err("redirect is for stream nowait services".to_string().into());
                 }
-                Program::Redirect(parse_redirect(fields, family, self.resolver)?)
+                Program::Redirect(Box::new(parse_redirect(fields, family, self.resolver)?))
             }
             _ => match parse_program(
                 fields,

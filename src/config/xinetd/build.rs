@@ -454,7 +454,7 @@ fn redirect(host: &str, port: &str, resolver: &dyn Resolver) -> Result<Program, 
                 })?
         }
     };
-    Ok(Program::Redirect(SocketAddr::new(ip, number)))
+    Ok(Program::Redirect(Box::new(SocketAddr::new(ip, number))))
 }
 
 /// `server`, `server_args` and NAMEINARGS: argv is the server's basename

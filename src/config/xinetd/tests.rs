@@ -1001,7 +1001,10 @@ fn a_redirect_is_served_by_the_loop_and_checked_as_xinetd_checks_it() {
     let s = one(&redirect(
         "socket_type = stream\n wait = no\n redirect = 10.0.0.1 23\n log_on_success = TRAFFIC DURATION",
     ));
-    assert_eq!(s.program, Program::Redirect("10.0.0.1:23".parse().unwrap()));
+    assert_eq!(
+        s.program,
+        Program::Redirect(Box::new("10.0.0.1:23".parse().unwrap()))
+    );
     assert_eq!(
         s.extras.log.on_success,
         LogFields::TRAFFIC | LogFields::DURATION
@@ -1018,12 +1021,15 @@ fn a_redirect_is_served_by_the_loop_and_checked_as_xinetd_checks_it() {
     ));
     assert_eq!(
         s.program,
-        Program::Redirect("192.168.1.10:23".parse().unwrap())
+        Program::Redirect(Box::new("192.168.1.10:23".parse().unwrap()))
     );
     let s = one(&redirect(
         "socket_type = stream\n wait = no\n redirect = ::1 2323",
     ));
-    assert_eq!(s.program, Program::Redirect("[::1]:2323".parse().unwrap()));
+    assert_eq!(
+        s.program,
+        Program::Redirect(Box::new("[::1]:2323".parse().unwrap()))
+    );
     for (attrs, why) in [
         ("socket_type = dgram\n wait = yes\n redirect = 10.0.0.1 23", "stream"),
         ("socket_type = stream\n wait = yes\n redirect = 10.0.0.1 23", "stream"),

@@ -531,7 +531,7 @@ fn redirect_takes_one_numeric_or_listed_target() {
     let s = service("8080 stream tcp nowait root internal redirect 127.0.0.1:80");
     assert_eq!(
         s.program,
-        Program::Redirect("127.0.0.1:80".parse().unwrap())
+        Program::Redirect(Box::new("127.0.0.1:80".parse().unwrap()))
     );
     assert_eq!(s.access_name(), "8080");
     assert!(
@@ -540,7 +540,10 @@ fn redirect_takes_one_numeric_or_listed_target() {
         s.dump_line()
     );
     let s = service("8080 stream tcp6 nowait root internal redirect [::1]:8000");
-    assert_eq!(s.program, Program::Redirect("[::1]:8000".parse().unwrap()));
+    assert_eq!(
+        s.program,
+        Program::Redirect(Box::new("[::1]:8000".parse().unwrap()))
+    );
     assert_rejected("8080 stream tcp nowait root internal redirect", "HOST:PORT");
     assert_rejected(
         "8080 stream tcp nowait root internal redirect 127.0.0.1",
