@@ -16,15 +16,15 @@ pub type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// Shares equal values: what many services repeat (a program and its
 /// arguments, a prepared exec) is held once, however many lines name it.
-pub struct Interner<T>(HashSet<Rc<T>, BuildHasherDefault<KeyHasher>>);
+pub struct Interner<T: ?Sized>(HashSet<Rc<T>, BuildHasherDefault<KeyHasher>>);
 
-impl<T> Default for Interner<T> {
+impl<T: ?Sized> Default for Interner<T> {
     fn default() -> Interner<T> {
         Interner(HashSet::default())
     }
 }
 
-impl<T: Hash + Eq> Interner<T> {
+impl<T: Hash + Eq + ?Sized> Interner<T> {
     /// The copy of `value` shared before, or `value`, shared from now on.
     pub fn share(&mut self, value: Rc<T>) -> Rc<T> {
         if let Some(shared) = self.0.get(&value) {

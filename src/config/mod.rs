@@ -421,7 +421,7 @@ pub struct Limits {
 
 /// Who the child runs as, fully resolved at load time so that spawning
 /// never consults the user database.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Credentials {
     pub user: String,
     pub uid: u32,

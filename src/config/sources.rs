@@ -94,8 +94,9 @@ pub fn load(
         let (found, mut found_errors) = match source {
             Source::Inetd(path) => load_inetd(path, resolver, options)?,
             Source::Xinetd(path) => {
-                let parsed = load_xinetd(path, resolver)?;
-                (parsed.services(), parsed.errors)
+                let mut parsed = load_xinetd(path, resolver)?;
+                let errors = std::mem::take(&mut parsed.errors);
+                (parsed.services(), errors)
             }
         };
         services.extend(found);

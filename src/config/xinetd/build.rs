@@ -7,7 +7,7 @@
 //! and `disabled` pick by id, and then the whole entry is checked. A service that cannot be served here is skipped with a
 //! warning that says why; a bad one with an error.
 
-use crate::keyhash::KeyMap;
+use crate::keyhash::{Interner, KeyMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,8 @@ pub struct Entry {
     pub id: String,
     /// Its attributes, the defaults' filled in.
     pub spec: Spec,
-    pub services: Result<Vec<Service>, Skip>,
+    /// The service it makes (one, as xinetd binds one socket a service).
+    pub service: Result<Service, Skip>,
 }
 
 /// Why a service block serves nothing.
@@ -122,44 +123,40 @@ pub fn build(
         read.push((file, block, outcome.map(|()| spec)));
     }
     let mut listeners: KeyMap<(Listen, SocketType), (String, usize)> = KeyMap::default();
+    let mut shared = Shared::default();
     let mut entries = Vec::new();
     for (file, block, spec) in read {
         let name = block.name.clone().unwrap_or_default();
-        let (spec, services) = match spec {
+        let (spec, made) = match spec {
             Ok(spec) => {
                 let mut warnings = Vec::new();
-                let mut services = service(
+                let mut made = service(
                     &name,
                     &spec,
                     &defaults,
-                    file,
-                    block.line,
+                    (file, block.line),
                     resolver,
+                    &mut shared,
                     &mut warnings,
                 );
-                if let Ok(list) = &services {
-                    if let Some(taken) = list
-                        .iter()
-                        .find_map(|s| listeners.get(&(s.listen.clone(), s.socket_type)))
-                    {
+                if let Ok(s) = &made {
+                    if let Some(taken) = listeners.get(&(s.listen.clone(), s.socket_type)) {
                         let reason = format!(
                             "service {}: duplicate listener {} {}: first defined at {}:{}",
                             shown(&name),
-                            list[0].listen,
-                            list[0].socket_type,
+                            s.listen,
+                            s.socket_type,
                             taken.0,
                             taken.1
                         );
-                        services = Err(Skip::Bad(block.line, reason));
+                        made = Err(Skip::Bad(block.line, reason));
                     }
                 }
-                if let Ok(list) = &services {
-                    for s in list {
-                        listeners.insert(
-                            (s.listen.clone(), s.socket_type),
-                            (file.to_string(), block.line),
-                        );
-                    }
+                if let Ok(s) = &made {
+                    listeners.insert(
+                        (s.listen.clone(), s.socket_type),
+                        (file.to_string(), block.line),
+                    );
                     for (line, name) in &spec.inert {
                         report(file, *line, Severity::Warning, inert(name));
                     }
@@ -167,11 +164,11 @@ pub fn build(
                         report(file, line, Severity::Warning, reason);
                     }
                 }
-                (spec, services)
+                (spec, made)
             }
             Err(skip) => (Spec::default(), Err(skip)),
         };
-        match &services {
+        match &made {
             Err(Skip::Bad(line, reason)) => report(file, *line, Severity::Error, reason.clone()),
             Err(Skip::Unsupported(reason)) => report(
                 file,
@@ -187,7 +184,7 @@ pub fn build(
             id: spec.id.clone().unwrap_or_else(|| name.clone()),
             name,
             spec,
-            services,
+            service: made,
         });
     }
     (entries, errors)
@@ -207,16 +204,25 @@ const UNSERVED_FLAGS: [&str; 4] = ["INTERCEPT", "IDONLY", "SENSOR", "LABELED"];
 /// Flags accepted whose runtime is not here yet.
 const INERT_FLAGS: [&str; 3] = ["NODELAY", "KEEPALIVE", "NORETRY"];
 
-/// The services of one block (one, as xinetd binds one socket a service).
+/// What the services of a configuration repeat, each held once: the file
+/// name, the protocol, the user, the program.
+#[derive(Default)]
+struct Shared {
+    strings: Interner<str>,
+    users: Interner<Credentials>,
+    commands: Interner<Command>,
+}
+
+/// The service of one block.
 fn service(
     name: &str,
     spec: &Spec,
     defaults: &Spec,
-    file: &str,
-    line: usize,
+    (file, line): (&str, usize),
     resolver: &dyn Resolver,
+    shared: &mut Shared,
     warnings: &mut Vec<(usize, String)>,
-) -> Result<Vec<Service>, Skip> {
+) -> Result<Service, Skip> {
     let bad = |reason: String| Skip::Bad(line, format!("service {}: {reason}", shown(name)));
     let id = spec.id.as_deref().unwrap_or(name);
     if defaults
@@ -341,11 +347,15 @@ fn service(
                 .to_string(),
         ));
     }
-    Ok(vec![Service {
-        file: file.into(),
+    let program = match program {
+        Program::External(command) => Program::External(shared.commands.share(command)),
+        program => program,
+    };
+    Ok(Service {
+        file: shared.strings.share(file.into()),
         line,
         name: name.into(),
-        protocol: protocol.into(),
+        protocol: shared.strings.share(protocol.into()),
         listen,
         socket_type,
         wait,
@@ -353,7 +363,7 @@ fn service(
         // xinetd gives a program REMOTE_HOST: here with UCSPI's names.
         environment: matches!(program, Program::External(_)),
         listen_fds: false,
-        user: user.into(),
+        user: shared.users.share(user.into()),
         program,
         rpc: None,
         hard_reload: true,
@@ -375,7 +385,7 @@ fn service(
             ..ExtraSettings::default()
         }
         .into(),
-    }])
+    })
 }
 
 /// xinetd's connection rate when neither the service nor `defaults` set

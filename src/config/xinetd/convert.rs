@@ -36,8 +36,8 @@ pub fn convert(parsed: &Parsed, file: &str, resolver: &dyn Resolver) -> String {
             "\n# service {} ({}:{})",
             entry.name, entry.file, entry.line
         );
-        let services = match &entry.services {
-            Ok(services) => services,
+        let service = match &entry.service {
+            Ok(service) => service,
             Err(Skip::Disabled) => {
                 out.push_str("# disabled: not converted\n");
                 continue;
@@ -55,21 +55,20 @@ pub fn convert(parsed: &Parsed, file: &str, resolver: &dyn Resolver) -> String {
             let _ = writeln!(out, "# {note}");
         }
         // inetd.conf reads a word starting with `#` as a comment.
-        if let Some(arg) = services.iter().find_map(|s| match &s.program {
+        let comment = match &service.program {
             Program::External(command) => command.argv.iter().find(|a| a.starts_with('#')),
             Program::Builtin(_) | Program::Redirect(_) => None,
-        }) {
+        };
+        if let Some(arg) = comment {
             let _ = writeln!(
                 out,
                 "# not converted: the argument {arg:?} would start a comment in inetd.conf"
             );
             continue;
         }
-        for service in services {
-            out.push_str(&line(service, resolver));
-            out.push('\n');
-            rules.extend(access_rules(entry, service, resolver));
-        }
+        out.push_str(&line(service, resolver));
+        out.push('\n');
+        rules.extend(access_rules(entry, service, resolver));
     }
     if !rules.is_empty() {
         out.push_str(
@@ -109,7 +108,7 @@ fn notes(entry: &Entry) -> Vec<String> {
         .into_iter()
         .flatten(),
     );
-    let served = entry.services.as_ref().ok().and_then(|s| s.first());
+    let served = entry.service.as_ref().ok();
     if let Some((rate, wait)) = served.and_then(|s| s.limits.cps) {
         notes.push(format!(
             "cps = {rate} {wait}{}: no equivalent in inetd.conf (its rate limit counts per minute)",

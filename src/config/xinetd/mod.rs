@@ -47,19 +47,19 @@ const MAX_BYTES: usize = 64 << 20;
 
 /// A whole configuration: the services of every block, in file order
 /// (includes where they stand), and every diagnostic.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Parsed {
     pub entries: Vec<Entry>,
     pub errors: Vec<ConfigError>,
 }
 
 impl Parsed {
-    pub fn services(&self) -> Vec<Service> {
+    /// The services, moved out of the entries (not copied: a copy would
+    /// leave the originals' memory behind in pieces among the copies').
+    pub fn services(self) -> Vec<Service> {
         self.entries
-            .iter()
-            .filter_map(|e| e.services.as_ref().ok())
-            .flatten()
-            .cloned()
+            .into_iter()
+            .filter_map(|e| e.service.ok())
             .collect()
     }
 }

@@ -98,12 +98,12 @@ fn debian_package_files_parse_with_nothing_enabled() {
         &TableResolver::debian(),
     );
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-    assert!(parsed.services().is_empty());
+    assert!(parsed.clone().services().is_empty());
     assert_eq!(parsed.entries.len(), 17);
     assert!(parsed
         .entries
         .iter()
-        .all(|e| e.services == Err(Skip::Disabled)));
+        .all(|e| e.service == Err(Skip::Disabled)));
     // Enabled, each serves but the two xinetd-only ones and the -udp
     // twins of the services the combined files define already.
     let mut tree = Table::default();
@@ -120,7 +120,7 @@ fn debian_package_files_parse_with_nothing_enabled() {
         &mut tree,
         &TableResolver::debian(),
     );
-    assert_eq!(parsed.services().len(), 10);
+    assert_eq!(parsed.clone().services().len(), 10);
     let warnings: Vec<_> = parsed.errors.iter().filter(|e| e.is_warning()).collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     let errors: Vec<_> = parsed.errors.iter().filter(|e| !e.is_warning()).collect();
@@ -185,7 +185,12 @@ const DEBIAN_XINETD_D: [(&str, &str); 12] = [
 fn the_documentation_sample_parses_and_says_what_it_skips() {
     let text = include_str!("../../../tests/data/xinetd/sample.conf");
     let parsed = parsed(text);
-    let names: Vec<_> = parsed.services().iter().map(|s| s.dump_line()).collect();
+    let names: Vec<_> = parsed
+        .clone()
+        .services()
+        .iter()
+        .map(|s| s.dump_line())
+        .collect();
     // tftp is disabled by defaults; shell asks IDONLY; the second telnet redirects.
     assert!(
         names.iter().any(|d| d.starts_with("127.0.0.1:23 tcp4")),
@@ -592,6 +597,7 @@ fn include_and_includedir() {
     let text = tree.files["/x/main"].clone();
     let parsed = parse(&text, "/x/main", &mut tree, &TableResolver::debian());
     let names: Vec<_> = parsed
+        .clone()
         .services()
         .into_iter()
         .map(|s| (s.name.into(), s.file.to_string(), s.limits.max_child))
@@ -645,7 +651,7 @@ fn parse_checked(text: &str) -> Parsed {
         assert!((1..=lines).contains(&e.line), "{e} of {lines}");
         assert!(e.reason.len() < 400 && !e.reason.contains('\n'), "{e}");
     }
-    for s in parsed.services() {
+    for s in parsed.clone().services() {
         assert!((1..=lines).contains(&s.line));
         assert!(!s.dump_line().contains('\n'));
     }
@@ -749,7 +755,7 @@ fn a_good_block_survives_a_bad_neighbour() {
     ] {
         for text in [format!("{bad}{good}"), format!("{good}{bad}")] {
             let p = parse_checked(&text);
-            let ok = p.services().len() == 1;
+            let ok = p.clone().services().len() == 1;
             // A block left open takes what follows, as in xinetd.
             assert!(
                 ok || bad.ends_with("{\n") || bad == "defaults\n",
@@ -1056,4 +1062,32 @@ fn userid_without_libwrap_says_it_is_not_logged() {
         "service ftp\n{{\n {FTP}\n log_on_failure = USERID\n}}\n"
     ))
     .is_empty());
+}
+
+#[test]
+fn services_share_what_they_repeat() {
+    let block = |name: &str, port: u16, server: &str| {
+        format!(
+            "service {name}\n{{\n type = UNLISTED\n port = {port}\n socket_type = stream\n \
+             protocol = tcp\n wait = no\n user = nobody\n server = {server}\n}}\n"
+        )
+    };
+    let text = [
+        block("a", 1001, "/bin/cat"),
+        block("b", 1002, "/bin/cat"),
+        block("c", 1003, "/bin/sh"),
+    ]
+    .concat();
+    let services = parsed(&text).services();
+    assert_eq!(services.len(), 3, "{:?}", messages(&text));
+    let command = |s: &Service| match &s.program {
+        Program::External(command) => Rc::clone(command),
+        other => panic!("{other:?}"),
+    };
+    let (a, b, c) = (&services[0], &services[1], &services[2]);
+    assert!(Rc::ptr_eq(&command(a), &command(b)));
+    assert!(!Rc::ptr_eq(&command(a), &command(c)));
+    assert!(Rc::ptr_eq(&a.user, &c.user));
+    assert!(Rc::ptr_eq(&a.file, &c.file));
+    assert!(Rc::ptr_eq(&a.protocol, &c.protocol));
 }
