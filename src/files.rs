@@ -56,6 +56,13 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A file's bytes as text, what is not UTF-8 replaced by U+FFFD (as
+/// `String::from_utf8_lossy`); valid text is neither copied nor scanned
+/// twice.
+pub fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// The most names [`directory_names`] returns: a directory of include
 /// files holds a few dozen.
 pub const MAX_DIRECTORY_NAMES: usize = 4096;

@@ -141,7 +141,7 @@ fn system_arg_max() -> usize {
 
 fn read_or_empty(path: &str) -> String {
     crate::files::read_regular(path.as_ref())
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map(crate::files::text)
         .unwrap_or_default()
 }
 

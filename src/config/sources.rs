@@ -229,7 +229,7 @@ fn drop_duplicates(services: Vec<Service>, errors: &mut Vec<ConfigError>) -> Vec
 /// them), or an error naming it.
 fn read_text(path: &Path) -> io::Result<String> {
     let bytes = crate::files::read_regular(path).map_err(|e| unreadable(path, e))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(crate::files::text(bytes))
 }
 
 /// The error of a source that cannot be read, naming it.
@@ -245,8 +245,9 @@ struct FileTree;
 
 impl Tree for FileTree {
     fn read(&mut self, path: &str) -> io::Result<String> {
-        let bytes = crate::files::read_regular(Path::new(path))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(crate::files::text(crate::files::read_regular(Path::new(
+            path,
+        ))?))
     }
 
     fn list(&mut self, dir: &str) -> io::Result<Vec<(String, bool)>> {

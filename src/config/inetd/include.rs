@@ -30,7 +30,7 @@ impl Includes for FileIncludes {
 
     fn read(&self, file: &str) -> Result<String, String> {
         files::read_regular(Path::new(file))
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map(files::text)
             .map_err(|e| e.to_string())
     }
 
