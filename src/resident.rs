@@ -100,8 +100,9 @@ fn shed_file_pages(pagemap: &File, page: usize, range: Range<usize>) -> io::Resu
         let count = ((range.end - at) / page).min(BATCH);
         pagemap.read_exact_at(&mut bytes[..count * 8], (at / page * 8) as u64)?;
         let droppable = |i: usize| {
-            let entry = u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            entry & (PRESENT | FILE_PAGE) == PRESENT | FILE_PAGE
+            let mut entry = [0u8; 8];
+            entry.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(entry) & (PRESENT | FILE_PAGE) == PRESENT | FILE_PAGE
         };
         let mut i = 0;
         while i < count {
