@@ -25,7 +25,12 @@ bin=$(realpath "${1:-$repo/target/release/inetd}")
 work=$(mktemp -d /tmp/inetd-profile.XXXXXX)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    # A traced daemon outlives its strace (which detaches when killed):
+    # its children go first.
+    for p in "${pids[@]}"; do
+        pkill -P "$p" 2>/dev/null || true
+        kill "$p" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
