@@ -13,12 +13,16 @@
 //! Only pages that are the file's own are dropped, as `/proc/self/pagemap`
 //! tells: a page the process holds a copy of (a debugger's breakpoint, a
 //! uprobe) is kept, or the breakpoint would be lost.
+//!
+//! [`LazyPages`] is the other side: a buffer whose pages become resident
+//! only as they are written.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::fs::File;
 use std::io;
-use std::ops::Range;
+use std::ops::{Deref, DerefMut, Range};
 use std::os::unix::fs::FileExt;
+use std::ptr::NonNull;
 
 /// pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
 const PRESENT: u64 = 1 << 63;
@@ -129,4 +133,93 @@ fn drop_pages(start: usize, len: usize) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Zeroed anonymous pages mapped for a buffer: a page is resident only
+/// once written, so a buffer kept for the rare large read (a 64 KiB
+/// datagram) costs the idle daemon only the pages it has used. An
+/// allocation would clear, and so fault in, every page at once.
+pub struct LazyPages {
+    start: NonNull<u8>,
+    len: usize,
+}
+
+impl LazyPages {
+    pub fn new(len: usize) -> io::Result<LazyPages> {
+        // SAFETY: a fresh private anonymous mapping, no address asked for.
+        let start = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if start == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let start = NonNull::new(start.cast()).ok_or_else(io::Error::last_os_error)?;
+        Ok(LazyPages { start, len })
+    }
+}
+
+impl Deref for LazyPages {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `len` mapped bytes, readable and zero until written,
+        // owned by this value until it is dropped.
+        unsafe { std::slice::from_raw_parts(self.start.as_ptr(), self.len) }
+    }
+}
+
+impl DerefMut for LazyPages {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`; `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for LazyPages {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once.
+        unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resident pages of `buffer`, by mincore.
+    fn resident(buffer: &LazyPages) -> usize {
+        let page = 4096;
+        let mut states = vec![0u8; buffer.len().div_ceil(page)];
+        // SAFETY: the range is the buffer's own mapping, page-aligned.
+        let r = unsafe {
+            libc::mincore(
+                buffer.as_ptr() as *mut c_void,
+                buffer.len(),
+                states.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        states.iter().filter(|s| *s & 1 != 0).count()
+    }
+
+    #[test]
+    fn lazy_pages_are_zero_and_resident_only_once_written() {
+        let mut buffer = LazyPages::new(64 * 1024).unwrap();
+        assert_eq!(buffer.len(), 64 * 1024);
+        assert_eq!(resident(&buffer), 0);
+        buffer[5000] = 7;
+        assert_eq!(resident(&buffer), 1);
+        // (Reading maps the shared zero page, which mincore counts too.)
+        assert!(buffer
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == if i == 5000 { 7 } else { 0 }));
+    }
 }

@@ -33,6 +33,7 @@ use crate::listener::{self, Socket};
 use crate::log::{Level, Log};
 use crate::notify::{Notifier, ReadinessFd};
 use crate::pidfile::Pidfile;
+use crate::resident::LazyPages;
 use crate::resolve::SystemResolver;
 use crate::signals::SignalPipe;
 use crate::spawn::{self, ChildSettings, Environment, Exec, Handoff, Spawner};
@@ -136,7 +137,9 @@ struct Daemon {
     /// Ports of the builtin dgram services: never answer a datagram from one.
     internal_dgram_ports: Vec<u16>,
     next_idle_sweep: Instant,
-    scratch: Vec<u8>,
+    /// For one read: a datagram, a session's or a relay's chunk; its
+    /// pages resident only once used.
+    scratch: LazyPages,
     /// Datagram replies sent, per builtin (see `builtins::Spec::datagram`).
     replies_sent: [usize; builtins::TABLE.len()],
     /// The names auth answers with, from /etc/passwd, read at each load

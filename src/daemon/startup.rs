@@ -221,7 +221,7 @@ impl Daemon {
             replies,
             internal_dgram_ports: Vec::new(),
             next_idle_sweep: now,
-            scratch: vec![0; 64 * 1024],
+            scratch: LazyPages::new(64 * 1024)?,
             replies_sent: [0; builtins::TABLE.len()],
             user_names: builtins::ident::UserNames::default(),
             fd_limit,
