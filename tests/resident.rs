@@ -109,6 +109,9 @@ fn page_state(pid: i32, address: usize) -> (bool, bool) {
     (entry & 1 << 63 != 0, entry & 1 << 61 != 0)
 }
 
+/// The daemon's debug line for each unmapping.
+const UNMAPPED: &str = "loading's code unmapped";
+
 #[test]
 fn a_private_copy_of_code_stays_mapped_across_a_reload() {
     if !is_root() {
@@ -117,6 +120,7 @@ fn a_private_copy_of_code_stays_mapped_across_a_reload() {
     }
     let config = config();
     let daemon = Daemon::start("resident-copy", &config);
+    daemon.wait_for_log(UNMAPPED);
     // What a debugger does to set a breakpoint, with the byte unchanged:
     // the page becomes the process's own copy.
     let page = read_only_mappings_of_exe(daemon.pid())[0].start;
@@ -135,6 +139,10 @@ fn a_private_copy_of_code_stays_mapped_across_a_reload() {
         "a private copy"
     );
     daemon.reload(&format!("{config}# changed\n"));
+    // The unmapping waits for the loop's first idle turn.
+    wait_until("the reload's unmapping", || {
+        daemon.log_text().matches(UNMAPPED).count() == 2
+    });
     assert_eq!(
         page_state(daemon.pid(), page),
         (true, false),

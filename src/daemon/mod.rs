@@ -157,8 +157,16 @@ struct Daemon {
     next_watchdog: Option<Instant>,
     /// RPC services' registrations with rpcbind (see `rpc.rs`).
     rpc: Registrar,
+    /// After a load: the code only loading ran leaves the resident set at
+    /// the loop's first idle turn, or at this time if it is never idle
+    /// (see `resident.rs`). Unmapping takes a fifth of a millisecond: what
+    /// came meanwhile (the first clients, a new service's) is served first.
+    shed_loading_code_by: Option<Instant>,
     terminate: bool,
 }
+
+/// How long after a load a loop never idle keeps the loading's code mapped.
+const SHED_AT_THE_LATEST: Duration = Duration::from_secs(1);
 
 impl Daemon {
     fn run(&mut self, (services, _): (Vec<Service>, usize)) -> i32 {
@@ -182,10 +190,10 @@ impl Daemon {
                     .err(format!("-N: cannot write the readiness newline: {e}"));
             }
         }
-        self.drop_loading_code();
+        self.loaded();
         let mut events = Events::with_capacity(256);
         while !self.terminate {
-            let timeout = if self.ready.is_empty() {
+            let timeout = if self.ready.is_empty() && self.shed_loading_code_by.is_none() {
                 self.next_deadline()
                     .map(|at| at.saturating_duration_since(Instant::now()))
             } else {
@@ -198,6 +206,7 @@ impl Daemon {
                 }
             }
             self.now = Instant::now();
+            self.shed_loading_code_when_due(events.is_empty() && self.ready.is_empty());
             // Before this wake-up's connections: may the rules have changed?
             self.rules_dirty |= match &self.rule_watch {
                 None => true,

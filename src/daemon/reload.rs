@@ -395,16 +395,31 @@ impl Daemon {
                 "{e}: configuration not reloaded: the old one keeps serving"
             )),
         }
-        self.drop_loading_code();
+        self.loaded();
         // Whatever the outcome, the configuration in force serves.
         let _ = self.notifier.ready();
     }
 
-    /// After a load, the code only loading ran leaves the daemon's resident
-    /// set (see `resident.rs`).
-    pub(super) fn drop_loading_code(&mut self) {
-        if let Err(e) = crate::resident::shed_loaded_code() {
-            self.log.debug(format!("cannot unmap loading's code: {e}"));
+    /// A load is over: the code only it ran is to leave the resident set
+    /// once the loop is idle.
+    pub(super) fn loaded(&mut self) {
+        self.shed_loading_code_by = Some(Instant::now() + SHED_AT_THE_LATEST);
+    }
+
+    /// The code only loading ran leaves the daemon's resident set (see
+    /// `resident.rs`), at the first idle turn (`idle`) after a load or when
+    /// the loop has been busy for [`SHED_AT_THE_LATEST`].
+    pub(super) fn shed_loading_code_when_due(&mut self, idle: bool) {
+        if !self
+            .shed_loading_code_by
+            .is_some_and(|by| idle || self.now >= by)
+        {
+            return;
+        }
+        self.shed_loading_code_by = None;
+        match crate::resident::shed_loaded_code() {
+            Ok(()) => self.log.debug("loading's code unmapped"),
+            Err(e) => self.log.debug(format!("cannot unmap loading's code: {e}")),
         }
     }
 }

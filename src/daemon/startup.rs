@@ -230,6 +230,7 @@ impl Daemon {
             readiness,
             next_watchdog,
             rpc: Registrar::default(),
+            shed_loading_code_by: None,
             terminate: false,
         })
     }
