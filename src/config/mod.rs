@@ -456,12 +456,30 @@ pub enum Program {
 }
 
 /// A program and its arguments.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug)]
 pub struct Command {
     pub path: PathBuf,
     /// `argv[0]` exactly as written, or the program's basename when the
     /// line has no arguments.
     pub argv: Vec<String>,
+}
+
+/// Equal as written, byte for byte: `Path`'s own comparison and hash go
+/// component by component, several times slower, and interning compares
+/// every line's program.
+impl PartialEq for Command {
+    fn eq(&self, other: &Command) -> bool {
+        self.path.as_os_str() == other.path.as_os_str() && self.argv == other.argv
+    }
+}
+
+impl Eq for Command {}
+
+impl std::hash::Hash for Command {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.path.as_os_str().hash(state);
+        self.argv.hash(state);
+    }
 }
 
 impl Command {
