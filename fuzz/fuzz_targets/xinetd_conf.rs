@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         assert!((1..=lines).contains(&e.line), "{e} in a {lines}-line file");
         assert!(!e.reason.contains('\n'), "{e}");
     }
-    for s in parsed.services() {
+    for s in parsed.clone().services() {
         assert!(
             (1..=lines).contains(&s.line),
             "service at line {} of {lines}",
