@@ -20,7 +20,7 @@ pub(super) const BIND_RETRY_MAX: Duration = Duration::from_secs(60);
 pub(super) struct Listener {
     /// Set when the socket is opened (a reload keeps an open socket as it
     /// is); `None`: the defaults (most services: boxed, 8 bytes instead of 24).
-    pub(super) options: Option<Box<SocketOptions>>,
+    options: Option<Box<SocketOptions>>,
     pub(super) socket: Option<Socket>,
     pub(super) state: State,
     /// Failed binds in a row (see [`Daemon::bind`]).
@@ -58,6 +58,11 @@ impl Listener {
             bind_failures: 0,
         }
     }
+
+    /// The options its socket is opened with.
+    pub(super) fn options(&self) -> SocketOptions {
+        self.options.as_deref().copied().unwrap_or_default()
+    }
 }
 
 impl Daemon {
@@ -65,8 +70,7 @@ impl Daemon {
     pub(super) fn listener_options(&self, slot: usize) -> config::SocketOptions {
         self.listeners[slot]
             .as_ref()
-            .and_then(|l| l.options.as_deref().copied())
-            .unwrap_or_default()
+            .map_or_else(SocketOptions::default, Listener::options)
     }
 
     /// Closes the listener at `slot`, before its service goes (whose
@@ -97,7 +101,7 @@ impl Daemon {
             return;
         };
         let (service, label) = (&served.service, &served.label);
-        let options = listener.options.as_deref().copied().unwrap_or_default();
+        let options = listener.options();
         let opened = if serves_peers(service) {
             listener::open_shared_udp(&service.listen, &options)
         } else {

@@ -104,7 +104,7 @@ pub fn parse_with(
         stack: vec![file.to_string()],
         included: 0,
         users: KeyMap::default(),
-        protocols: Vec::new(),
+        protocols: Interner::default(),
         programs: Interner::default(),
     };
     parser.text(text);
@@ -205,7 +205,7 @@ struct Parser<'a> {
     /// [`Parser::credentials`]).
     users: KeyMap<String, Rc<Credentials>>,
     /// The protocol fields read so far, each shared by its services.
-    protocols: Vec<Rc<str>>,
+    protocols: Interner<str>,
     /// The programs of the file's lines, each held once.
     programs: Interner<Command>,
 }
@@ -502,7 +502,7 @@ impl Parser<'_> {
         }
         drop_inapplicable_limits(&mut limits, socket_type, wait, family, &program, warnings);
         self.claim(&listens, socket_type, rpc, line, warnings)?;
-        let protocol = self.shared_protocol(fields.protocol);
+        let protocol = self.protocols.share(fields.protocol.into());
         Ok(listens
             .into_iter()
             .map(|listen| Service {
@@ -710,17 +710,6 @@ impl Parser<'_> {
             )),
             None => Err(wrong_family()),
         }
-    }
-
-    /// The one string of a protocol field (`tcp`, `udp6`...): a file
-    /// writes a handful of them.
-    fn shared_protocol(&mut self, field: &str) -> Rc<str> {
-        if let Some(known) = self.protocols.iter().find(|p| ***p == *field) {
-            return Rc::clone(known);
-        }
-        let protocol: Rc<str> = field.into();
-        self.protocols.push(Rc::clone(&protocol));
-        protocol
     }
 
     /// `user`, `user:group` or `user.group`, then an optional `/login-class`.
